@@ -1,0 +1,1 @@
+"""clinician_api package."""

@@ -1,0 +1,97 @@
+"""create_app(settings): the ASGI app that composes the server side."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from clinician_api.auth.endpoints import router as auth_router
+from clinician_api.monitor.endpoints import router as monitor_router
+from clinician_api.monitor.fanout import MonitorFanout
+from clinician_api.patients.endpoints import router as patients_router
+from clinician_api.settings import ServerSettings
+from clinician_api.web.endpoints import WEB
+from clinician_api.web.endpoints import router as web_router
+from patient_hub.bus.base import Bus
+from patient_hub.db import make_engine, make_sessionmaker
+from patient_hub.ingest.endpoints import router as ingest_router
+from patient_hub.runtime import HubContext
+from telemed_core.errors import TelemedError
+
+log = logging.getLogger(__name__)
+
+
+def make_bus(settings: ServerSettings) -> Bus:
+    """In-process bus by default; Redis Streams when a Redis URL is set."""
+    if settings.redis_url:
+        from patient_hub.bus.redis_streams import RedisBus
+
+        return RedisBus(settings.redis_url, prefix=settings.bus_prefix)
+    from patient_hub.bus.memory import MemoryBus
+
+    return MemoryBus()
+
+
+def _problem(status: int, title: str, detail: str) -> JSONResponse:
+    """RFC 9457 problem details."""
+    return JSONResponse(
+        {"type": "about:blank", "title": title, "status": status, "detail": detail},
+        status_code=status,
+        media_type="application/problem+json",
+        headers={"WWW-Authenticate": "Bearer"} if status == 401 else None,
+    )
+
+
+def create_app(settings: ServerSettings) -> FastAPI:
+    """Build the app; connections open in its lifespan and close with it."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings.database_url)
+        bus = make_bus(settings)
+        app.state.hub = HubContext(engine=engine, sessions=make_sessionmaker(engine), bus=bus)
+        app.state.fanout = MonitorFanout(bus)
+        await app.state.fanout.start()
+        try:
+            yield
+        finally:
+            await app.state.fanout.stop()
+            await bus.close()
+            await engine.dispose()
+
+    app = FastAPI(
+        title="Telemed hub",
+        version="0.1.0",
+        description="Remote monitoring hub: ingest, readings, live monitoring.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+
+    @app.exception_handler(TelemedError)
+    async def _domain_error(_: Request, exc: TelemedError) -> JSONResponse:
+        return _problem(exc.status_code, exc.code, exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        details = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5]
+        )
+        return _problem(422, "invalid", details)
+
+    @app.get("/healthz", tags=["ops"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    app.include_router(auth_router)
+    app.include_router(patients_router)
+    app.include_router(monitor_router)
+    app.include_router(ingest_router)
+    app.include_router(web_router)
+    app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")
+    return app

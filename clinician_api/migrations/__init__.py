@@ -1,0 +1,1 @@
+"""Alembic migrations of every server table (the same schema on SQLite and PostgreSQL)."""

@@ -1,0 +1,10 @@
+"""Imports every ORM module so that one metadata describes the whole server schema."""
+
+from __future__ import annotations
+
+import patient_hub.accounts.models
+import patient_hub.ingest.models
+import patient_hub.patients.models  # noqa: F401
+from patient_hub.db import Base
+
+metadata = Base.metadata

@@ -1,0 +1,143 @@
+"""Patients and their readings, as the signed-in user may see them; admin enrolment."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from sqlalchemy import select
+
+from clinician_api.deps import Admin, CurrentPrincipal, Session, get_hub
+from clinician_api.patients.schemas import (
+    BridgeIn,
+    BridgeOut,
+    CareTeamIn,
+    PatientIn,
+    PatientOut,
+    ReadingOut,
+    TelemedpointIn,
+)
+from patient_hub.access import require_patient, visible_patient_ids
+from patient_hub.accounts.models import User
+from patient_hub.ingest.models import ReadingRow
+from patient_hub.patients import service as patients
+from patient_hub.patients.models import Patient
+from patient_hub.readings.repository import latest_per_kind, readings_of_patient
+from telemed_core.errors import InvalidInput, NotFound
+from telemed_core.kinds import Kind
+from telemed_core.values import utc_now
+
+router = APIRouter(tags=["patients"])
+
+
+def _patient_out(p: Patient) -> PatientOut:
+    return PatientOut(
+        id=p.id, display_name=p.display_name, programme=p.programme, telemedpoint_id=p.telemedpoint_id
+    )
+
+
+def reading_out(r: ReadingRow) -> ReadingOut:
+    return ReadingOut(
+        bridge_id=r.bridge_id,
+        seq=r.seq,
+        patient_id=r.patient_id,
+        device_id=r.device_id,
+        kind=r.kind,
+        value=r.value,
+        unit=r.unit,
+        measured_at=r.measured_at,
+        device_time=r.device_time,
+        received_at=r.received_at,
+        stored_at=r.stored_at,
+        flags=[f for f in r.flags.split(",") if f],
+    )
+
+
+async def _visible_patients(session: Session, who: CurrentPrincipal) -> list[Patient]:
+    visible = await visible_patient_ids(session, who)
+    stmt = select(Patient).order_by(Patient.display_name)
+    if visible is not None:
+        stmt = stmt.where(Patient.id.in_(visible))
+    return list((await session.scalars(stmt)).all())
+
+
+@router.get("/api/patients", response_model=list[PatientOut])
+async def list_patients(session: Session, who: CurrentPrincipal) -> list[PatientOut]:
+    """The patients the signed-in user may see."""
+    return [_patient_out(p) for p in await _visible_patients(session, who)]
+
+
+@router.get("/api/patients/{patient_id}/readings", response_model=list[ReadingOut])
+async def list_readings(
+    patient_id: str,
+    session: Session,
+    who: CurrentPrincipal,
+    kind: Kind | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+) -> list[ReadingOut]:
+    """A patient's readings, newest first; ``since``/``until`` must carry a time zone."""
+    for name, value in (("since", since), ("until", until)):
+        if value is not None and value.tzinfo is None:
+            raise InvalidInput(f"{name} must carry a time zone, e.g. 2026-01-01T00:00:00Z")
+    await require_patient(session, who, patient_id)
+    rows = await readings_of_patient(
+        session, patient_id, kind=kind.value if kind else None, since=since, until=until, limit=limit
+    )
+    return [reading_out(r) for r in rows]
+
+
+@router.get("/api/monitor/snapshot")
+async def monitor_snapshot(session: Session, who: CurrentPrincipal) -> dict[str, object]:
+    """Visible patients with the latest reading of each kind: the monitor's first paint."""
+    visible = await _visible_patients(session, who)
+    latest = await latest_per_kind(session, [p.id for p in visible])
+    return {
+        "patients": [_patient_out(p).model_dump() for p in visible],
+        "latest": [reading_out(r).model_dump(mode="json") for r in latest],
+    }
+
+
+@router.post("/api/telemedpoints", status_code=201, tags=["admin"])
+async def create_telemedpoint(body: TelemedpointIn, session: Session, _: Admin) -> dict[str, str]:
+    await patients.ensure_telemedpoint(session, body.id, body.name)
+    return {"id": body.id}
+
+
+@router.post("/api/patients", response_model=PatientOut, status_code=201, tags=["admin"])
+async def create_patient(body: PatientIn, session: Session, _: Admin) -> PatientOut:
+    """Create or update a patient (admin)."""
+    patient = await patients.upsert_patient(
+        session,
+        body.id,
+        body.display_name,
+        utc_now(),
+        programme=body.programme,
+        telemedpoint_id=body.telemedpoint_id,
+    )
+    return _patient_out(patient)
+
+
+@router.post("/api/care-team", status_code=201, tags=["admin"])
+async def add_care_team(body: CareTeamIn, session: Session, _: Admin) -> dict[str, str]:
+    user = await session.scalar(select(User).where(User.username == body.username))
+    if user is None:
+        raise NotFound(f"no user {body.username!r}")
+    if await session.get(Patient, body.patient_id) is None:
+        raise NotFound(f"no patient {body.patient_id!r}")
+    await patients.add_to_care_team(session, user.id, body.patient_id)
+    return {"user_id": user.id, "patient_id": body.patient_id}
+
+
+@router.post("/api/bridges", response_model=BridgeOut, status_code=201, tags=["admin"])
+async def enrol_bridge(body: BridgeIn, session: Session, _: Admin) -> BridgeOut:
+    """Enrol a bridge (or rotate its token). The token is returned once."""
+    token = await patients.enrol_bridge(
+        session, body.bridge_id, patient_id=body.patient_id, telemedpoint_id=body.telemedpoint_id
+    )
+    return BridgeOut(bridge_id=body.bridge_id, token=token)
+
+
+__all__ = ["router", "reading_out", "get_hub"]

@@ -1,0 +1,37 @@
+"""Settings of the server deployable, from TELEMED_* environment variables; built once."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET = "dev-only-secret-change-me-0123456789abcdef"
+
+
+class ServerSettings(BaseSettings):
+    """Everything the hub and API need; passed to create_app(settings)."""
+
+    model_config = SettingsConfigDict(env_prefix="TELEMED_", extra="ignore")
+
+    environment: Literal["development", "demo", "production"] = "development"
+    database_url: str = "sqlite:///var/telemed.db"
+    redis_url: str | None = None
+    secret_key: str = DEV_SECRET
+    access_token_ttl_s: int = Field(default=8 * 3600, ge=60, le=7 * 86400)
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    role: Literal["all", "ingest", "worker", "api"] = "all"
+    bus_prefix: str = "telemed:"
+
+    @model_validator(mode="after")
+    def _no_default_secret_in_production(self) -> ServerSettings:
+        if self.environment == "production" and (
+            self.secret_key == DEV_SECRET or len(self.secret_key) < 32
+        ):
+            raise ValueError(
+                "TELEMED_SECRET_KEY must be set to a random value of at least 32 characters "
+                "in production"
+            )
+        return self

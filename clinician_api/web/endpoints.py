@@ -1,0 +1,33 @@
+"""The web screens: served as static HTML/JS; data comes from the API and websockets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, RedirectResponse, Response
+
+from clinician_api.deps import COOKIE_NAME, principal_from_token
+from patient_hub.db import unit_of_work
+from telemed_core.errors import TelemedError
+
+WEB = Path(__file__).resolve().parent
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/")
+async def index() -> RedirectResponse:
+    return RedirectResponse("/monitor", status_code=303)
+
+
+@router.get("/monitor")
+async def monitor_page(request: Request) -> Response:
+    """The group-monitoring screen; signs the user in first if needed."""
+    try:
+        async with unit_of_work(request.app.state.hub.sessions) as session:
+            await principal_from_token(
+                session, request.app.state.settings.secret_key, request.cookies.get(COOKIE_NAME)
+            )
+    except TelemedError:
+        return RedirectResponse("/login", status_code=303)
+    return FileResponse(WEB / "monitor.html")

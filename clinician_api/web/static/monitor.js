@@ -1,0 +1,100 @@
+// Group monitor: first paint from /api/monitor/snapshot, then live frames from /ws/monitor.
+"use strict";
+
+const SHOWN = [
+  ["heart_rate", "HR"], ["spo2", "SpO₂"], ["pulse_rate", "Pulse"],
+  ["bp_systolic", "Sys"], ["bp_diastolic", "Dia"], ["respiratory_rate", "Resp"],
+  ["body_temperature", "Temp"], ["body_weight", "Weight"], ["glucose", "Glucose"],
+];
+const UNIT_LABEL = { "/min": "/min", "%": "%", "mm[Hg]": "mmHg", "Cel": "°C", "kg": "kg", "mmol/L": "mmol/L" };
+const STALE_MS = 5 * 60 * 1000;
+const latest = new Map();   // patient id -> Map(kind -> reading)
+
+function el(tag, attrs = {}, text = "") {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+  if (text) node.textContent = text;
+  return node;
+}
+
+function tile(patient) {
+  const t = el("section", { class: "tile", id: `patient-${patient.id}`, "data-patient": patient.id });
+  t.append(el("h2", {}, patient.display_name));
+  t.append(el("div", { class: "sub" }, `${patient.id} · ${patient.programme.replace("_", " ")}`));
+  const grid = el("div", { class: "vitals" });
+  for (const [kind, label] of SHOWN) {
+    const v = el("div", { class: "vital", "data-kind": kind });
+    v.append(el("div", { class: "label" }, label));
+    const value = el("span", { class: "value" }, "–");
+    v.append(value, el("span", { class: "unit" }, ""));
+    grid.append(v);
+  }
+  t.append(grid);
+  return t;
+}
+
+function format(value, kind) {
+  if (value === null || value === undefined) return "?";
+  return kind === "body_temperature" || kind === "glucose" || kind === "body_weight"
+    ? value.toFixed(1) : Math.round(value).toString();
+}
+
+function show(reading) {
+  const byKind = latest.get(reading.patient_id);
+  if (!byKind) return;
+  const prev = byKind.get(reading.kind);
+  if (prev && prev.measured_at > reading.measured_at) return;  // an older replay
+  byKind.set(reading.kind, reading);
+  const box = document.querySelector(`#patient-${CSS.escape(reading.patient_id)} [data-kind="${reading.kind}"]`);
+  if (!box) return;
+  box.querySelector(".value").textContent = format(reading.value, reading.kind);
+  box.querySelector(".unit").textContent = UNIT_LABEL[reading.unit] ?? reading.unit;
+  box.classList.toggle("invalid", (reading.flags || []).includes("invalid"));
+  box.title = `measured ${reading.measured_at}`;
+  const t = box.closest(".tile");
+  t.dataset.lastSeen = Date.now().toString();
+  t.classList.add("fresh");
+  t.classList.remove("stale");
+}
+
+function markStale() {
+  for (const t of document.querySelectorAll(".tile")) {
+    const seen = Number(t.dataset.lastSeen || 0);
+    if (seen && Date.now() - seen > STALE_MS) { t.classList.remove("fresh"); t.classList.add("stale"); }
+  }
+}
+
+async function start() {
+  const response = await fetch("/api/monitor/snapshot", { credentials: "same-origin" });
+  if (response.status === 401) { location.href = "/login"; return; }
+  const snapshot = await response.json();
+  const grid = document.getElementById("patients");
+  for (const p of snapshot.patients) { latest.set(p.id, new Map()); grid.append(tile(p)); }
+  for (const r of snapshot.latest) show(r);
+  if (!snapshot.patients.length) grid.append(el("p", {}, "No patients to show for this account."));
+  connect();
+  setInterval(markStale, 10000);
+}
+
+function connect() {
+  const status = document.getElementById("status");
+  const proto = location.protocol === "https:" ? "wss" : "ws";
+  const ws = new WebSocket(`${proto}://${location.host}/ws/monitor`);
+  ws.onmessage = (event) => {
+    const frame = JSON.parse(event.data);
+    if (frame.type === "hello") {
+      document.getElementById("who").textContent = `${frame.user} (${frame.role})`;
+      status.textContent = "live"; status.className = "status live";
+    } else if (frame.type === "readings") {
+      for (const r of frame.readings) show(r);
+    } else if (frame.type === "error") {
+      status.textContent = frame.message; status.className = "status down";
+    }
+  };
+  ws.onclose = () => {
+    status.textContent = "reconnecting…"; status.className = "status down";
+    setTimeout(connect, 2000);
+  };
+}
+
+start();

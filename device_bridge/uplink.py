@@ -1,0 +1,192 @@
+"""Uplink: drains the outbox to the hub over protocol v1, deleting only what the hub acked.
+
+One batch is in flight at a time (lock-step): the ack names the batch, and the bridge deletes
+exactly the items it sent in it. On any failure the connection is dropped and re-established
+with exponential backoff; unacked items are simply sent again (the hub dedupes by seq).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import websockets
+from websockets.asyncio.client import ClientConnection
+
+from device_bridge.outbox import Outbox, OutboxItem
+from telemed_core.errors import NotAuthenticated, TelemedError
+from telemed_core.protocol import (
+    Ack,
+    Error,
+    Heartbeat,
+    Hello,
+    Welcome,
+    dump,
+    parse_hub_frame,
+)
+from telemed_core.values import utc_now
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class UplinkStatus:
+    """What a status view shows about the link."""
+
+    state: str = "idle"  # idle | connecting | online | backoff | stopped
+    last_ack_at: datetime | None = None
+    sent_items: int = 0
+    acked_items: int = 0
+    duplicates: int = 0
+    reconnects: int = 0
+    last_error: str = ""
+    rejected: list[str] = field(default_factory=list)
+
+
+class Uplink:
+    """Streams one bridge's outbox to ``url`` (``ws://hub/ws/bridge``)."""
+
+    def __init__(
+        self,
+        url: str,
+        bridge_id: str,
+        token: str,
+        outbox: Outbox,
+        *,
+        batch_size: int = 500,
+        newest_first: bool = False,
+        ack_timeout_s: float = 30.0,
+        heartbeat_s: float = 20.0,
+        max_backoff_s: float = 30.0,
+    ) -> None:
+        self.url = url
+        self.bridge_id = bridge_id
+        self._token = token
+        self.outbox = outbox
+        self.batch_size = batch_size
+        self.newest_first = newest_first
+        self.ack_timeout_s = ack_timeout_s
+        self.heartbeat_s = heartbeat_s
+        self.max_backoff_s = max_backoff_s
+        self.status = UplinkStatus()
+        self._batch_id = 0
+
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        """Keep the link up until ``stop`` is set; raise NotAuthenticated if the hub refuses."""
+        stop = stop or asyncio.Event()
+        backoff = 0.5
+        while not stop.is_set():
+            self.status.state = "connecting"
+            try:
+                async with websockets.connect(self.url, max_size=2**24) as ws:
+                    await self._handshake(ws)
+                    backoff = 0.5
+                    self.status.state = "online"
+                    await self._drain(ws, stop)
+            except NotAuthenticated:
+                self.status.state = "stopped"
+                raise
+            except (
+                OSError,
+                websockets.WebSocketException,
+                TimeoutError,
+                ConnectionError,
+                TelemedError,
+            ) as exc:
+                self.status.last_error = f"{type(exc).__name__}: {exc}"
+                log.info("uplink %s: %s; retrying in %.1f s", self.bridge_id, exc, backoff)
+            if stop.is_set():
+                break
+            self.status.state = "backoff"
+            self.status.reconnects += 1
+            try:
+                await asyncio.wait_for(stop.wait(), backoff * (0.5 + random.random()))
+            except TimeoutError:
+                pass
+            backoff = min(backoff * 2, self.max_backoff_s)
+        self.status.state = "stopped"
+
+    async def _handshake(self, ws: ClientConnection) -> None:
+        await ws.send(dump(Hello(bridge_id=self.bridge_id, token=self._token, software="telemed")))
+        frame = parse_hub_frame(await asyncio.wait_for(ws.recv(), self.ack_timeout_s))
+        if isinstance(frame, Error):
+            raise NotAuthenticated(f"hub refused bridge {self.bridge_id}: {frame.message}")
+        if not isinstance(frame, Welcome):
+            raise ConnectionError(f"expected welcome, got {frame.type}")
+        self.outbox.advance_to(frame.last_seq)
+
+    async def _drain(self, ws: ClientConnection, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            items = self.outbox.pending(self.batch_size, newest_first=self.newest_first)
+            if not items:
+                self.outbox.changed.clear()
+                if self.outbox.depth():
+                    continue
+                await self._idle(ws, stop)
+                continue
+            await self._send_batch(ws, items)
+
+    async def _idle(self, ws: ClientConnection, stop: asyncio.Event) -> None:
+        waiter = asyncio.ensure_future(self.outbox.changed.wait())
+        stopper = asyncio.ensure_future(stop.wait())
+        try:
+            done, _ = await asyncio.wait(
+                {waiter, stopper}, timeout=self.heartbeat_s, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            waiter.cancel()
+            stopper.cancel()
+        if not done:
+            await ws.send(dump(Heartbeat(sent_at=utc_now())))
+            await self._expect(ws, Heartbeat)
+
+    async def _send_batch(self, ws: ClientConnection, items: list[OutboxItem]) -> None:
+        self._batch_id += 1
+        batch = {
+            "type": "batch",
+            "v": 1,
+            "batch_id": self._batch_id,
+            "readings": [i.wire() for i in items if i.item_kind == "reading"],
+            "chunks": [i.wire() for i in items if i.item_kind == "chunk"],
+        }
+        await ws.send(_json(batch))
+        self.status.sent_items += len(items)
+        frame = await self._expect(ws, Ack, Error)
+        if isinstance(frame, Error):
+            self._reject(items, frame)
+            return
+        assert isinstance(frame, Ack)
+        if frame.batch_id != self._batch_id:
+            raise ConnectionError(f"ack for batch {frame.batch_id}, expected {self._batch_id}")
+        self.outbox.delete([i.seq for i in items])
+        self.status.acked_items += len(items)
+        self.status.duplicates += frame.duplicates
+        self.status.last_ack_at = utc_now()
+
+    def _reject(self, items: list[OutboxItem], error: Error) -> None:
+        """The hub refused the batch (invalid or forbidden): keep it, report it, back off.
+
+        Items are never dropped silently; an operator sees the error in the status view. The
+        link reconnects, which retries after backoff (the cause may be a not-yet-enrolled
+        patient)."""
+        message = f"batch {error.batch_id} refused: {error.code}: {error.message}"
+        self.status.last_error = message
+        self.status.rejected.append(message)
+        raise ConnectionError(message)
+
+    async def _expect(self, ws: ClientConnection, *kinds: type) -> object:
+        while True:
+            frame = parse_hub_frame(await asyncio.wait_for(ws.recv(), self.ack_timeout_s))
+            if isinstance(frame, kinds):
+                return frame
+            if isinstance(frame, Heartbeat):
+                continue
+            raise ConnectionError(f"unexpected {frame.type} frame")
+
+
+def _json(obj: object) -> str:
+    return json.dumps(obj, separators=(",", ":"))

@@ -1,0 +1,121 @@
+"""In-process bus: the embedded default (one process, nothing else installed)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from patient_hub.bus.base import Delivery, Payload
+
+_RETAIN = 100_000  # messages kept per topic, like Redis XADD MAXLEN ~
+_LISTENER_QUEUE = 10_000
+
+
+@dataclass
+class _Group:
+    cursor: int  # index (absolute) of the next undelivered message
+    pending: dict[str, tuple[str, float, Payload]] = field(default_factory=dict)
+
+
+@dataclass
+class _Topic:
+    base: int = 0  # absolute index of log[0]
+    log: list[tuple[str, Payload]] = field(default_factory=list)
+    groups: dict[str, _Group] = field(default_factory=dict)
+    listeners: set[asyncio.Queue[Payload | None]] = field(default_factory=set)
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class MemoryBus:
+    """Bus held in this process's memory; same contract as RedisBus."""
+
+    def __init__(self) -> None:
+        self._topics: dict[str, _Topic] = {}
+        self._closed = False
+
+    def _topic(self, name: str) -> _Topic:
+        return self._topics.setdefault(name, _Topic())
+
+    async def publish(self, topic: str, payload: Payload) -> str:
+        t = self._topic(topic)
+        msg_id = str(t.base + len(t.log))
+        t.log.append((msg_id, payload))
+        if len(t.log) > 2 * _RETAIN:
+            drop = len(t.log) - _RETAIN
+            del t.log[:drop]
+            t.base += drop
+        for queue in t.listeners:
+            if queue.full():
+                queue.get_nowait()  # a slow screen skips, it does not stall ingest
+            queue.put_nowait(payload)
+        t.changed.set()
+        t.changed = asyncio.Event()
+        return msg_id
+
+    async def consume(
+        self, topic: str, group: str, consumer: str, *, count: int = 100, block_s: float = 1.0
+    ) -> list[Delivery]:
+        t = self._topic(topic)
+        g = t.groups.setdefault(group, _Group(cursor=t.base))
+        if g.cursor >= t.base + len(t.log) and block_s > 0 and not self._closed:
+            try:
+                await asyncio.wait_for(t.changed.wait(), timeout=block_s)
+            except TimeoutError:
+                return []
+        g.cursor = max(g.cursor, t.base)
+        start = g.cursor - t.base
+        batch = t.log[start : start + count]
+        g.cursor += len(batch)
+        now = time.monotonic()
+        for msg_id, payload in batch:
+            g.pending[msg_id] = (consumer, now, payload)
+        return [Delivery(msg_id, payload) for msg_id, payload in batch]
+
+    async def ack(self, topic: str, group: str, ids: list[str]) -> None:
+        g = self._topic(topic).groups.get(group)
+        if g is not None:
+            for msg_id in ids:
+                g.pending.pop(msg_id, None)
+
+    async def reclaim(
+        self, topic: str, group: str, consumer: str, *, min_idle_s: float, count: int = 100
+    ) -> list[Delivery]:
+        g = self._topic(topic).groups.get(group)
+        if g is None:
+            return []
+        now = time.monotonic()
+        taken: list[Delivery] = []
+        for msg_id, (_owner, since, payload) in list(g.pending.items()):
+            if len(taken) >= count:
+                break
+            if now - since >= min_idle_s:
+                g.pending[msg_id] = (consumer, now, payload)
+                taken.append(Delivery(msg_id, payload))
+        return taken
+
+    @asynccontextmanager
+    async def listen(self, topic: str) -> AsyncIterator[AsyncIterator[Payload]]:
+        queue: asyncio.Queue[Payload | None] = asyncio.Queue(_LISTENER_QUEUE)
+        t = self._topic(topic)
+        t.listeners.add(queue)
+        try:
+            yield _drain(queue)
+        finally:
+            t.listeners.discard(queue)
+
+    async def close(self) -> None:
+        self._closed = True
+        for t in self._topics.values():
+            for queue in t.listeners:
+                if queue.full():
+                    queue.get_nowait()
+                queue.put_nowait(None)
+            t.changed.set()
+
+
+async def _drain(queue: asyncio.Queue[Payload | None]) -> AsyncIterator[Payload]:
+    while (item := await queue.get()) is not None:
+        yield item

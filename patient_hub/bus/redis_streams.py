@@ -1,0 +1,101 @@
+"""Redis Streams bus: consumer groups share the work; XAUTOCLAIM takes over a dead worker's
+pending entries. One stream entry per published payload (publishers batch readings into one
+payload, which is what makes Redis cheap here: see ARCHITECTURE.md's budget)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import ResponseError
+
+from patient_hub.bus.base import Delivery, Payload
+
+_RETAIN = 100_000
+
+
+def _decode(fields: dict[bytes, bytes]) -> Payload:
+    payload: Payload = json.loads(fields[b"p"])
+    return payload
+
+
+class RedisBus:
+    """Bus on Redis Streams; ``prefix`` namespaces the keys (tests use a random one)."""
+
+    def __init__(self, url: str, *, prefix: str = "telemed:") -> None:
+        self._redis: Any = aioredis.from_url(url)
+        self._prefix = prefix
+        self._groups: set[tuple[str, str]] = set()
+
+    def _key(self, topic: str) -> str:
+        return self._prefix + topic
+
+    async def ping(self) -> None:
+        """Raise if the server does not answer."""
+        await self._redis.ping()
+
+    async def publish(self, topic: str, payload: Payload) -> str:
+        msg_id = await self._redis.xadd(
+            self._key(topic), {"p": json.dumps(payload)}, maxlen=_RETAIN, approximate=True
+        )
+        return str(msg_id.decode())
+
+    async def _ensure_group(self, topic: str, group: str) -> None:
+        if (topic, group) in self._groups:
+            return
+        try:
+            await self._redis.xgroup_create(self._key(topic), group, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+        self._groups.add((topic, group))
+
+    async def consume(
+        self, topic: str, group: str, consumer: str, *, count: int = 100, block_s: float = 1.0
+    ) -> list[Delivery]:
+        await self._ensure_group(topic, group)
+        block_ms = max(1, int(block_s * 1000)) if block_s > 0 else None
+        reply = await self._redis.xreadgroup(
+            group, consumer, {self._key(topic): ">"}, count=count, block=block_ms
+        )
+        return [
+            Delivery(msg_id.decode(), _decode(fields))
+            for _stream, entries in reply or []
+            for msg_id, fields in entries
+            if fields
+        ]
+
+    async def ack(self, topic: str, group: str, ids: list[str]) -> None:
+        if ids:
+            await self._redis.xack(self._key(topic), group, *ids)
+
+    async def reclaim(
+        self, topic: str, group: str, consumer: str, *, min_idle_s: float, count: int = 100
+    ) -> list[Delivery]:
+        await self._ensure_group(topic, group)
+        reply = await self._redis.xautoclaim(
+            self._key(topic), group, consumer, int(min_idle_s * 1000), "0-0", count=count
+        )
+        entries = reply[1]
+        return [Delivery(msg_id.decode(), _decode(fields)) for msg_id, fields in entries if fields]
+
+    @asynccontextmanager
+    async def listen(self, topic: str) -> AsyncIterator[AsyncIterator[Payload]]:
+        last = await self._redis.xrevrange(self._key(topic), count=1)
+        start = last[0][0].decode() if last else "0-0"
+        yield self._tail(topic, start)
+
+    async def _tail(self, topic: str, last_id: str) -> AsyncIterator[Payload]:
+        key = self._key(topic)
+        while True:
+            reply = await self._redis.xread({key: last_id}, count=500, block=1000)
+            for _stream, entries in reply or []:
+                for msg_id, fields in entries:
+                    last_id = msg_id.decode()
+                    yield _decode(fields)
+
+    async def close(self) -> None:
+        await self._redis.aclose()

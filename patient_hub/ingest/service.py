@@ -1,0 +1,80 @@
+"""Ingest logic: authenticate a bridge, check a batch, store it idempotently.
+
+The caller (the websocket endpoint) owns the transaction: it commits, then publishes, then acks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from patient_hub.ingest import repository
+from telemed_core.errors import Forbidden, NotAuthenticated
+from telemed_core.protocol import Batch, Hello
+
+
+def hash_token(token: str) -> str:
+    """SHA-256 hex digest of a bridge token (tokens are 256-bit random: no salt needed)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass
+class BridgeSession:
+    """What the hub knows about a connected, authenticated bridge."""
+
+    bridge_id: str
+    allowed_patients: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class StoreResult:
+    stored: int
+    duplicates: int
+
+
+async def authenticate(session: AsyncSession, hello: Hello, now: datetime) -> BridgeSession:
+    """Check the bridge's credential; return what it may send for. Raise NotAuthenticated."""
+    bridge = await repository.get_bridge(session, hello.bridge_id)
+    if bridge is None or not hmac.compare_digest(bridge.token_hash, hash_token(hello.token)):
+        raise NotAuthenticated("unknown bridge or wrong token")
+    bridge.last_seen_at = now
+    allowed: set[str] = set()
+    if bridge.patient_id is not None:
+        allowed.add(bridge.patient_id)
+    if bridge.telemedpoint_id is not None:
+        allowed |= await repository.patients_of_telemedpoint(session, bridge.telemedpoint_id)
+    return BridgeSession(bridge_id=bridge.id, allowed_patients=allowed)
+
+
+async def refresh_allowed(session: AsyncSession, bridge: BridgeSession) -> None:
+    """Re-read the bridge's patients (a kiosk's telemedpoint may have gained a patient)."""
+    row = await repository.get_bridge(session, bridge.bridge_id)
+    if row is None:
+        raise NotAuthenticated("bridge was removed")
+    allowed = {row.patient_id} if row.patient_id else set()
+    if row.telemedpoint_id is not None:
+        allowed |= await repository.patients_of_telemedpoint(session, row.telemedpoint_id)
+    bridge.allowed_patients = allowed
+
+
+def check_patients(bridge: BridgeSession, batch: Batch) -> None:
+    """Raise Forbidden when the batch names a patient this bridge may not send for."""
+    named = {r.patient_id for r in batch.readings} | {c.patient_id for c in batch.chunks}
+    foreign = named - bridge.allowed_patients
+    if foreign:
+        raise Forbidden(f"bridge {bridge.bridge_id} may not send for patients {sorted(foreign)}")
+
+
+async def store_batch(
+    session: AsyncSession, bridge: BridgeSession, batch: Batch, now: datetime
+) -> StoreResult:
+    """Store the batch's new items; items already stored (replays) are counted, not doubled."""
+    new_readings = await repository.insert_readings(session, bridge.bridge_id, batch.readings, now)
+    new_chunks = await repository.insert_chunks(session, bridge.bridge_id, batch.chunks, now)
+    stored = len(new_readings) + len(new_chunks)
+    total = len(batch.readings) + len(batch.chunks)
+    return StoreResult(stored=stored, duplicates=total - stored)

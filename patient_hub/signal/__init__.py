@@ -1,0 +1,1 @@
+"""Signal processing: pure functions and small streaming state objects, no I/O."""

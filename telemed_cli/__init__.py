@@ -1,0 +1,1 @@
+"""telemed_cli package."""

@@ -1,0 +1,124 @@
+"""Simulated bridges: enrol patients and bridges on a hub, then stream over the real protocol."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import tempfile
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+
+from device_bridge.outbox import Outbox
+from device_bridge.simulator import SimulatedPatient
+from device_bridge.uplink import Uplink
+from telemed_core.values import utc_now
+
+
+@dataclass
+class SimBridge:
+    bridge_id: str
+    patient_id: str
+    token: str
+
+
+def http_base(hub: str) -> str:
+    """``ws://host:port`` or ``http://host:port`` → ``http://host:port``."""
+    hub = hub.rstrip("/")
+    for ws, http in (("ws://", "http://"), ("wss://", "https://")):
+        if hub.startswith(ws):
+            hub = http + hub[len(ws) :]
+    return hub.removesuffix("/ws/bridge")
+
+
+def ws_url(hub: str) -> str:
+    base = http_base(hub)
+    return base.replace("http://", "ws://", 1).replace("https://", "wss://", 1) + "/ws/bridge"
+
+
+async def enrol(hub: str, admin_user: str, admin_password: str, patients: int) -> list[SimBridge]:
+    """Create (or update) patients ``sim-1..N`` with one home bridge each, via the admin API."""
+    async with httpx.AsyncClient(base_url=http_base(hub), timeout=30) as client:
+        response = await client.post(
+            "/auth/token", data={"username": admin_user, "password": admin_password}
+        )
+        response.raise_for_status()
+        headers = {"Authorization": f"Bearer {response.json()['access_token']}"}
+        bridges = []
+        for i in range(1, patients + 1):
+            pid = f"sim-{i}"
+            body = {
+                "id": pid,
+                "display_name": f"Simulated patient {i}",
+                "programme": "heart_failure",
+            }
+            (await client.post("/api/patients", json=body, headers=headers)).raise_for_status()
+            reply = await client.post(
+                "/api/bridges",
+                json={"bridge_id": f"sim-bridge-{i}", "patient_id": pid},
+                headers=headers,
+            )
+            reply.raise_for_status()
+            bridges.append(SimBridge(f"sim-bridge-{i}", pid, reply.json()["token"]))
+        return bridges
+
+
+async def produce(
+    patient: SimulatedPatient,
+    outbox: Outbox,
+    seconds: float | None,
+    stop: asyncio.Event,
+    speed: float = 1.0,
+) -> int:
+    """Feed one patient's readings into the outbox, one simulated second per 1/speed s."""
+    produced = 0
+    started = utc_now()
+    tick = 0
+    while not stop.is_set() and (seconds is None or tick < seconds):
+        at = started + timedelta(seconds=tick / speed)
+        produced += len(outbox.append(patient.tick(at)))
+        tick += 1
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(
+                stop.wait(), max(0.0, (at - utc_now()).total_seconds() + 1 / speed)
+            )
+    return produced
+
+
+async def run_bridges(
+    hub: str,
+    bridges: list[SimBridge],
+    *,
+    seconds: float | None,
+    outbox_dir: Path | None = None,
+    ecg: bool = True,
+    speed: float = 1.0,
+    drain_timeout_s: float = 60.0,
+    stop: asyncio.Event | None = None,
+) -> dict[str, int]:
+    """Run simulated bridges; after ``seconds`` (or ``stop``), drain the outboxes. Returns
+    how many items each bridge produced."""
+    stop = stop or asyncio.Event()
+    folder = outbox_dir or Path(tempfile.mkdtemp(prefix="telemed-sim-"))
+    link_stop = asyncio.Event()
+    uplinks, producers = [], []
+    for i, b in enumerate(bridges):
+        outbox = Outbox(folder / f"{b.bridge_id}.db")
+        uplink = Uplink(ws_url(hub), b.bridge_id, b.token, outbox)
+        uplinks.append(uplink)
+        patient = SimulatedPatient(b.patient_id, seed=1000 + i, ecg=ecg)
+        producers.append(asyncio.create_task(produce(patient, outbox, seconds, stop, speed)))
+    links = [asyncio.create_task(u.run(link_stop)) for u in uplinks]
+    produced = await asyncio.gather(*producers)
+    deadline = asyncio.get_running_loop().time() + drain_timeout_s
+    while any(u.outbox.depth() for u in uplinks) and asyncio.get_running_loop().time() < deadline:
+        if any(link.done() for link in links):
+            break
+        await asyncio.sleep(0.1)
+    link_stop.set()
+    await asyncio.gather(*links, return_exceptions=True)
+    for u in uplinks:
+        u.outbox.close()
+    return {b.bridge_id: n for b, n in zip(bridges, produced, strict=True)}

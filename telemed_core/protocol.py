@@ -1,0 +1,141 @@
+"""Wire protocol v1 between a device bridge and the hub (JSON text frames over a websocket).
+
+Conversation (see docs/protocol.md for the full description)::
+
+    bridge                                   hub
+      hello {bridge_id, token}      ─▶
+                                    ◀─  welcome {last_seq}        (or error + close)
+      batch {batch_id, readings, chunks} ─▶
+                                    ◀─  ack {batch_id, up_to_seq, stored, duplicates}
+      heartbeat {sent_at}           ─▶
+                                    ◀─  heartbeat {sent_at}
+                                    ◀─  error {code, message, batch_id?}
+
+Every reading and sample chunk carries a per-bridge, strictly increasing ``seq``. The hub stores
+idempotently by (bridge_id, seq) and sends ``ack`` only after the batch is committed; the bridge
+deletes a batch from its outbox only when its ack arrives. An invalid frame gets an ``error``
+frame and changes nothing; the connection stays open.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+
+from telemed_core.errors import InvalidInput
+from telemed_core.values import Identifier, Reading, SampleChunk, UtcDatetime
+
+PROTOCOL_VERSION = 1
+#: Largest batch a hub accepts (readings + chunks); bridges split larger uploads.
+MAX_BATCH_ITEMS = 5_000
+
+
+class _Frame(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    v: Literal[1] = PROTOCOL_VERSION
+
+
+class Hello(_Frame):
+    """First frame of a bridge: who it is and its credential."""
+
+    type: Literal["hello"] = "hello"
+    bridge_id: Identifier
+    token: str = Field(min_length=16, max_length=256)
+    software: str = Field(default="", max_length=100)
+
+
+class Welcome(_Frame):
+    """The hub accepted the bridge; ``last_seq`` is the highest sequence number it has stored."""
+
+    type: Literal["welcome"] = "welcome"
+    bridge_id: str
+    last_seq: int = 0
+
+
+class Batch(_Frame):
+    """Readings and sample chunks to store; ``batch_id`` is the bridge's own label for the ack."""
+
+    type: Literal["batch"] = "batch"
+    batch_id: int = Field(ge=0)
+    readings: list[Reading] = Field(default_factory=list)
+    chunks: list[SampleChunk] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _bounded_and_unique(self) -> Batch:
+        n = len(self.readings) + len(self.chunks)
+        if n == 0:
+            raise ValueError("a batch must carry at least one reading or chunk")
+        if n > MAX_BATCH_ITEMS:
+            raise ValueError(f"a batch carries at most {MAX_BATCH_ITEMS} items, got {n}")
+        seqs = [r.seq for r in self.readings] + [c.seq for c in self.chunks]
+        if len(set(seqs)) != len(seqs):
+            raise ValueError("sequence numbers within a batch must be unique")
+        return self
+
+    @property
+    def max_seq(self) -> int:
+        return max([r.seq for r in self.readings] + [c.seq for c in self.chunks])
+
+
+class Ack(_Frame):
+    """Everything in batch ``batch_id`` (sequence numbers up to ``up_to_seq``) is durable."""
+
+    type: Literal["ack"] = "ack"
+    batch_id: int
+    up_to_seq: int
+    stored: int = Field(ge=0, description="items newly stored")
+    duplicates: int = Field(ge=0, description="items already stored before (replays)")
+
+
+class Heartbeat(_Frame):
+    """Keep-alive in either direction; the hub echoes it."""
+
+    type: Literal["heartbeat"] = "heartbeat"
+    sent_at: UtcDatetime
+
+
+class Error(_Frame):
+    """Something was wrong with a frame; ``batch_id`` names the batch when there was one."""
+
+    type: Literal["error"] = "error"
+    code: str
+    message: str
+    batch_id: int | None = None
+
+
+BridgeFrame = Annotated[Hello | Batch | Heartbeat, Field(discriminator="type")]
+HubFrame = Annotated[Welcome | Ack | Heartbeat | Error, Field(discriminator="type")]
+
+_bridge_frames: TypeAdapter[Hello | Batch | Heartbeat] = TypeAdapter(BridgeFrame)
+_hub_frames: TypeAdapter[Welcome | Ack | Heartbeat | Error] = TypeAdapter(HubFrame)
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        where = ".".join(str(p) for p in err["loc"])
+        parts.append(f"{where}: {err['msg']}" if where else err["msg"])
+    more = exc.error_count() - len(parts)
+    return "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")
+
+
+def parse_bridge_frame(text: str | bytes) -> Hello | Batch | Heartbeat:
+    """Parse a frame sent by a bridge; raise InvalidInput naming what is wrong."""
+    try:
+        return _bridge_frames.validate_json(text)
+    except ValidationError as exc:
+        raise InvalidInput(f"invalid frame: {_describe(exc)}") from exc
+
+
+def parse_hub_frame(text: str | bytes) -> Welcome | Ack | Heartbeat | Error:
+    """Parse a frame sent by the hub; raise InvalidInput naming what is wrong."""
+    try:
+        return _hub_frames.validate_json(text)
+    except ValidationError as exc:
+        raise InvalidInput(f"invalid frame: {_describe(exc)}") from exc
+
+
+def dump(frame: _Frame) -> str:
+    """Serialize a frame to its JSON text."""
+    return frame.model_dump_json(exclude_none=False)

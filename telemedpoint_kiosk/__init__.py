@@ -1,0 +1,1 @@
+"""telemedpoint_kiosk package."""

@@ -1,0 +1,167 @@
+"""Shared fixtures: real PostgreSQL and Redis when they answer (mandatory when CI=true)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+POSTGRES_URL = os.environ.get(
+    "TELEMED_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+REDIS_URL = os.environ.get("TELEMED_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def _answers(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def require_service(name: str, host: str, port: int) -> None:
+    """Skip when the server is not there, except in CI where it is mandatory."""
+    if _answers(host, port):
+        return
+    if IN_CI:
+        pytest.fail(f"{name} on {host}:{port} is mandatory in CI and does not answer")
+    pytest.skip(f"{name} on {host}:{port} does not answer")
+
+
+@pytest.fixture
+def redis_url() -> str:
+    require_service("Redis", "127.0.0.1", 6379)
+    return REDIS_URL
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty database on the PostgreSQL server, dropped afterwards."""
+    require_service("PostgreSQL", "127.0.0.1", 5432)
+    import asyncpg
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin_dsn = POSTGRES_URL
+
+    async def run(sql: str) -> None:
+        conn = await asyncpg.connect(admin_dsn)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    yield POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
+    asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def shared_dir() -> Path:
+    if not SHARED.is_dir():
+        pytest.skip(f"shared data folder {SHARED} not present")
+    return SHARED
+
+
+class RunningHub:
+    """A real hub on a real socket (uvicorn in this event loop) plus direct DB access."""
+
+    def __init__(
+        self, settings: object, url: str, server: object, task: asyncio.Task[None]
+    ) -> None:
+        self.settings = settings
+        self.url = url
+        self.ws_url = url.replace("http://", "ws://")
+        self._server = server
+        self._task = task
+
+    async def stop(self) -> None:
+        self._server.should_exit = True  # type: ignore[attr-defined]
+        await asyncio.wait_for(self._task, 10)
+
+
+async def start_hub(database_url: str, redis_url: str | None = None) -> RunningHub:
+    import uvicorn
+
+    from clinician_api.app import create_app
+    from clinician_api.migrate import upgrade_async
+    from clinician_api.settings import ServerSettings
+
+    settings = ServerSettings(
+        database_url=database_url,
+        redis_url=redis_url,
+        port=0,
+        bus_prefix=f"test:{uuid.uuid4().hex}:",
+    )
+    await upgrade_async(database_url)
+    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_level="warning")
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    return RunningHub(settings, f"http://127.0.0.1:{port}", server, task)
+
+
+@pytest.fixture
+async def hub(tmp_path: Path) -> AsyncIterator[RunningHub]:
+    """A hub on SQLite with an in-process bus."""
+    running = await start_hub(f"sqlite:///{tmp_path / 'hub.db'}")
+    yield running
+    await running.stop()
+
+
+@pytest.fixture
+def run_hub() -> object:
+    """Factory for hubs on other backends: ``await run_hub(database_url, redis_url)``."""
+    return start_hub
+
+
+async def seed_world(database_url: str) -> dict[str, str]:
+    """Two telemedpoints, three patients, one bridge per patient, one account per role.
+
+    Returns bridge tokens by bridge id. Passwords are ``pw-<username>``.
+    """
+    from patient_hub.accounts.service import create_user
+    from patient_hub.db import make_engine, make_sessionmaker, unit_of_work
+    from patient_hub.patients import service as patients
+    from telemed_core.values import utc_now
+
+    engine = make_engine(database_url)
+    tokens: dict[str, str] = {}
+    try:
+        async with unit_of_work(make_sessionmaker(engine)) as s:
+            await patients.ensure_telemedpoint(s, "tmp-a", "Point A")
+            await patients.ensure_telemedpoint(s, "tmp-b", "Point B")
+            for pid, point in (("p1", "tmp-a"), ("p2", "tmp-a"), ("p3", "tmp-b")):
+                await patients.upsert_patient(
+                    s, pid, f"Patient {pid}", utc_now(), telemedpoint_id=point
+                )
+                tokens[f"bridge-{pid}"] = await patients.enrol_bridge(
+                    s, f"bridge-{pid}", patient_id=pid
+                )
+            tokens["kiosk-a"] = await patients.enrol_bridge(s, "kiosk-a", telemedpoint_id="tmp-a")
+            await create_user(s, "pat1", "pw-pat1", "patient", patient_id="p1")
+            await create_user(s, "nurse-a", "pw-nurse-a", "nurse", telemedpoint_id="tmp-a")
+            cardio = await create_user(s, "cardio", "pw-cardio", "cardiologist")
+            await patients.add_to_care_team(s, cardio.id, "p3")
+            await create_user(s, "resp", "pw-resp", "responder")
+            await create_user(s, "admin", "pw-admin", "admin")
+    finally:
+        await engine.dispose()
+    return tokens
+
+
+@pytest.fixture
+def seed() -> object:
+    return seed_world
