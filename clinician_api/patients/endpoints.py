@@ -33,7 +33,10 @@ router = APIRouter(tags=["patients"])
 
 def _patient_out(p: Patient) -> PatientOut:
     return PatientOut(
-        id=p.id, display_name=p.display_name, programme=p.programme, telemedpoint_id=p.telemedpoint_id
+        id=p.id,
+        display_name=p.display_name,
+        programme=p.programme,
+        telemedpoint_id=p.telemedpoint_id,
     )
 
 
@@ -84,7 +87,12 @@ async def list_readings(
             raise InvalidInput(f"{name} must carry a time zone, e.g. 2026-01-01T00:00:00Z")
     await require_patient(session, who, patient_id)
     rows = await readings_of_patient(
-        session, patient_id, kind=kind.value if kind else None, since=since, until=until, limit=limit
+        session,
+        patient_id,
+        kind=kind.value if kind else None,
+        since=since,
+        until=until,
+        limit=limit,
     )
     return [reading_out(r) for r in rows]
 

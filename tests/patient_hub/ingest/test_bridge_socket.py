@@ -12,7 +12,9 @@ from patient_hub.db import make_engine, make_sessionmaker
 from patient_hub.ingest.models import ReadingRow, SampleChunkRow
 
 
-def reading(seq: int, patient: str = "p1", kind: str = "heart_rate", value: float = 70.0) -> dict[str, Any]:
+def reading(
+    seq: int, patient: str = "p1", kind: str = "heart_rate", value: float = 70.0
+) -> dict[str, Any]:
     units = {"heart_rate": "/min", "spo2": "%"}
     return {
         "seq": seq,
@@ -25,9 +27,17 @@ def reading(seq: int, patient: str = "p1", kind: str = "heart_rate", value: floa
     }
 
 
-def batch(batch_id: int, readings: list[dict[str, Any]], chunks: list[dict[str, Any]] | None = None) -> str:
+def batch(
+    batch_id: int, readings: list[dict[str, Any]], chunks: list[dict[str, Any]] | None = None
+) -> str:
     return json.dumps(
-        {"type": "batch", "v": 1, "batch_id": batch_id, "readings": readings, "chunks": chunks or []}
+        {
+            "type": "batch",
+            "v": 1,
+            "batch_id": batch_id,
+            "readings": readings,
+            "chunks": chunks or [],
+        }
     )
 
 
@@ -43,7 +53,9 @@ async def stored(database_url: str) -> list[tuple[str, int]]:
     engine = make_engine(database_url)
     try:
         async with make_sessionmaker(engine)() as s:
-            rows = await s.execute(select(ReadingRow.bridge_id, ReadingRow.seq).order_by(ReadingRow.seq))
+            rows = await s.execute(
+                select(ReadingRow.bridge_id, ReadingRow.seq).order_by(ReadingRow.seq)
+            )
             return [(b, q) for b, q in rows]
     finally:
         await engine.dispose()
@@ -55,14 +67,27 @@ async def test_batch_is_stored_and_acked(hub: Any, seed: Any) -> None:
     await ws.send(batch(7, [reading(1), reading(2), reading(3, kind="spo2", value=96)]))
     ack = json.loads(await ws.recv())
     await ws.close()
-    assert ack == {"type": "ack", "v": 1, "batch_id": 7, "up_to_seq": 3, "stored": 3, "duplicates": 0}
-    assert await stored(hub.settings.database_url) == [("bridge-p1", 1), ("bridge-p1", 2), ("bridge-p1", 3)]
+    assert ack == {
+        "type": "ack",
+        "v": 1,
+        "batch_id": 7,
+        "up_to_seq": 3,
+        "stored": 3,
+        "duplicates": 0,
+    }
+    assert await stored(hub.settings.database_url) == [
+        ("bridge-p1", 1),
+        ("bridge-p1", 2),
+        ("bridge-p1", 3),
+    ]
 
 
 async def test_wrong_token_is_refused_and_the_socket_closed(hub: Any, seed: Any) -> None:
     await seed(hub.settings.database_url)
     ws = await websockets.connect(hub.ws_url + "/ws/bridge")
-    await ws.send(json.dumps({"type": "hello", "v": 1, "bridge_id": "bridge-p1", "token": "x" * 40}))
+    await ws.send(
+        json.dumps({"type": "hello", "v": 1, "bridge_id": "bridge-p1", "token": "x" * 40})
+    )
     error = json.loads(await ws.recv())
     assert error["type"] == "error" and error["code"] == "unauthenticated"
     await ws.wait_closed()
@@ -93,7 +118,9 @@ async def test_replaying_an_acked_batch_stores_nothing_twice(hub: Any, seed: Any
     assert len(await stored(hub.settings.database_url)) == 10
 
 
-async def test_batch_cut_off_before_its_ack_is_stored_once_after_reconnect(hub: Any, seed: Any) -> None:
+async def test_batch_cut_off_before_its_ack_is_stored_once_after_reconnect(
+    hub: Any, seed: Any
+) -> None:
     tokens = await seed(hub.settings.database_url)
     ws = await connect(hub, "bridge-p1", tokens["bridge-p1"])
     frame = batch(1, [reading(s) for s in range(1, 501)])
@@ -115,12 +142,18 @@ async def test_welcome_reports_the_highest_stored_seq(hub: Any, seed: Any) -> No
     await ws.recv()
     await ws.close()
     ws = await websockets.connect(hub.ws_url + "/ws/bridge")
-    await ws.send(json.dumps({"type": "hello", "v": 1, "bridge_id": "bridge-p1", "token": tokens["bridge-p1"]}))
+    await ws.send(
+        json.dumps(
+            {"type": "hello", "v": 1, "bridge_id": "bridge-p1", "token": tokens["bridge-p1"]}
+        )
+    )
     assert json.loads(await ws.recv())["last_seq"] == 9
     await ws.close()
 
 
-async def test_invalid_frames_get_errors_change_nothing_and_keep_the_connection(hub: Any, seed: Any) -> None:
+async def test_invalid_frames_get_errors_change_nothing_and_keep_the_connection(
+    hub: Any, seed: Any
+) -> None:
     tokens = await seed(hub.settings.database_url)
     ws = await connect(hub, "bridge-p1", tokens["bridge-p1"])
     bad = [

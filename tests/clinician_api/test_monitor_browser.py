@@ -1,0 +1,97 @@
+"""The group monitor in a real browser (Playwright + Debian's Chromium): sign in, watch values change."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import websockets
+
+CHROMIUM = Path("/usr/bin/chromium")
+HAVE_CHROMIUM = CHROMIUM.exists()
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    if not HAVE_CHROMIUM:
+        if os.environ.get("CI") == "true":
+            pytest.fail("Debian's chromium is mandatory in CI (.ci/run installs it)")
+        pytest.skip("Debian's chromium is not installed")
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as p:
+        instance = await p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        yield instance
+        await instance.close()
+
+
+async def push_spo2(hub: Any, token: str, patient: str, seq: int, value: float) -> None:
+    async with websockets.connect(hub.ws_url + "/ws/bridge") as ws:
+        await ws.send(
+            json.dumps({"type": "hello", "v": 1, "bridge_id": f"bridge-{patient}", "token": token})
+        )
+        await ws.recv()
+        reading = {
+            "seq": seq,
+            "patient_id": patient,
+            "device_id": "ox-1",
+            "kind": "spo2",
+            "value": value,
+            "unit": "%",
+            "measured_at": f"2026-11-27T10:00:{seq:02d}Z",
+        }
+        await ws.send(json.dumps({"type": "batch", "v": 1, "batch_id": seq, "readings": [reading]}))
+        assert json.loads(await ws.recv())["type"] == "ack"
+
+
+async def test_nurse_signs_in_and_sees_live_values_change(
+    hub: Any, seed: Any, browser: Any
+) -> None:
+    tokens = await seed(hub.settings.database_url)
+    await push_spo2(hub, tokens["bridge-p1"], "p1", 1, 97)
+    page = await browser.new_page()
+    await page.goto(hub.url + "/monitor")
+    assert page.url.endswith("/login")  # not signed in yet
+    await page.fill("input[name=username]", "nurse-a")
+    await page.fill("input[name=password]", "pw-nurse-a")
+    await page.click("button[type=submit]")
+    await page.wait_for_url("**/monitor")
+    spo2 = page.locator('#patient-p1 [data-kind="spo2"] .value')
+    await spo2.filter(has_text="97").wait_for(timeout=10_000)
+    await page.locator("#status.live").wait_for(timeout=10_000)
+    assert await page.locator("#patient-p3").count() == 0  # another telemedpoint's patient
+    assert await page.locator(".tile").count() == 2
+
+    await push_spo2(hub, tokens["bridge-p1"], "p1", 2, 89)
+    await spo2.filter(has_text="89").wait_for(timeout=10_000)
+    await push_spo2(hub, tokens["bridge-p1"], "p1", 3, 93)
+    await spo2.filter(has_text="93").wait_for(timeout=10_000)
+    await page.screenshot(
+        path=str(Path(os.environ.get("TELEMED_SCREENSHOTS", "/tmp")) / "monitor.png")
+    )
+
+
+async def test_wrong_password_stays_on_login_with_a_message(
+    hub: Any, seed: Any, browser: Any
+) -> None:
+    await seed(hub.settings.database_url)
+    page = await browser.new_page()
+    await page.goto(hub.url + "/login")
+    await page.fill("input[name=username]", "nurse-a")
+    await page.fill("input[name=password]", "wrong")
+    await page.click("button[type=submit]")
+    await page.wait_for_url("**/login?error=1")
+    assert "Wrong username or password" in await page.inner_text("[role=alert]")
