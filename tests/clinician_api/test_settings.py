@@ -1,0 +1,49 @@
+"""Server settings: environment variables with one prefix, validated at start."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from clinician_api.settings import ServerSettings
+
+
+def test_settings_come_from_prefixed_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TELEMED_DATABASE_URL", "postgresql://db/x")
+    monkeypatch.setenv("TELEMED_REDIS_URL", "redis://r:6379/0")
+    monkeypatch.setenv("TELEMED_PORT", "9001")
+    settings = ServerSettings()
+    assert (settings.database_url, settings.redis_url, settings.port) == (
+        "postgresql://db/x",
+        "redis://r:6379/0",
+        9001,
+    )
+
+
+def test_production_refuses_the_default_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TELEMED_ENVIRONMENT", "production")
+    with pytest.raises(ValidationError, match="TELEMED_SECRET_KEY"):
+        ServerSettings()
+    monkeypatch.setenv("TELEMED_SECRET_KEY", "k" * 40)
+    assert ServerSettings().environment == "production"
+
+
+def test_fhir_resources_still_imports_beside_the_project() -> None:
+    # The top-level fhir/ folder holds JSON artefacts, not a package that could shadow it;
+    # run from the repository root, where fhir/ is first on sys.path.
+    repo = Path(__file__).resolve().parents[2]
+    assert (repo / "fhir").is_dir()
+    code = (
+        "import fhir.resources, pathlib;"
+        "from fhir.resources.R4B.observation import Observation;"
+        "Observation.model_validate({'resourceType': 'Observation', 'status': 'final',"
+        " 'code': {'text': 'x'}});"
+        "print(pathlib.Path(fhir.resources.__file__).parent.parent.parent.name)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "site-packages"
