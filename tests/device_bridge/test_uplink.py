@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from device_bridge.outbox import Outbox
 from device_bridge.uplink import Uplink
