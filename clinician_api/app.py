@@ -19,7 +19,7 @@ from clinician_api.settings import ServerSettings
 from clinician_api.web.endpoints import WEB
 from clinician_api.web.endpoints import router as web_router
 from patient_hub.bus.base import Bus
-from patient_hub.db import make_engine, make_sessionmaker
+from patient_hub.db import make_engine
 from patient_hub.ingest.endpoints import router as ingest_router
 from patient_hub.runtime import HubContext
 from telemed_core.errors import TelemedError
@@ -55,7 +55,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(settings.database_url)
         bus = make_bus(settings)
-        app.state.hub = HubContext(engine=engine, sessions=make_sessionmaker(engine), bus=bus)
+        app.state.hub = HubContext.build(engine, bus)
         app.state.fanout = MonitorFanout(bus)
         await app.state.fanout.start()
         try:

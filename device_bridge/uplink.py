@@ -104,7 +104,8 @@ class Uplink:
             self.status.state = "backoff"
             self.status.reconnects += 1
             try:
-                await asyncio.wait_for(stop.wait(), backoff * (0.5 + random.random()))
+                async with asyncio.timeout(backoff * (0.5 + random.random())):
+                    await stop.wait()
             except TimeoutError:
                 pass
             backoff = min(backoff * 2, self.max_backoff_s)
@@ -112,7 +113,7 @@ class Uplink:
 
     async def _handshake(self, ws: ClientConnection) -> None:
         await ws.send(dump(Hello(bridge_id=self.bridge_id, token=self._token, software="telemed")))
-        frame = parse_hub_frame(await asyncio.wait_for(ws.recv(), self.ack_timeout_s))
+        frame = parse_hub_frame(await self._recv(ws))
         if isinstance(frame, Error):
             raise NotAuthenticated(f"hub refused bridge {self.bridge_id}: {frame.message}")
         if not isinstance(frame, Welcome):
@@ -178,9 +179,15 @@ class Uplink:
         self.status.rejected.append(message)
         raise ConnectionError(message)
 
+    async def _recv(self, ws: ClientConnection) -> str | bytes:
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation that
+        # races with completion, and a bridge task that cannot be stopped is a hung bridge.
+        async with asyncio.timeout(self.ack_timeout_s):
+            return await ws.recv()
+
     async def _expect(self, ws: ClientConnection, *kinds: type) -> object:
         while True:
-            frame = parse_hub_frame(await asyncio.wait_for(ws.recv(), self.ack_timeout_s))
+            frame = parse_hub_frame(await self._recv(ws))
             if isinstance(frame, kinds):
                 return frame
             if isinstance(frame, Heartbeat):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -9,6 +11,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from patient_hub.bus.base import Bus
+from patient_hub.db import make_sessionmaker
 from telemed_core.values import utc_now
 
 
@@ -20,3 +23,13 @@ class HubContext:
     sessions: async_sessionmaker[AsyncSession]
     bus: Bus
     clock: Callable[[], datetime] = field(default=utc_now)
+    #: SQLite has one writer: queueing writers on a FIFO asyncio lock is fair, where SQLite's
+    #: own busy-wait lets some bridges starve for seconds. PostgreSQL needs no lock.
+    write_lock: contextlib.AbstractAsyncContextManager[object] = field(
+        default_factory=contextlib.nullcontext
+    )
+
+    @classmethod
+    def build(cls, engine: AsyncEngine, bus: Bus) -> HubContext:
+        lock = asyncio.Lock() if engine.dialect.name == "sqlite" else contextlib.nullcontext()
+        return cls(engine=engine, sessions=make_sessionmaker(engine), bus=bus, write_lock=lock)

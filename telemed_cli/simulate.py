@@ -81,9 +81,8 @@ async def produce(
         produced += len(outbox.append(patient.tick(at)))
         tick += 1
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(
-                stop.wait(), max(0.0, (at - utc_now()).total_seconds() + 1 / speed)
-            )
+            async with asyncio.timeout(max(0.0, (at - utc_now()).total_seconds() + 1 / speed)):
+                await stop.wait()
     return produced
 
 

@@ -20,12 +20,26 @@ HEARTBEAT_S = 15.0
 
 
 async def _pump(ws: WebSocket, screen: Screen) -> None:
+    """Send what is queued, coalesced into one frame per wake-up, or a heartbeat when idle.
+
+    Coalescing keeps a screen current under load: one send per turn of the event loop, however
+    many bus messages arrived meanwhile. A screen that still fell behind is told how many
+    readings it missed, so it can repaint from the snapshot.
+    """
     while True:
         try:
-            frame = await asyncio.wait_for(screen.queue.get(), HEARTBEAT_S)
+            async with asyncio.timeout(HEARTBEAT_S):
+                first = await screen.queue.get()
         except TimeoutError:
-            frame = {"type": "heartbeat"}
-        await ws.send_json(frame)
+            await ws.send_json({"type": "heartbeat"})
+            continue
+        readings = list(first["readings"])
+        while not screen.queue.empty():
+            readings.extend(screen.queue.get_nowait()["readings"])
+        if screen.dropped:
+            await ws.send_json({"type": "gap", "dropped_readings": screen.dropped})
+            screen.dropped = 0
+        await ws.send_json({"type": "readings", "readings": readings})
 
 
 @router.websocket("/ws/monitor")

@@ -14,7 +14,7 @@ from typing import Any
 from patient_hub.bus.base import TOPIC_READINGS, Bus
 
 log = logging.getLogger(__name__)
-QUEUE_FRAMES = 1000
+QUEUE_FRAMES = 10_000
 
 
 @dataclass(eq=False)
@@ -29,8 +29,7 @@ class Screen:
 
     def offer(self, frame: dict[str, Any]) -> None:
         if self.queue.full():  # a stalled screen loses old frames, never the hub's pace
-            self.queue.get_nowait()
-            self.dropped += 1
+            self.dropped += len(self.queue.get_nowait()["readings"])
         self.queue.put_nowait(frame)
 
 

@@ -62,7 +62,8 @@ class MemoryBus:
         g = t.groups.setdefault(group, _Group(cursor=t.base))
         if g.cursor >= t.base + len(t.log) and block_s > 0 and not self._closed:
             try:
-                await asyncio.wait_for(t.changed.wait(), timeout=block_s)
+                async with asyncio.timeout(block_s):
+                    await t.changed.wait()
             except TimeoutError:
                 return []
         g.cursor = max(g.cursor, t.base)

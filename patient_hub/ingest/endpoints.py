@@ -39,7 +39,9 @@ async def _receive(ws: WebSocket) -> str | bytes:
 
 async def _handshake(ws: WebSocket, hub: HubContext) -> service.BridgeSession | None:
     try:
-        frame = parse_bridge_frame(await asyncio.wait_for(_receive(ws), HELLO_TIMEOUT_S))
+        async with asyncio.timeout(HELLO_TIMEOUT_S):
+            first = await _receive(ws)
+        frame = parse_bridge_frame(first)
         if not isinstance(frame, Hello):
             raise Forbidden("the first frame must be hello")
         async with unit_of_work(hub.sessions) as session:
@@ -64,7 +66,7 @@ async def _store_and_publish(hub: HubContext, bridge: service.BridgeSession, bat
         async with unit_of_work(hub.sessions) as session:
             await service.refresh_allowed(session, bridge)
         service.check_patients(bridge, batch)
-    async with unit_of_work(hub.sessions) as session:
+    async with hub.write_lock, unit_of_work(hub.sessions) as session:
         result = await service.store_batch(session, bridge, batch, hub.clock())
     # Published after commit, and before the ack: a crash in between makes the bridge resend,
     # and consumers are idempotent by (bridge_id, seq). Nothing durable is ever unpublished.

@@ -76,6 +76,11 @@ async function start() {
   setInterval(markStale, 10000);
 }
 
+async function repaint() {
+  const response = await fetch("/api/monitor/snapshot", { credentials: "same-origin" });
+  if (response.ok) for (const r of (await response.json()).latest) show(r);
+}
+
 function connect() {
   const status = document.getElementById("status");
   const proto = location.protocol === "https:" ? "wss" : "ws";
@@ -87,6 +92,8 @@ function connect() {
       status.textContent = "live"; status.className = "status live";
     } else if (frame.type === "readings") {
       for (const r of frame.readings) show(r);
+    } else if (frame.type === "gap") {
+      repaint();  // this screen fell behind and missed readings: take the latest from the hub
     } else if (frame.type === "error") {
       status.textContent = frame.message; status.className = "status down";
     }
