@@ -1,9 +1,14 @@
-"""Simulated patients and their devices, for the demo, tests and benchmarks.
+"""Simulated patients and their devices: spec-exact GATT bytes from plausible physiology.
 
-Each simulated patient has slowly wandering physiology (a bounded random walk around personal
-set points) that its devices sample: a chest strap (heart rate, RR intervals, ECG), a pulse
-oximeter (SpO2, pulse rate), a BP cuff, a thermometer and a scale. Readings go into the bridge's
-outbox exactly as a real bridge's parsed measurements do.
+Each simulated patient wears or uses: a Polar H10 chest strap (Heart Rate 0x2A37 with RR
+intervals, and PMD ECG frames at 130 Hz), a continuous pulse oximeter (0x2A5F), a blood-pressure
+cuff (0x2A35 with its own timestamp), a thermometer (0x2A1C), a weight scale (0x2A9D) and the
+strap's battery (0x2A19). Their bytes come from ``device_bridge.gatt.encode`` and
+``device_bridge.polar``, so everything downstream runs exactly as with real devices: the bridge
+pipeline parses them, and the parsers' tests cover the encoders.
+
+Faults (``Faults``): garbage frames, a strap whose clock resets (it restarts in 2019), dropouts
+(a device goes silent for a while, as after a disconnect), battery drain.
 """
 
 from __future__ import annotations
@@ -11,145 +16,177 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime, timedelta
 
-from device_bridge.outbox import ItemKind
-from telemed_core.kinds import UNITS, Kind
+from device_bridge import polar
+from device_bridge.gatt import encode
+from device_bridge.gatt.uuids import sig_uuid
+from device_bridge.pipeline import DeviceBinding
+
+HEART_RATE = sig_uuid(0x2A37)
+PLX_CONTINUOUS = sig_uuid(0x2A5F)
+BLOOD_PRESSURE = sig_uuid(0x2A35)
+TEMPERATURE = sig_uuid(0x2A1C)
+WEIGHT = sig_uuid(0x2A9D)
+BATTERY = sig_uuid(0x2A19)
+ECG_FS_HZ = polar.ECG_SAMPLE_RATE_HZ
+ECG_FRAME_SAMPLES = 73  # what an H10 sends per notification at 130 Hz
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """What a BLE link hands upward: device address, characteristic UUID, bytes, receive time."""
+
+    address: str
+    characteristic: str
+    payload: bytes
+    received_at: datetime
+
+
+@dataclass(frozen=True)
+class Faults:
+    """Probabilities per notification / per second of simulated trouble."""
+
+    garbage_p: float = 0.0
+    clock_reset_p: float = 0.0
+    dropout_p: float = 0.0
+    dropout_s: int = 10
 
 
 @dataclass
 class Physiology:
-    """Personal set points and the current state of a simulated patient."""
+    """Personal set points and a mean-reverting random walk around them."""
 
-    hr_bpm: float = 72.0
-    spo2_pct: float = 97.0
-    resp_per_min: float = 15.0
-    sbp_mmhg: float = 128.0
-    dbp_mmhg: float = 82.0
-    temp_c: float = 36.8
-    weight_kg: float = 78.0
-    glucose_mmol_l: float = 6.0
+    hr_bpm: float
+    spo2_pct: float
+    sbp_mmhg: float
+    dbp_mmhg: float
+    temp_c: float
+    weight_kg: float
     battery_pct: float = 100.0
-    _set: dict[str, float] = field(default_factory=dict)
+    home: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self._set = {k: getattr(self, k) for k in ("hr_bpm", "spo2_pct", "resp_per_min")}
+        self.home = {"hr_bpm": self.hr_bpm, "spo2_pct": self.spo2_pct}
 
     def step(self, rng: random.Random, dt_s: float) -> None:
-        """Mean-reverting random walk, so values wander but stay plausible."""
-        for name, spread in (("hr_bpm", 1.5), ("spo2_pct", 0.4), ("resp_per_min", 0.5)):
-            now, home = getattr(self, name), self._set[name]
-            setattr(self, name, now + 0.1 * (home - now) + rng.gauss(0, spread) * math.sqrt(dt_s))
+        for name, spread in (("hr_bpm", 1.5), ("spo2_pct", 0.4)):
+            now = getattr(self, name)
+            pulled = now + 0.1 * (self.home[name] - now) + rng.gauss(0, spread) * math.sqrt(dt_s)
+            setattr(self, name, pulled)
         self.spo2_pct = min(100.0, self.spo2_pct)
-        self.battery_pct = max(0.0, self.battery_pct - 0.001 * dt_s)
+        self.battery_pct = max(0.0, self.battery_pct - 0.002 * dt_s)
 
 
-def _reading(
-    patient_id: str, device_id: str, kind: Kind, value: float, at: datetime, digits: int = 0
-) -> tuple[ItemKind, dict[str, Any]]:
-    return (
-        "reading",
-        {
-            "patient_id": patient_id,
-            "device_id": device_id,
-            "kind": kind.value,
-            "value": round(value, digits) if digits else float(round(value)),
-            "unit": UNITS[kind],
-            "measured_at": at.isoformat(),
-            "received_at": at.isoformat(),
-            "flags": ["simulated"],
-        },
-    )
-
-
-def synthetic_ecg_uv(hr_bpm: float, fs_hz: float, n: int, phase_s: float) -> list[int]:
-    """A P-QRS-T-like waveform in µV from sums of Gaussians (after McSharry's ECGSYN shape)."""
+def synthetic_ecg_uv(hr_bpm: float, fs_hz: float, n: int, t0_s: float) -> list[int]:
+    """P-QRS-T beats in µV as sums of Gaussians (the shape of McSharry et al. 2003, ECGSYN)."""
     period = 60.0 / hr_bpm
-    waves = (
-        (-0.2, 0.025, 120),
-        (-0.05, 0.01, -150),
-        (0.0, 0.012, 1200),
-        (0.04, 0.01, -250),
-        (0.25, 0.05, 300),
-    )
+    waves = ((-0.2, 0.025, 120), (-0.05, 0.01, -150), (0.0, 0.012, 1200), (0.04, 0.01, -250))
+    waves += ((0.25, 0.05, 300),)
     out = []
     for i in range(n):
-        t = (phase_s + i / fs_hz) % period - period / 3
+        t = (t0_s + i / fs_hz) % period - period / 3
         out.append(int(sum(a * math.exp(-((t - mu) ** 2) / (2 * s * s)) for mu, s, a in waves)))
     return out
 
 
 @dataclass
 class SimulatedPatient:
-    """One patient's devices on one bridge. ``tick`` returns the items produced in a second."""
+    """One patient's devices. ``tick(at)`` returns the notifications of one simulated second."""
 
     patient_id: str
     seed: int
     ecg: bool = True
-    ecg_fs_hz: float = 130.0
     bp_every_s: int = 30
     slow_every_s: int = 60
+    faults: Faults = field(default_factory=Faults)
     rng: random.Random = field(init=False)
     body: Physiology = field(init=False)
     elapsed_s: int = 0
+    _strap_epoch_ns: int = 0
+    _silent_until: int = -1
 
     def __post_init__(self) -> None:
-        self.rng = random.Random(self.seed)
+        r = self.rng = random.Random(self.seed)
         self.body = Physiology(
-            hr_bpm=self.rng.uniform(58, 95),
-            spo2_pct=self.rng.uniform(93, 99),
-            resp_per_min=self.rng.uniform(12, 20),
-            sbp_mmhg=self.rng.uniform(110, 165),
-            dbp_mmhg=self.rng.uniform(65, 100),
-            weight_kg=self.rng.uniform(55, 110),
-        )
+            hr_bpm=r.uniform(58, 95), spo2_pct=r.uniform(93, 99), sbp_mmhg=r.uniform(110, 165),
+            dbp_mmhg=r.uniform(65, 100), temp_c=r.uniform(36.3, 37.2), weight_kg=r.uniform(55, 110),
+        )  # fmt: skip
+        # The strap counts ns since 2000-01-01 from when it was last switched on.
+        self._strap_epoch_ns = r.randrange(10**15, 10**17)
 
-    def tick(self, at: datetime) -> list[tuple[ItemKind, dict[str, Any]]]:
-        """Advance one second of simulated time and return what the devices measured."""
-        b, pid, rng = self.body, self.patient_id, self.rng
-        b.step(rng, 1.0)
-        items = [
-            _reading(pid, "strap-1", Kind.HEART_RATE, b.hr_bpm, at),
-            _reading(pid, "strap-1", Kind.RR_INTERVAL, 60000 / b.hr_bpm, at),
-            _reading(pid, "oximeter-1", Kind.SPO2, b.spo2_pct, at),
-            _reading(pid, "oximeter-1", Kind.PULSE_RATE, b.hr_bpm + rng.gauss(0, 1), at),
-            _reading(pid, "strap-1", Kind.RESPIRATORY_RATE, b.resp_per_min, at),
+    def address(self, device: str) -> str:
+        return f"SIM-{self.patient_id}-{device}"
+
+    def bindings(self) -> list[DeviceBinding]:
+        """How a bridge is paired to this patient's devices."""
+        profiles = {"strap": "polar_h10", "oximeter": "pulse_oximeter", "cuff": "blood_pressure",
+                    "thermometer": "thermometer", "scale": "weight_scale"}  # fmt: skip
+        return [
+            DeviceBinding(self.address(d), self.patient_id, f"{d}-1", profile)
+            for d, profile in profiles.items()
         ]
-        if self.elapsed_s % self.bp_every_s == 0:
-            sbp, dbp = b.sbp_mmhg + rng.gauss(0, 4), b.dbp_mmhg + rng.gauss(0, 3)
-            items += [
-                _reading(pid, "cuff-1", Kind.BP_SYSTOLIC, sbp, at),
-                _reading(pid, "cuff-1", Kind.BP_DIASTOLIC, dbp, at),
-                _reading(pid, "cuff-1", Kind.BP_MEAN, dbp + (sbp - dbp) / 3, at),
-            ]
-        if self.elapsed_s % self.slow_every_s == 0:
-            items += [
-                _reading(
-                    pid, "thermo-1", Kind.BODY_TEMPERATURE, b.temp_c + rng.gauss(0, 0.1), at, 1
-                ),
-                _reading(pid, "scale-1", Kind.BODY_WEIGHT, b.weight_kg + rng.gauss(0, 0.2), at, 1),
-                _reading(pid, "strap-1", Kind.BATTERY_LEVEL, b.battery_pct, at),
-            ]
-        if self.ecg:
-            n = int(self.ecg_fs_hz)
-            start = at - timedelta(seconds=1)
-            samples = synthetic_ecg_uv(b.hr_bpm, self.ecg_fs_hz, n, float(self.elapsed_s))
-            items.append(
-                (
-                    "chunk",
-                    {
-                        "patient_id": pid,
-                        "device_id": "strap-1",
-                        "kind": "ecg",
-                        "lead": "I",
-                        "unit": "uV",
-                        "fs_hz": self.ecg_fs_hz,
-                        "start": start.isoformat(),
-                        "samples": samples,
-                        "flags": ["simulated"],
-                    },
-                )
+
+    def tick(self, at: datetime) -> list[Notification]:
+        """Advance one second; ``at`` is the gateway time at the end of that second."""
+        b, rng, s = self.body, self.rng, self.elapsed_s
+        b.step(rng, 1.0)
+        if self._silent_until < s and rng.random() < self.faults.dropout_p:
+            self._silent_until = s + self.faults.dropout_s
+        out: list[Notification] = []
+        if s > self._silent_until:
+            out += self._strap(at)
+        out.append(self._note("oximeter", PLX_CONTINUOUS, at,
+                              encode.encode_plx_continuous(round(b.spo2_pct), round(b.hr_bpm))))  # fmt: skip
+        if s % self.bp_every_s == 0:
+            sbp, dbp = round(b.sbp_mmhg + rng.gauss(0, 4)), round(b.dbp_mmhg + rng.gauss(0, 3))
+            cuff_clock = at.astimezone(UTC).replace(microsecond=0, tzinfo=None)
+            payload = encode.encode_blood_pressure(
+                sbp, dbp, round(dbp + (sbp - dbp) / 3), timestamp=cuff_clock.replace(tzinfo=UTC),
+                pulse_bpm=round(b.hr_bpm),
+            )  # fmt: skip
+            out.append(self._note("cuff", BLOOD_PRESSURE, at, payload))
+        if s % self.slow_every_s == 0:
+            temp = round(b.temp_c + rng.gauss(0, 0.1), 1)
+            out.append(self._note("thermometer", TEMPERATURE, at, encode.encode_temperature(temp)))
+            weight = round(b.weight_kg + rng.gauss(0, 0.2), 1)
+            out.append(self._note("scale", WEIGHT, at, encode.encode_weight(weight)))
+            out.append(
+                self._note("strap", BATTERY, at, encode.encode_battery_level(int(b.battery_pct)))
             )
         self.elapsed_s += 1
-        return items
+        return [self._maybe_garbage(n) for n in out]
+
+    def _strap(self, at: datetime) -> list[Notification]:
+        b, rng = self.body, self.rng
+        rr_ms = [60000 / b.hr_bpm + rng.gauss(0, 15)]
+        notes = [
+            self._note(
+                "strap",
+                HEART_RATE,
+                at,
+                encode.encode_heart_rate(round(b.hr_bpm), rr_ms=rr_ms, contact=True),
+            )
+        ]
+        if not self.ecg:
+            return notes
+        if rng.random() < self.faults.clock_reset_p:
+            self._strap_epoch_ns = rng.randrange(10**15, 10**16)  # switched off and on: 2019-ish
+        samples = synthetic_ecg_uv(b.hr_bpm, ECG_FS_HZ, ECG_FS_HZ, float(self.elapsed_s))
+        for k in range(0, len(samples), ECG_FRAME_SAMPLES):
+            frame = samples[k : k + ECG_FRAME_SAMPLES]
+            self._strap_epoch_ns += int(len(frame) * 1e9 / ECG_FS_HZ)
+            # The frame's timestamp is its last sample's; it arrives shortly after.
+            arrival = at - timedelta(seconds=(len(samples) - k - len(frame)) / ECG_FS_HZ)
+            notes.append(self._note("strap", polar.PMD_DATA_UUID, arrival,
+                                    polar.encode_ecg_frame(self._strap_epoch_ns, frame)))  # fmt: skip
+        return notes
+
+    def _note(self, device: str, characteristic: str, at: datetime, payload: bytes) -> Notification:
+        return Notification(self.address(device), characteristic, payload, at)
+
+    def _maybe_garbage(self, note: Notification) -> Notification:
+        if self.rng.random() >= self.faults.garbage_p:
+            return note
+        junk = bytes(self.rng.randrange(256) for _ in range(self.rng.randrange(0, 4)))
+        return Notification(note.address, note.characteristic, junk, note.received_at)

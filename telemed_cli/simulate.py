@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 
 from device_bridge.outbox import Outbox
+from device_bridge.pipeline import BridgePipeline
 from device_bridge.simulator import SimulatedPatient
 from device_bridge.uplink import Uplink
 from telemed_core.values import utc_now
@@ -67,18 +68,22 @@ async def enrol(hub: str, admin_user: str, admin_password: str, patients: int) -
 
 async def produce(
     patient: SimulatedPatient,
-    outbox: Outbox,
+    pipeline: BridgePipeline,
     seconds: float | None,
     stop: asyncio.Event,
     speed: float = 1.0,
 ) -> int:
-    """Feed one patient's readings into the outbox, one simulated second per 1/speed s."""
+    """Feed one patient's device bytes through the bridge pipeline, one simulated second per
+    1/speed s of wall time; return how many outbox items they produced."""
     produced = 0
     started = utc_now()
     tick = 0
     while not stop.is_set() and (seconds is None or tick < seconds):
         at = started + timedelta(seconds=tick / speed)
-        produced += len(outbox.append(patient.tick(at)))
+        for note in patient.tick(at):
+            produced += pipeline.on_payload(
+                note.address, note.characteristic, note.payload, note.received_at
+            )
         tick += 1
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(max(0.0, (at - utc_now()).total_seconds() + 1 / speed)):
@@ -108,7 +113,9 @@ async def run_bridges(
         uplink = Uplink(ws_url(hub), b.bridge_id, b.token, outbox)
         uplinks.append(uplink)
         patient = SimulatedPatient(b.patient_id, seed=1000 + i, ecg=ecg)
-        producers.append(asyncio.create_task(produce(patient, outbox, seconds, stop, speed)))
+        pipeline = BridgePipeline(outbox, {d.address: d for d in patient.bindings()})
+        pipeline.recover()
+        producers.append(asyncio.create_task(produce(patient, pipeline, seconds, stop, speed)))
     links = [asyncio.create_task(u.run(link_stop)) for u in uplinks]
     produced = await asyncio.gather(*producers)
     deadline = asyncio.get_running_loop().time() + drain_timeout_s

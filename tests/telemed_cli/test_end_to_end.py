@@ -125,7 +125,7 @@ async def test_simulated_bridges_reach_a_monitor_through_serve(
         readings, distinct, chunks = await count_rows(backend["TELEMED_DATABASE_URL"])
         assert readings == distinct  # nothing doubled
         assert readings + chunks == produced  # nothing lost
-        assert chunks == 2 * 3  # one ECG chunk per simulated second per patient
+        assert chunks == 2 * 3 * 2  # two Polar ECG frames (73 + 57 samples) per second per patient
     finally:
         serve.terminate()
         await asyncio.wait_for(serve.wait(), 30)
