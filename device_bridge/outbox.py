@@ -44,6 +44,10 @@ CREATE TABLE IF NOT EXISTS raw (
     payload BLOB NOT NULL,
     received_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS watermarks (
+    device TEXT PRIMARY KEY,
+    sequence_number INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS quarantine (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     device TEXT NOT NULL,
@@ -103,7 +107,10 @@ class Outbox:
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
         self._depth = int(self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
-        self.changed = asyncio.Event()
+        self.changed = asyncio.Event()  # set when items arrive
+        self.drained = asyncio.Event()  # set while nothing waits for an ack
+        if self._depth == 0:
+            self.drained.set()
 
     # -- raw bytes, first ------------------------------------------------------------------
 
@@ -158,6 +165,24 @@ class Outbox:
     def quarantine_count(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM quarantine").fetchone()[0])
 
+    # -- record-sync watermarks (glucose/BP meters with memory) ----------------------------
+
+    def load(self, device: str) -> int | None:
+        """The highest stored-record sequence number already captured from ``device``."""
+        row = self._db.execute(
+            "SELECT sequence_number FROM watermarks WHERE device = ?", (device,)
+        ).fetchone()
+        return int(row[0]) if row else None
+
+    def save(self, device: str, sequence_number: int) -> None:
+        """Persist a device's watermark (a link.session WatermarkStore)."""
+        with self._errors("save watermark"), self._transaction():
+            self._db.execute(
+                "INSERT INTO watermarks (device, sequence_number) VALUES (?, ?) "
+                "ON CONFLICT (device) DO UPDATE SET sequence_number = excluded.sequence_number",
+                (device, sequence_number),
+            )
+
     # -- parsed items ----------------------------------------------------------------------
 
     def append(self, items: Iterable[tuple[ItemKind, dict[str, Any]]]) -> list[int]:
@@ -180,6 +205,8 @@ class Outbox:
         with self._errors("delete acked items"), self._transaction():
             cur = self._db.executemany("DELETE FROM outbox WHERE seq = ?", [(s,) for s in seqs])
         self._depth -= cur.rowcount
+        if self._depth == 0:
+            self.drained.set()
 
     def depth(self) -> int:
         """Items waiting for the hub's ack."""
@@ -240,6 +267,7 @@ class Outbox:
         self._depth += len(seqs)
         if seqs:
             self.changed.set()
+            self.drained.clear()
 
     def _transaction(self) -> _Tx:
         return _Tx(self._db)
@@ -256,7 +284,10 @@ class _Tx:
         self._db.execute("BEGIN IMMEDIATE")
 
     def __exit__(self, exc_type: object, *_: object) -> None:
-        self._db.execute("ROLLBACK" if exc_type else "COMMIT")
+        if exc_type is None:
+            self._db.execute("COMMIT")
+        elif self._db.in_transaction:  # SQLite already rolled back on SQLITE_FULL
+            self._db.execute("ROLLBACK")
 
 
 class _Errors:

@@ -33,12 +33,12 @@ MAX_STORED_AGE = timedelta(days=90)
 
 @dataclass(frozen=True, slots=True)
 class DeviceBinding:
-    """A paired device: whose it is and what it is (``profile``: see link.session)."""
+    """A paired device: whose it is and what it is (``profile``: a link ``DeviceKind``)."""
 
     address: str
     patient_id: str
     device_id: str
-    profile: str = "generic"
+    profile: str = "heart_rate_strap"
 
 
 def anchor_time(device_time: datetime | None, received_at: datetime) -> tuple[datetime, bool]:

@@ -120,7 +120,7 @@ class SimulatedPatient:
 
     def bindings(self) -> list[DeviceBinding]:
         """How a bridge is paired to this patient's devices."""
-        profiles = {"strap": "polar_h10", "oximeter": "pulse_oximeter", "cuff": "blood_pressure",
+        profiles = {"strap": "polar_h10", "oximeter": "pulse_oximeter", "cuff": "bp_cuff",
                     "thermometer": "thermometer", "scale": "weight_scale"}  # fmt: skip
         return [
             DeviceBinding(self.address(d), self.patient_id, f"{d}-1", profile)
