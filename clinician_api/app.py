@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -21,6 +23,7 @@ from clinician_api.web.endpoints import router as web_router
 from patient_hub.bus.base import Bus
 from patient_hub.db import make_engine
 from patient_hub.ingest.endpoints import router as ingest_router
+from patient_hub.processing.worker import SignalWorker
 from patient_hub.runtime import HubContext
 from telemed_core.errors import TelemedError
 
@@ -58,9 +61,17 @@ def create_app(settings: ServerSettings) -> FastAPI:
         app.state.hub = HubContext.build(engine, bus)
         app.state.fanout = MonitorFanout(bus)
         await app.state.fanout.start()
+        stop = asyncio.Event()
+        workers = []
+        if settings.role in ("all", "worker"):
+            worker = SignalWorker(app.state.hub, settings.worker_name, ZoneInfo(settings.timezone))
+            app.state.worker = worker
+            workers.append(asyncio.create_task(worker.run(stop), name="signal-worker"))
         try:
             yield
         finally:
+            stop.set()
+            await asyncio.gather(*workers, return_exceptions=True)
             await app.state.fanout.stop()
             await bus.close()
             await engine.dispose()

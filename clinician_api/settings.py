@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from typing import Literal
+from zoneinfo import available_timezones
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -22,8 +24,27 @@ class ServerSettings(BaseSettings):
     access_token_ttl_s: int = Field(default=8 * 3600, ge=60, le=7 * 86400)
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
-    role: Literal["all", "ingest", "worker", "api"] = "all"
+    #: all: everything in one process; api: ingest, REST, screens (no signal worker);
+    #: worker: the signal worker (it still answers /healthz). Scale out with Redis.
+    role: Literal["all", "api", "worker"] = "all"
     bus_prefix: str = "telemed:"
+    #: The region's time zone: day boundaries of daily rules (weight, adherence) use it.
+    timezone: str = "UTC"
+    worker_name: str = Field(default_factory=lambda: f"worker-{os.getpid()}")
+
+    @model_validator(mode="after")
+    def _split_roles_need_redis(self) -> ServerSettings:
+        if self.role != "all" and not self.redis_url:
+            raise ValueError(
+                f"role {self.role!r} shares work with other processes: set TELEMED_REDIS_URL"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _known_timezone(self) -> ServerSettings:
+        if self.timezone != "UTC" and self.timezone not in available_timezones():
+            raise ValueError(f"TELEMED_TIMEZONE {self.timezone!r} is not an IANA time zone")
+        return self
 
     @model_validator(mode="after")
     def _no_default_secret_in_production(self) -> ServerSettings:

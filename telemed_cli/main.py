@@ -67,9 +67,14 @@ def serve(
         str | None, typer.Option(help="sqlite:///path or postgresql://...")
     ] = None,
     redis_url: Annotated[str | None, typer.Option(help="redis://... to use Redis Streams")] = None,
+    role: Annotated[
+        str | None, typer.Option(help="all (default), api (ingest + screens) or worker (signal)")
+    ] = None,
 ) -> None:
     """Run the hub and the clinician API (migrates the database first)."""
-    settings = _settings(host=host, port=port, database_url=database_url, redis_url=redis_url)
+    settings = _settings(
+        host=host, port=port, database_url=database_url, redis_url=redis_url, role=role
+    )
 
     async def ready(url: str) -> None:
         console.print(f"telemed hub listening on [bold]{url}[/bold]", highlight=False)

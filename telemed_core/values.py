@@ -20,7 +20,9 @@ from telemed_core.kinds import UNITS, WAVEFORM_KINDS, Kind
 
 #: Flags a reading may carry. ``invalid`` readings are stored (nothing is lost) but never
 #: charted as a vital; ``clock_unsure`` means measured_at could not be anchored reliably.
-FLAGS = frozenset({"invalid", "clock_unsure", "simulated", "early", "irregular_pulse", "motion"})
+FLAGS = frozenset(
+    {"invalid", "clock_unsure", "simulated", "early", "irregular_pulse", "motion", "derived"}
+)
 
 
 def _require_utc(value: datetime) -> datetime:

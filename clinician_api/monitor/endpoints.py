@@ -33,13 +33,16 @@ async def _pump(ws: WebSocket, screen: Screen) -> None:
         except TimeoutError:
             await ws.send_json({"type": "heartbeat"})
             continue
-        readings = list(first["readings"])
+        frames = [first]
         while not screen.queue.empty():
-            readings.extend(screen.queue.get_nowait()["readings"])
+            frames.append(screen.queue.get_nowait())
         if screen.dropped:
             await ws.send_json({"type": "gap", "dropped_readings": screen.dropped})
             screen.dropped = 0
-        await ws.send_json({"type": "readings", "readings": readings})
+        for kind in ("readings", "findings"):
+            items = [item for frame in frames for item in frame.get(kind, ())]
+            if items:
+                await ws.send_json({"type": kind, kind: items})
 
 
 @router.websocket("/ws/monitor")

@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from patient_hub.bus.base import TOPIC_READINGS, Bus
+from patient_hub.bus.base import TOPIC_FINDINGS, TOPIC_READINGS, Bus
 
 log = logging.getLogger(__name__)
 QUEUE_FRAMES = 10_000
@@ -29,7 +29,7 @@ class Screen:
 
     def offer(self, frame: dict[str, Any]) -> None:
         if self.queue.full():  # a stalled screen loses old frames, never the hub's pace
-            self.dropped += len(self.queue.get_nowait()["readings"])
+            self.dropped += len(self.queue.get_nowait().get("readings", ()))
         self.queue.put_nowait(frame)
 
 
@@ -39,17 +39,20 @@ class MonitorFanout:
     def __init__(self, bus: Bus) -> None:
         self._bus = bus
         self._screens: set[Screen] = set()
-        self._task: asyncio.Task[None] | None = None
-        self._ready = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="monitor-fanout")
-        await self._ready.wait()
+        readings = MonitorFanout._Listener(self, TOPIC_READINGS, "readings")
+        findings = MonitorFanout._Listener(self, TOPIC_FINDINGS, "findings")
+        self._tasks = [
+            asyncio.create_task(x.run(), name=f"fanout-{x.topic}") for x in (readings, findings)
+        ]
+        await asyncio.gather(readings.ready.wait(), findings.ready.wait())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
 
     def add(self, screen: Screen) -> None:
         self._screens.add(screen)
@@ -57,24 +60,29 @@ class MonitorFanout:
     def remove(self, screen: Screen) -> None:
         self._screens.discard(screen)
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                async with self._bus.listen(TOPIC_READINGS) as messages:
-                    self._ready.set()
-                    async for message in messages:
-                        self._dispatch(message.get("readings", []))
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # the bus hiccuped: screens keep their sockets, we re-listen
-                log.exception("monitor fan-out lost the bus; retrying in 1 s")
-                self._ready.set()
-                await asyncio.sleep(1)
+    class _Listener:
+        """Tails one topic and hands each message's items (``field``) to the screens."""
 
-    def _dispatch(self, readings: list[dict[str, Any]]) -> None:
+        def __init__(self, fanout: MonitorFanout, topic: str, field: str) -> None:
+            self.fanout, self.topic, self.field = fanout, topic, field
+            self.ready = asyncio.Event()
+
+        async def run(self) -> None:
+            while True:
+                try:
+                    async with self.fanout._bus.listen(self.topic) as messages:
+                        self.ready.set()
+                        async for message in messages:
+                            self.fanout._dispatch(self.field, message.get(self.field, []))
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # the bus hiccuped: screens keep their sockets, we re-listen
+                    log.exception("monitor fan-out lost the bus; retrying in 1 s")
+                    self.ready.set()
+                    await asyncio.sleep(1)
+
+    def _dispatch(self, field: str, items: list[dict[str, Any]]) -> None:
         for screen in list(self._screens):
-            mine = [
-                r for r in readings if screen.visible is None or r["patient_id"] in screen.visible
-            ]
+            mine = [i for i in items if screen.visible is None or i["patient_id"] in screen.visible]
             if mine:
-                screen.offer({"type": "readings", "readings": mine})
+                screen.offer({field: mine})

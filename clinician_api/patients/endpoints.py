@@ -13,6 +13,7 @@ from clinician_api.patients.schemas import (
     BridgeIn,
     BridgeOut,
     CareTeamIn,
+    FindingOut,
     PatientIn,
     PatientOut,
     ReadingOut,
@@ -20,6 +21,7 @@ from clinician_api.patients.schemas import (
 )
 from patient_hub.access import require_patient, visible_patient_ids
 from patient_hub.accounts.models import User
+from patient_hub.findings.repository import findings_of_patient
 from patient_hub.ingest.models import ReadingRow
 from patient_hub.patients import service as patients
 from patient_hub.patients.models import Patient
@@ -95,6 +97,29 @@ async def list_readings(
         limit=limit,
     )
     return [reading_out(r) for r in rows]
+
+
+@router.get("/api/patients/{patient_id}/findings", response_model=list[FindingOut])
+async def list_findings(
+    patient_id: str,
+    session: Session,
+    who: CurrentPrincipal,
+    since: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> list[FindingOut]:
+    """What the signal library found for a patient, newest first, each saying why."""
+    if since is not None and since.tzinfo is None:
+        raise InvalidInput("since must carry a time zone, e.g. 2026-01-01T00:00:00Z")
+    await require_patient(session, who, patient_id)
+    rows = await findings_of_patient(session, patient_id, since=since, limit=limit)
+    return [
+        FindingOut(
+            key=f.key, patient_id=f.patient_id, kind=f.kind, start=f.start, end=f.end,
+            severity=f.severity, method=f.method, values=f.values, window_s=f.window_s,
+            explanation=f.explanation,
+        )
+        for f in rows
+    ]  # fmt: skip
 
 
 @router.get("/api/monitor/snapshot")

@@ -57,3 +57,16 @@ class TelemedpointIn(BaseModel):
 class CareTeamIn(BaseModel):
     username: str
     patient_id: Identifier
+
+
+class FindingOut(BaseModel):
+    key: str
+    patient_id: str
+    kind: str
+    start: datetime
+    end: datetime | None
+    severity: str
+    method: str
+    values: dict[str, object]
+    window_s: float | None
+    explanation: str

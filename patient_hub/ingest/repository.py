@@ -16,7 +16,8 @@ from patient_hub.patients.models import Patient
 from telemed_core.values import Reading, SampleChunk
 
 
-def _insert(session: AsyncSession, table: Any) -> Any:
+def dialect_insert(session: AsyncSession, table: Any) -> Any:
+    """INSERT with ON CONFLICT support for the session's dialect (SQLite or PostgreSQL)."""
     dialect = session.get_bind().dialect.name
     module = postgresql if dialect == "postgresql" else sqlite
     return module.insert(table)
@@ -66,10 +67,12 @@ async def insert_readings(
         }
         for r in readings
     ]
+    # Core insert on the Table (not the ORM entity): the ORM bulk path costs more than the SQL.
+    table = ReadingRow.__table__
     stmt = (
-        _insert(session, ReadingRow)
+        dialect_insert(session, table)
         .on_conflict_do_nothing(index_elements=["bridge_id", "seq"])
-        .returning(ReadingRow.seq)
+        .returning(table.c.seq)
     )
     result = await session.execute(stmt, rows)
     return set(result.scalars())
@@ -99,10 +102,11 @@ async def insert_chunks(
         }
         for c in chunks
     ]
+    table = SampleChunkRow.__table__
     stmt = (
-        _insert(session, SampleChunkRow)
+        dialect_insert(session, table)
         .on_conflict_do_nothing(index_elements=["bridge_id", "seq"])
-        .returning(SampleChunkRow.seq)
+        .returning(table.c.seq)
     )
     result = await session.execute(stmt, rows)
     return set(result.scalars())

@@ -47,3 +47,12 @@ def test_fhir_resources_still_imports_beside_the_project() -> None:
     done = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "site-packages"
+
+
+def test_split_roles_need_redis_and_timezones_must_exist(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ValidationError, match="TELEMED_REDIS_URL"):
+        ServerSettings(role="worker")
+    assert ServerSettings(role="worker", redis_url="redis://x").role == "worker"
+    with pytest.raises(ValidationError, match="IANA"):
+        ServerSettings(timezone="Mars/Olympus")
+    assert ServerSettings(timezone="Europe/Riga").timezone == "Europe/Riga"

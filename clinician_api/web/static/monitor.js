@@ -30,6 +30,7 @@ function tile(patient) {
     grid.append(v);
   }
   t.append(grid);
+  t.append(el("ul", { class: "findings" }));
   return t;
 }
 
@@ -55,6 +56,22 @@ function show(reading) {
   t.dataset.lastSeen = Date.now().toString();
   t.classList.add("fresh");
   t.classList.remove("stale");
+}
+
+const findingsShown = new Map();  // finding key -> list item
+function showFinding(f) {
+  const list = document.querySelector(`#patient-${CSS.escape(f.patient_id)} .findings`);
+  if (!list) return;
+  let item = findingsShown.get(f.key);
+  if (!item) {
+    item = el("li", { "data-kind": f.kind });
+    findingsShown.set(f.key, item);
+    list.prepend(item);
+    while (list.children.length > 4) list.lastChild.remove();
+  }
+  item.className = `finding ${f.severity}${f.end ? " ended" : ""}`;
+  item.textContent = `${f.kind.replaceAll("_", " ")}: ${f.explanation || f.method}`;
+  item.title = `${f.method} · since ${f.start}${f.end ? " until " + f.end : ""}`;
 }
 
 function markStale() {
@@ -92,6 +109,8 @@ function connect() {
       status.textContent = "live"; status.className = "status live";
     } else if (frame.type === "readings") {
       for (const r of frame.readings) show(r);
+    } else if (frame.type === "findings") {
+      for (const f of frame.findings) showFinding(f);
     } else if (frame.type === "gap") {
       repaint();  // this screen fell behind and missed readings: take the latest from the hub
     } else if (frame.type === "error") {

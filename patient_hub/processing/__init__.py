@@ -1,0 +1,1 @@
+"""Streaming processing: bus readings and samples → derived readings and findings."""

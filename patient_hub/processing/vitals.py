@@ -1,0 +1,98 @@
+"""Per-patient streaming state over scalar readings: SpO2 events, BP crisis, weight gain.
+
+Readings arrive at least once (a bridge may resend, a worker may reprocess); each stream keeps
+the time of the last sample it took and ignores anything not newer, so a replay changes
+nothing. Findings are keyed by (patient, kind, start) downstream, so re-emitting one is harmless.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from patient_hub.signal.findings import Finding
+from patient_hub.signal.spo2 import DesaturationDetector, SustainedLowDetector
+from patient_hub.signal.trends import (
+    BpReading,
+    WeightReading,
+    hypertensive_crisis_findings,
+    weight_gain_findings,
+)
+
+WEIGHT_HISTORY = timedelta(days=10)
+BP_HISTORY = 20
+
+
+@dataclass
+class PatientVitals:
+    """Streaming detectors of one patient."""
+
+    patient_id: str
+    tz: ZoneInfo
+    desaturation: DesaturationDetector = field(default_factory=DesaturationDetector)
+    low_spo2: SustainedLowDetector = field(default_factory=SustainedLowDetector)
+    last_spo2_at: datetime | None = None
+    bp: deque[BpReading] = field(default_factory=lambda: deque(maxlen=BP_HISTORY))
+    pending_bp: dict[tuple[str, datetime], dict[str, float]] = field(default_factory=dict)
+    weights: deque[WeightReading] = field(default_factory=deque)
+
+    def take(self, readings: list[dict[str, Any]]) -> list[Finding]:
+        """Feed one batch of this patient's readings (wire dicts); return findings."""
+        findings: list[Finding] = []
+        bp_changed = weight_changed = False
+        for r in sorted(readings, key=lambda r: r["measured_at"]):
+            if r["value"] is None or "invalid" in r["flags"]:
+                continue
+            at = datetime.fromisoformat(r["measured_at"])
+            kind = r["kind"]
+            if kind == "spo2":
+                findings += self._spo2(float(r["value"]), at)
+            elif kind in ("bp_systolic", "bp_diastolic"):
+                bp_changed |= self._bp_part(r["device_id"], at, kind, float(r["value"]))
+            elif kind == "body_weight":
+                weight_changed |= self._weight(float(r["value"]), at)
+        if bp_changed:
+            findings += hypertensive_crisis_findings(self.patient_id, list(self.bp))
+        if weight_changed:
+            findings += weight_gain_findings(self.patient_id, list(self.weights), self.tz)
+        return findings
+
+    def _spo2(self, value: float, at: datetime) -> list[Finding]:
+        if self.last_spo2_at is not None and at <= self.last_spo2_at:
+            return []  # a replay or an out-of-order sample: already taken into account
+        # The detectors sample at 1 Hz; a longer silence is a gap, which they bridge or end.
+        self.last_spo2_at = at
+        out: list[Finding] = []
+        for event in self.desaturation.update([value], at):
+            out.append(event.to_finding(self.patient_id, self.desaturation.method))
+        for episode in self.low_spo2.update([value], at):
+            out.append(episode.to_finding(self.patient_id, self.low_spo2.method))
+        return out
+
+    def _bp_part(self, device: str, at: datetime, kind: str, value: float) -> bool:
+        if self.bp and at <= self.bp[-1].at:
+            return False
+        parts = self.pending_bp.setdefault((device, at), {})
+        parts[kind] = value
+        if len(parts) < 2:
+            return False
+        del self.pending_bp[(device, at)]
+        try:
+            self.bp.append(BpReading(at, parts["bp_systolic"], parts["bp_diastolic"]))
+        except ValueError:
+            return False  # implausible pair (e.g. SBP <= DBP): stored, not used for rules
+        return True
+
+    def _weight(self, value: float, at: datetime) -> bool:
+        if self.weights and at <= self.weights[-1].at:
+            return False
+        try:
+            self.weights.append(WeightReading(at, value))
+        except ValueError:
+            return False
+        while self.weights and self.weights[0].at < at - WEIGHT_HISTORY:
+            self.weights.popleft()
+        return True

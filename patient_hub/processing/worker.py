@@ -1,0 +1,104 @@
+"""The signal worker: consumes readings and samples from the bus (group ``signal``), runs the
+signal library per patient, stores findings, publishes findings and derived readings.
+
+At-least-once: a batch is acked only after its findings are committed; a worker that dies
+leaves its pending batches to be reclaimed by another (``reclaim`` after ``RECLAIM_IDLE_S``).
+Findings are upserted by (patient, kind, start), so reprocessing never doubles one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from patient_hub.bus.base import TOPIC_FINDINGS, TOPIC_READINGS, TOPIC_SAMPLES, Delivery
+from patient_hub.db import unit_of_work
+from patient_hub.findings.repository import finding_json, upsert_findings
+from patient_hub.processing.ecg import EcgProcessor
+from patient_hub.processing.vitals import PatientVitals
+from patient_hub.runtime import HubContext
+from patient_hub.signal.findings import Finding
+
+log = logging.getLogger(__name__)
+GROUP = "signal"
+RECLAIM_IDLE_S = 30.0
+
+
+class SignalProcessor:
+    """Pure in-memory processing of bus payloads (no I/O), one per worker."""
+
+    def __init__(self, tz: ZoneInfo) -> None:
+        self.tz = tz
+        self.vitals: dict[str, PatientVitals] = {}
+        self.ecg = EcgProcessor()
+
+    def readings(self, payload: dict[str, Any]) -> list[Finding]:
+        by_patient: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for r in payload.get("readings", []):
+            if "derived" not in r.get("flags", []):
+                by_patient[r["patient_id"]].append(r)
+        findings: list[Finding] = []
+        for patient_id, rows in by_patient.items():
+            state = self.vitals.get(patient_id)
+            if state is None:
+                state = self.vitals[patient_id] = PatientVitals(patient_id, self.tz)
+            findings += state.take(rows)
+        return findings
+
+    def samples(self, payload: dict[str, Any]) -> list[dict[str, Any]]:
+        derived: list[dict[str, Any]] = []
+        for chunk in payload.get("chunks", []):
+            try:
+                derived += self.ecg.take(chunk)
+            except ValueError as exc:  # bad chunk (e.g. wrong fs): flagged, never a crash
+                log.warning("ECG chunk of %s skipped: %s", chunk.get("patient_id"), exc)
+        return derived
+
+
+class SignalWorker:
+    """Runs a SignalProcessor against the bus until stopped."""
+
+    def __init__(self, hub: HubContext, consumer: str, tz: ZoneInfo) -> None:
+        self.hub = hub
+        self.consumer = consumer
+        self.processor = SignalProcessor(tz)
+        self.processed = 0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        bus = self.hub.bus
+        while not stop.is_set():
+            try:
+                for topic in (TOPIC_READINGS, TOPIC_SAMPLES):
+                    batch = await bus.reclaim(
+                        topic, GROUP, self.consumer, min_idle_s=RECLAIM_IDLE_S
+                    )
+                    batch += await bus.consume(topic, GROUP, self.consumer, count=50, block_s=0.1)
+                    if batch:
+                        await self._handle(topic, batch)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # keep the worker alive; the batch stays pending and is retried
+                log.exception("signal worker: batch failed, will be retried")
+                await asyncio.sleep(1)
+
+    async def _handle(self, topic: str, batch: list[Delivery]) -> None:
+        findings: list[Finding] = []
+        derived: list[dict[str, Any]] = []
+        for delivery in batch:
+            if topic == TOPIC_READINGS:
+                findings += self.processor.readings(delivery.payload)
+            else:
+                derived += self.processor.samples(delivery.payload)
+        if findings:
+            async with unit_of_work(self.hub.sessions) as session:
+                await upsert_findings(session, findings, self.hub.clock())
+            await self.hub.bus.publish(
+                TOPIC_FINDINGS, {"findings": [finding_json(f) for f in findings]}
+            )
+        if derived:
+            await self.hub.bus.publish(TOPIC_READINGS, {"bridge_id": "hub", "readings": derived})
+        await self.hub.bus.ack(topic, GROUP, [d.id for d in batch])
+        self.processed += len(batch)

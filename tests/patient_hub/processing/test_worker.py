@@ -1,0 +1,130 @@
+"""The signal worker: bus payloads in, findings and derived readings out, idempotently."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import websockets
+
+from device_bridge.simulator import synthetic_ecg_uv
+from patient_hub.processing.worker import SignalProcessor
+
+T0 = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
+
+
+def spo2(i: int, value: float, patient: str = "p1") -> dict[str, Any]:
+    return {
+        "patient_id": patient,
+        "device_id": "ox-1",
+        "kind": "spo2",
+        "value": value,
+        "unit": "%",
+        "measured_at": (T0 + timedelta(seconds=i)).isoformat(),
+        "flags": [],
+    }
+
+
+def bp(minute: float, sbp: float, dbp: float) -> list[dict[str, Any]]:
+    at = (T0 + timedelta(minutes=minute)).isoformat()
+    base = {
+        "patient_id": "p1",
+        "device_id": "cuff-1",
+        "unit": "mm[Hg]",
+        "measured_at": at,
+        "flags": [],
+    }
+    return [
+        {**base, "kind": "bp_systolic", "value": sbp},
+        {**base, "kind": "bp_diastolic", "value": dbp},
+    ]
+
+
+def desaturation_stream() -> list[dict[str, Any]]:
+    return [spo2(i, 97) for i in range(180)] + [spo2(180 + i, 86) for i in range(90)]
+
+
+def test_sustained_low_spo2_becomes_a_finding_that_says_why() -> None:
+    processor = SignalProcessor(ZoneInfo("UTC"))
+    findings = processor.readings({"readings": desaturation_stream()})
+    low = [f for f in findings if f.kind == "spo2_sustained_low"]
+    assert low, [f.kind for f in findings]
+    assert low[0].start == T0 + timedelta(seconds=180)
+    assert low[0].values["nadir_spo2_pct"] == 86
+    assert "90" in low[0].method or "90" in low[0].explanation
+
+
+def test_replayed_readings_change_nothing() -> None:
+    processor = SignalProcessor(ZoneInfo("UTC"))
+    stream = desaturation_stream()
+    first = processor.readings({"readings": stream})
+    again = processor.readings({"readings": stream})
+    assert first and again == []
+
+
+def test_a_confirmed_hypertensive_crisis_needs_a_repeat() -> None:
+    processor = SignalProcessor(ZoneInfo("UTC"))
+    one = processor.readings({"readings": bp(0, 186, 112)})
+    assert [f.kind for f in one] == ["hypertensive_crisis_unconfirmed"]
+    two = processor.readings({"readings": bp(4, 188, 114)})
+    assert "hypertensive_crisis" in [f.kind for f in two]
+
+
+def test_ecg_chunks_give_a_derived_heart_rate() -> None:
+    processor = SignalProcessor(ZoneInfo("UTC"))
+    derived: list[dict[str, Any]] = []
+    for second in range(20):
+        samples = synthetic_ecg_uv(72.0, 130.0, 130, float(second))
+        chunk = {
+            "patient_id": "p1",
+            "device_id": "strap-1",
+            "lead": "I",
+            "fs_hz": 130.0,
+            "start": (T0 + timedelta(seconds=second)).isoformat(),
+            "samples": samples,
+        }
+        derived += processor.samples({"chunks": [chunk]})
+        if second == 10:
+            assert processor.samples({"chunks": [chunk]}) == []  # a replay adds no beats
+    assert derived and all(r["kind"] == "heart_rate" and "derived" in r["flags"] for r in derived)
+    assert abs(derived[-1]["value"] - 72.0) < 1.5
+
+
+async def test_findings_reach_the_database_the_api_and_the_monitor(hub: Any, seed: Any) -> None:
+    tokens = await seed(hub.settings.database_url)
+    async with httpx.AsyncClient(base_url=hub.url) as client:
+        login = await client.post(
+            "/auth/token", data={"username": "nurse-a", "password": "pw-nurse-a"}
+        )
+        token = login.json()["access_token"]
+        async with websockets.connect(f"{hub.ws_url}/ws/monitor?access_token={token}") as monitor:
+            assert json.loads(await monitor.recv())["type"] == "hello"
+            async with websockets.connect(hub.ws_url + "/ws/bridge") as ws:
+                hello = {
+                    "type": "hello",
+                    "v": 1,
+                    "bridge_id": "bridge-p1",
+                    "token": tokens["bridge-p1"],
+                }
+                await ws.send(json.dumps(hello))
+                await ws.recv()
+                readings = [{**r, "seq": i + 1} for i, r in enumerate(desaturation_stream())]
+                for r in readings:
+                    r.pop("flags")
+                frame = {"type": "batch", "v": 1, "batch_id": 1, "readings": readings}
+                await ws.send(json.dumps(frame))
+                assert json.loads(await ws.recv())["type"] == "ack"
+            pushed: list[dict[str, Any]] = []
+            async with asyncio.timeout(15):
+                while not pushed:
+                    message = json.loads(await monitor.recv())
+                    pushed += message.get("findings", [])
+        headers = {"Authorization": f"Bearer {token}"}
+        stored = (await client.get("/api/patients/p1/findings", headers=headers)).json()
+    assert pushed[0]["patient_id"] == "p1" and pushed[0]["kind"].startswith("spo2")
+    assert {f["kind"] for f in stored} >= {"spo2_sustained_low"}
+    assert all(f["method"] for f in stored)

@@ -1,0 +1,318 @@
+"""AF detection from beat times: synthetic rhythms, streaming, Findings, real PhysioNet records."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from patient_hub.signal.af import (
+    AfBeatClassifier,
+    AfDetector,
+    AfParams,
+    af_burden,
+    af_episodes,
+    detect_af,
+)
+
+FloatArray = npt.NDArray[np.float64]
+
+# shared/ sits beside the repository root (CI clones the repo next to a copy of it).
+PHYSIONET = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "physionet"
+AFDB_RECORDS = ("00735", "04048", "05261", "06995", "08215", "08378")
+
+# Beat-level floors (%), 0.5 points under what the detector measures (bench/bench_af.py).
+AFDB_FLOORS_PCT = {  # record: (Se, Sp)
+    "00735": (99.5, 99.28),
+    "04048": (69.36, 99.25),
+    "05261": (81.73, 98.37),
+    "06995": (97.51, 93.98),
+    "08215": (99.27, 99.5),
+    "08378": (94.80, 99.5),
+}
+AFDB_OVERALL_FLOORS_PCT = {"se": 97.38, "sp": 98.37, "ppv": 96.54}
+
+
+def _times(rr_s: FloatArray) -> FloatArray:
+    return np.concatenate(([0.0], np.cumsum(rr_s)))
+
+
+def _sinus(n: int, rng: np.random.Generator, rr_s: float = 0.8) -> FloatArray:
+    """Sinus rhythm: a slow random walk of the rate plus 10 ms beat-to-beat jitter."""
+    walk = np.cumsum(rng.normal(0.0, 0.003, n))
+    return np.asarray(rr_s + walk - walk.mean() + rng.normal(0.0, 0.01, n), dtype=np.float64)
+
+
+def _af(n: int, rng: np.random.Generator, rr_s: float = 0.65, cv: float = 0.2) -> FloatArray:
+    return np.clip(rng.normal(rr_s, cv * rr_s, n), 0.3, 2.0)
+
+
+def _isolated_ectopics(n: int, rng: np.random.Generator) -> FloatArray:
+    rr = _sinus(n, rng)
+    i = 5
+    while i < n - 1:
+        rr[i], rr[i + 1] = 0.6 * rr[i], 1.4 * rr[i + 1]  # premature beat, compensatory pause
+        i += int(rng.integers(5, 15))
+    return rr
+
+
+def _bigeminy(coupling: float, pause: float) -> Callable[[int, np.random.Generator], FloatArray]:
+    def make(n: int, rng: np.random.Generator) -> FloatArray:
+        rr = _sinus(n, rng)
+        rr[0::2] *= coupling
+        rr[1::2] *= pause
+        return rr
+
+    return make
+
+
+def _bigeminy_drifting_pause(n: int, rng: np.random.Generator) -> FloatArray:
+    """Ventricular bigeminy whose pause drifts from 0.9 to 1.25 s, +/- 60 ms (as in 106)."""
+    rr = np.empty(n)
+    rr[0::2] = 0.5 + rng.normal(0.0, 0.015, rr[0::2].size)
+    rr[1::2] = np.linspace(0.9, 1.25, rr[1::2].size) + rng.normal(0.0, 0.06, rr[1::2].size)
+    return rr
+
+
+def _sinus_arrhythmia(n: int, rng: np.random.Generator) -> FloatArray:
+    """Respiratory sinus arrhythmia: RR 1.0 s +/- 120 ms with a 4 s breathing cycle."""
+    rr, t = np.empty(n), 0.0
+    for i in range(n):
+        rr[i] = 1.0 + 0.12 * np.sin(2 * np.pi * t / 4.0) + rng.normal(0.0, 0.005)
+        t += rr[i]
+    return rr
+
+
+NOT_AF = {
+    "sinus": _sinus,
+    "isolated_ectopics": _isolated_ectopics,
+    "ventricular_bigeminy": _bigeminy(0.6, 1.4),
+    "atrial_bigeminy": _bigeminy(0.65, 1.15),
+    "bigeminy_with_drifting_pause": _bigeminy_drifting_pause,
+    "sinus_arrhythmia": _sinus_arrhythmia,
+}
+
+
+@pytest.mark.parametrize("rhythm", sorted(NOT_AF))
+def test_non_af_rhythm_is_not_called_af(rhythm: str) -> None:
+    rng = np.random.default_rng(7)
+    assert not detect_af(_times(NOT_AF[rhythm](1200, rng))).any()
+
+
+def test_drifting_bigeminy_needs_the_alternation_gate() -> None:
+    """Petrėnas' bigeminy suppression alone flags it (as on MIT-BIH 106); the gate does not."""
+    t = _times(_bigeminy_drifting_pause(1200, np.random.default_rng(7)))
+    assert detect_af(t, AfParams(min_alternation=0.0)).mean() > 0.5
+    assert not detect_af(t).any()
+
+
+def test_af_episode_is_found_with_its_boundaries() -> None:
+    rng = np.random.default_rng(3)
+    rr = np.concatenate((_sinus(400, rng), _af(600, rng), _sinus(400, rng)))
+    t = _times(rr)
+    truth = np.zeros(t.size, dtype=bool)
+    truth[401:1001] = True  # beat i ends interval i - 1
+    labels = detect_af(t)
+    assert labels[truth].mean() >= 0.94
+    assert labels[~truth].mean() <= 0.02
+    (onset, offset), *rest = af_episodes(t, labels)
+    assert not rest
+    assert abs(onset - t[401]) < 20.0 and abs(offset - t[1000]) < 20.0
+
+
+@pytest.mark.parametrize("rr_s", [0.45, 0.65, 0.85])
+def test_af_is_found_at_fast_and_slow_ventricular_rates(rr_s: float) -> None:
+    rng = np.random.default_rng(11)
+    labels = detect_af(_times(_af(800, rng, rr_s=rr_s)))
+    assert labels[100:].mean() >= 0.95
+
+
+def test_labels_do_not_depend_on_chunking_or_checkpoints() -> None:
+    rng = np.random.default_rng(5)
+    rr = np.concatenate([f(300, rng) for f in (_sinus, _af, _isolated_ectopics, _af, _sinus)])
+    t = _times(rr)
+    expected = detect_af(t)
+    classifier, times, labels, i = AfBeatClassifier(), [], [], 0
+    while i < t.size:
+        k = int(rng.integers(0, 25))
+        got_t, got = classifier.push(t[i : i + k])
+        times.append(got_t)
+        labels.append(got)
+        i += k
+        if rng.random() < 0.2:
+            state = json.loads(json.dumps(classifier.to_state()))
+            classifier = AfBeatClassifier.from_state(state)
+    got_t, got = classifier.finish()
+    assert np.array_equal(np.concatenate(labels + [got]), expected)
+    assert np.array_equal(np.concatenate(times + [got_t]), t)
+
+
+def test_labels_arrive_a_fixed_number_of_beats_late() -> None:
+    t = _times(_af(200, np.random.default_rng(1)))
+    classifier = AfBeatClassifier()
+    times, _ = classifier.push(t)
+    assert times.size == t.size - classifier.params.lag_beats - 1
+
+
+def test_detector_reports_onset_once_and_offset_with_utc_times() -> None:
+    rng = np.random.default_rng(9)
+    rr = np.concatenate((_sinus(300, rng), _af(400, rng), _sinus(300, rng)))
+    t = _times(rr)
+    t0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+    detector = AfDetector("p-1", t0)
+    findings = []
+    for chunk in np.array_split(t, 250):  # about 3 s of beats per call
+        findings += detector.process(chunk)
+    findings += detector.flush()
+    onset, offset = findings
+    assert onset.kind == offset.kind == "atrial_fibrillation"
+    assert onset.end is None and offset.end is not None
+    assert onset.start == offset.start and onset.start.tzinfo is not None
+    assert abs((onset.start - (t0 + timedelta(seconds=t[301]))).total_seconds()) < 20.0
+    assert abs((offset.end - (t0 + timedelta(seconds=t[700]))).total_seconds()) < 20.0
+    assert 300 < offset.values["n_beats"] < 500
+    json.dumps(offset.values)  # plain numbers, ready for the wire
+
+
+def test_detector_state_round_trips_mid_episode() -> None:
+    rng = np.random.default_rng(2)
+    t = _times(np.concatenate((_sinus(200, rng), _af(400, rng), _sinus(200, rng))))
+    whole = AfDetector("p")
+    expected = whole.process(t) + whole.flush()
+    first = AfDetector("p")
+    got = first.process(t[:450])
+    second = AfDetector.from_state(json.loads(json.dumps(first.to_state())))
+    got += second.process(t[450:]) + second.flush()
+    assert [(f.start, f.end) for f in got] == [(f.start, f.end) for f in expected]
+
+
+def test_af_shorter_than_the_minimum_episode_gives_no_finding() -> None:
+    rng = np.random.default_rng(4)
+    t = _times(np.concatenate((_sinus(300, rng), _af(60, rng), _sinus(300, rng))))
+    detector = AfDetector("p", params=AfParams(min_episode_s=120.0))
+    assert detect_af(t).any()
+    assert detector.process(t) + detector.flush() == []
+
+
+@pytest.mark.parametrize(
+    "bad", [[0.0, np.nan, 2.0], [0.0, 2.0, 1.0], [0.0, 1.0, 1.0], [[0.0, 1.0]], [0.0, np.inf]]
+)
+def test_invalid_beat_times_raise(bad: list[float]) -> None:
+    with pytest.raises(ValueError):
+        detect_af(np.asarray(bad))
+
+
+def test_empty_and_short_inputs_give_no_af() -> None:
+    assert detect_af(np.empty(0)).shape == (0,)
+    assert not detect_af(np.array([1.0])).any()
+    few = _times(_af(6, np.random.default_rng(0)))
+    assert detect_af(few).shape == few.shape and not detect_af(few).any()
+    assert af_episodes(np.empty(0), np.empty(0, dtype=bool)) == []
+
+
+def test_stream_rejects_beats_out_of_order_and_naive_t0() -> None:
+    classifier = AfBeatClassifier()
+    classifier.push(np.array([1.0, 2.0]))
+    with pytest.raises(ValueError):
+        classifier.push(np.array([1.5]))
+    with pytest.raises(ValueError):
+        AfDetector("p", datetime(2026, 1, 1))
+    with pytest.raises(ValueError):
+        af_episodes(np.array([0.0, 1.0]), np.array([True]))
+
+
+def test_burden_is_the_share_of_time_in_af() -> None:
+    t = np.arange(11.0)
+    labels = np.zeros(11, dtype=bool)
+    labels[6:] = True  # intervals 5-10 .. 9-10: 5 of 10 seconds
+    assert af_burden(t, labels) == pytest.approx(0.5)
+
+
+# --- real recordings -------------------------------------------------------------------------
+
+
+def _afdb(record: str) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
+    """Unaudited .qrs beat times (s, fs 250) and whether each lies inside an (AFIB episode."""
+    import wfdb
+
+    path = str(PHYSIONET / "afdb" / record)
+    qrs, atr = wfdb.rdann(path, "qrs"), wfdb.rdann(path, "atr")
+    notes = np.array([a.rstrip("\x00") for a in atr.aux_note])
+    rhythm = np.char.startswith(notes, "(")
+    onsets, names = np.asarray(atr.sample)[rhythm], notes[rhythm]
+    idx = np.searchsorted(onsets, qrs.sample, side="right") - 1
+    is_af = (idx >= 0) & (names[np.maximum(idx, 0)] == "(AFIB")
+    return np.asarray(qrs.sample, dtype=np.float64) / 250.0, is_af
+
+
+@pytest.fixture(scope="module")
+def afdb_counts() -> dict[str, npt.NDArray[np.int64]]:
+    """(TP, FN, FP, TN) beats per afdb record."""
+    out = {}
+    for record in AFDB_RECORDS:
+        t, truth = _afdb(record)
+        got = detect_af(t)
+        out[record] = np.array(
+            [np.sum(got & truth), np.sum(~got & truth), np.sum(got & ~truth), np.sum(~got & ~truth)]
+        )
+    return out
+
+
+@pytest.mark.parametrize("record", AFDB_RECORDS)
+def test_afdb_record_sensitivity_and_specificity(
+    afdb_counts: dict[str, npt.NDArray[np.int64]], record: str
+) -> None:
+    tp, fn, fp, tn = afdb_counts[record]
+    se_floor, sp_floor = AFDB_FLOORS_PCT[record]
+    assert 100 * tp / (tp + fn) >= se_floor
+    assert 100 * tn / (tn + fp) >= sp_floor
+
+
+def test_afdb_overall_beats_petrenas_2015(afdb_counts: dict[str, npt.NDArray[np.int64]]) -> None:
+    tp, fn, fp, tn = np.sum(list(afdb_counts.values()), axis=0)
+    assert 100 * tp / (tp + fn) >= AFDB_OVERALL_FLOORS_PCT["se"]
+    assert 100 * tn / (tn + fp) >= AFDB_OVERALL_FLOORS_PCT["sp"]
+    assert 100 * tp / (tp + fp) >= AFDB_OVERALL_FLOORS_PCT["ppv"]
+
+
+def _mitdb_beats(record: str) -> FloatArray:
+    import wfdb
+
+    from patient_hub.signal.ecg import BEAT_SYMBOLS
+
+    ann = wfdb.rdann(str(PHYSIONET / "mitdb" / record), "atr")
+    beats = np.isin(ann.symbol, sorted(BEAT_SYMBOLS))
+    return np.asarray(ann.sample, dtype=np.float64)[beats] / 360.0
+
+
+@pytest.mark.parametrize("record", ["100", "102", "103", "104", "105", "107"])
+def test_no_af_on_mitdb_records_without_af(record: str) -> None:
+    assert not detect_af(_mitdb_beats(record)).any()
+
+
+def test_mitdb_106_frequent_ventricular_ectopy_stays_under_its_measured_false_burden() -> None:
+    """106 (bigeminy, couplets, VT; no AF): 34 % of its time is called AF, a known RR-only limit."""
+    t = _mitdb_beats("106")
+    assert af_burden(t, detect_af(t)) < 0.38
+
+
+def test_mitdb_202_af_and_flutter_found_in_the_second_half() -> None:
+    """202 (unannotated here): the directory notes place its AF/flutter in the latter part."""
+    import wfdb
+
+    from patient_hub.signal.ecg import detect_r_peaks
+
+    record = wfdb.rdrecord(str(PHYSIONET / "mitdb_unannotated" / "202"), channels=[0])
+    t = detect_r_peaks(record.p_signal[:, 0], record.fs) / record.fs
+    labels = detect_af(t)
+    half = t[-1] / 2
+    episodes = af_episodes(t, labels, min_duration_s=30.0)
+    assert any(onset >= half for onset, _ in episodes)
+    assert 0.1 <= af_burden(t, labels) <= 0.6
+    first_half = t < half
+    assert af_burden(t[first_half], labels[first_half]) <= 0.05
