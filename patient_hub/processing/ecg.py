@@ -1,4 +1,5 @@
-"""Per-lead ECG streams: R peaks → beat times → derived heart rate (and rhythm findings).
+"""Per-lead ECG streams: R peaks → beat times → derived heart rate and rhythm findings
+(pauses, brady/tachycardia, atrial fibrillation), gated by the signal-quality index.
 
 A stream is one (patient, device, lead). Chunks must follow each other in time; a chunk that
 starts more than ``MAX_JUMP_S`` away from where the previous one ended (a gap, a strap whose
@@ -14,25 +15,58 @@ from typing import Any
 
 import numpy as np
 
+from patient_hub.signal.af import AfDetector
+from patient_hub.signal.beats import RhythmMonitor
 from patient_hub.signal.ecg import RPeakDetector
+from patient_hub.signal.ecg_quality import EcgQualityMonitor
+from patient_hub.signal.findings import Finding
 
 MAX_JUMP_S = 0.5
 HR_BEATS = 8  # heart rate over the last 8 RR intervals, as bedside monitors average
+MIN_SQI = 0.5  # below this a window is unusable (flat, lead-off, clipped, noise)
 
 
 @dataclass
 class EcgStream:
-    """Streaming state of one lead."""
+    """Streaming state of one lead; times are seconds since ``t0``."""
 
     fs_hz: float
     t0: datetime
     detector: RPeakDetector
+    quality: EcgQualityMonitor
+    rhythm: RhythmMonitor
+    af: AfDetector
     n_samples: int = 0
     beats_s: deque[float] = field(default_factory=lambda: deque(maxlen=64))
+    bad_windows: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=256))
 
     @classmethod
-    def start(cls, fs_hz: float, t0: datetime) -> EcgStream:
-        return cls(fs_hz=fs_hz, t0=t0, detector=RPeakDetector(fs_hz))
+    def start(cls, patient_id: str, fs_hz: float, t0: datetime) -> EcgStream:
+        return cls(
+            fs_hz=fs_hz,
+            t0=t0,
+            detector=RPeakDetector(fs_hz),
+            quality=EcgQualityMonitor(fs_hz),
+            rhythm=RhythmMonitor(patient_id, t0),
+            af=AfDetector(patient_id, t0),
+        )
+
+    def rhythm_findings(self, beats_s: np.ndarray, samples_uv: np.ndarray) -> list[Finding]:
+        """Rhythm findings of these beats, minus those that rest on unusable signal."""
+        scored = self.quality.process(samples_uv / 1000.0)
+        for start, sqi in zip(scored.start_s, scored.sqi, strict=True):
+            if sqi < MIN_SQI:
+                self.bad_windows.append((float(start), float(start) + scored.window_s))
+        now_s = self.n_samples / self.fs_hz
+        found = self.rhythm.process(beats_s, now_s=now_s) + self.af.process(beats_s)
+        return [f for f in found if self._usable(f)]
+
+    def _usable(self, finding: Finding) -> bool:
+        start = (finding.start - self.t0).total_seconds()
+        end = (
+            (finding.end - self.t0).total_seconds() if finding.end else self.n_samples / self.fs_hz
+        )
+        return not any(s < end and e > start for s, e in self.bad_windows)
 
     def expected_next(self) -> datetime:
         return self.t0 + timedelta(seconds=self.n_samples / self.fs_hz)
@@ -58,23 +92,26 @@ class EcgProcessor:
     def __init__(self) -> None:
         self.streams: dict[tuple[str, str, str], EcgStream] = {}
 
-    def take(self, chunk: dict[str, Any]) -> list[dict[str, Any]]:
+    def take(self, chunk: dict[str, Any]) -> tuple[list[dict[str, Any]], list[Finding]]:
+        """Feed one chunk (wire dict); return derived readings and rhythm findings."""
         key = (chunk["patient_id"], chunk["device_id"], chunk.get("lead", "I"))
         start = datetime.fromisoformat(chunk["start"])
         fs = float(chunk["fs_hz"])
         stream = self.streams.get(key)
         if stream is not None and start < stream.expected_next() - timedelta(seconds=MAX_JUMP_S):
-            return []  # a replay of samples already taken
+            return [], []  # a replay of samples already taken
         if (
             stream is None
             or stream.fs_hz != fs
             or abs((start - stream.expected_next()).total_seconds()) > MAX_JUMP_S
         ):
-            stream = self.streams[key] = EcgStream.start(fs, start)
-        stream.take(np.asarray(chunk["samples"], dtype=np.float64))
+            stream = self.streams[key] = EcgStream.start(chunk["patient_id"], fs, start)
+        samples = np.asarray(chunk["samples"], dtype=np.float64)
+        beats = stream.take(samples)
+        findings = stream.rhythm_findings(beats, samples)
         hr = stream.heart_rate_bpm()
         if hr is None or not 20 <= hr <= 300:
-            return []
+            return [], findings
         end = stream.expected_next()
         return [
             {
@@ -87,4 +124,4 @@ class EcgProcessor:
                 "flags": ["derived"],
                 "method": f"R peaks (patient_hub.signal.ecg), mean of last {HR_BEATS} RR",
             }
-        ]
+        ], findings

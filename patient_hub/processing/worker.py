@@ -48,14 +48,19 @@ class SignalProcessor:
             findings += state.take(rows)
         return findings
 
-    def samples(self, payload: dict[str, Any]) -> list[dict[str, Any]]:
+    def samples(self, payload: dict[str, Any]) -> tuple[list[dict[str, Any]], list[Finding]]:
+        """Derived readings and rhythm findings of a batch of ECG chunks."""
         derived: list[dict[str, Any]] = []
+        findings: list[Finding] = []
         for chunk in payload.get("chunks", []):
             try:
-                derived += self.ecg.take(chunk)
-            except ValueError as exc:  # bad chunk (e.g. wrong fs): flagged, never a crash
+                more, found = self.ecg.take(chunk)
+            except ValueError as exc:  # bad chunk (e.g. wrong fs): skipped, never a crash
                 log.warning("ECG chunk of %s skipped: %s", chunk.get("patient_id"), exc)
-        return derived
+                continue
+            derived += more
+            findings += found
+        return derived, findings
 
 
 class SignalWorker:
@@ -91,7 +96,9 @@ class SignalWorker:
             if topic == TOPIC_READINGS:
                 findings += self.processor.readings(delivery.payload)
             else:
-                derived += self.processor.samples(delivery.payload)
+                more, found = self.processor.samples(delivery.payload)
+                derived += more
+                findings += found
         if findings:
             async with unit_of_work(self.hub.sessions) as session:
                 await upsert_findings(session, findings, self.hub.clock())

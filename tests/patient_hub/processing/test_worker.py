@@ -87,9 +87,11 @@ def test_ecg_chunks_give_a_derived_heart_rate() -> None:
             "start": (T0 + timedelta(seconds=second)).isoformat(),
             "samples": samples,
         }
-        derived += processor.samples({"chunks": [chunk]})
+        more, findings = processor.samples({"chunks": [chunk]})
+        derived += more
+        assert findings == []  # regular sinus rhythm at 72/min
         if second == 10:
-            assert processor.samples({"chunks": [chunk]}) == []  # a replay adds no beats
+            assert processor.samples({"chunks": [chunk]}) == ([], [])  # a replay adds nothing
     assert derived and all(r["kind"] == "heart_rate" and "derived" in r["flags"] for r in derived)
     assert abs(derived[-1]["value"] - 72.0) < 1.5
 
@@ -128,3 +130,38 @@ async def test_findings_reach_the_database_the_api_and_the_monitor(hub: Any, see
     assert pushed[0]["patient_id"] == "p1" and pushed[0]["kind"].startswith("spo2")
     assert {f["kind"] for f in stored} >= {"spo2_sustained_low"}
     assert all(f["method"] for f in stored)
+
+
+def test_a_pause_on_good_signal_is_found_and_on_a_flat_lead_is_not() -> None:
+    processor = SignalProcessor(ZoneInfo("UTC"))
+
+    def feed(second: int, samples: list[int]) -> list[Any]:
+        chunk = {"patient_id": "p1", "device_id": "strap-1", "fs_hz": 130.0,
+                 "start": (T0 + timedelta(seconds=second)).isoformat(), "samples": samples}  # fmt: skip
+        return processor.samples({"chunks": [chunk]})[1]
+
+    found: list[Any] = []
+    for second in range(30):
+        found += feed(second, synthetic_ecg_uv(70.0, 130.0, 130, float(second)))
+    # 6 s of baseline with small noise: the heart "stops" while the lead still records.
+    import random
+
+    rng = random.Random(1)
+    for second in range(30, 36):
+        found += feed(second, [rng.randint(-20, 20) for _ in range(130)])
+    for second in range(36, 40):
+        found += feed(second, synthetic_ecg_uv(70.0, 130.0, 130, float(second)))
+    pauses = [f for f in found if f.kind == "pause"]
+    assert pauses and max(p.values["pause_s"] for p in pauses) >= 5  # ongoing, then ended
+    assert len({p.start for p in pauses}) == 1  # one episode (one key) updated as it grows
+
+    flat = SignalProcessor(ZoneInfo("UTC"))
+    processor = flat
+    found = []
+    for second in range(30):
+        found += feed(second, synthetic_ecg_uv(70.0, 130.0, 130, float(second)))
+    for second in range(30, 36):  # lead off: an exactly flat line
+        found += feed(second, [0] * 130)
+    for second in range(36, 40):
+        found += feed(second, synthetic_ecg_uv(70.0, 130.0, 130, float(second)))
+    assert [f for f in found if f.kind == "pause"] == []
