@@ -8,12 +8,20 @@ nothing. Findings are keyed by (patient, kind, start) downstream, so re-emitting
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from patient_hub.signal.findings import Finding
+from patient_hub.signal.news2 import (
+    Consciousness,
+    News2Parameter,
+    Observation,
+    news2_finding,
+    news2_input_from_latest,
+    news2_score,
+)
 from patient_hub.signal.spo2 import DesaturationDetector, SustainedLowDetector
 from patient_hub.signal.trends import (
     BpReading,
@@ -24,6 +32,20 @@ from patient_hub.signal.trends import (
 
 WEIGHT_HISTORY = timedelta(days=10)
 BP_HISTORY = 20
+#: Device kinds that feed NEWS2 (consciousness and oxygen come from a nurse's entry; for a
+#: patient at home with no entry the worker assumes "alert, on air" and says so in the finding).
+NEWS2_KINDS = {
+    "respiratory_rate": News2Parameter.RESP_RATE,
+    "spo2": News2Parameter.SPO2,
+    "bp_systolic": News2Parameter.SBP,
+    "pulse_rate": News2Parameter.PULSE,
+    "heart_rate": News2Parameter.PULSE,
+    "body_temperature": News2Parameter.TEMPERATURE,
+}
+NEWS2_ASSUMED = {
+    News2Parameter.CONSCIOUSNESS: Consciousness.ALERT,
+    News2Parameter.SUPPLEMENTAL_O2: False,
+}
 
 
 @dataclass
@@ -38,6 +60,8 @@ class PatientVitals:
     bp: deque[BpReading] = field(default_factory=lambda: deque(maxlen=BP_HISTORY))
     pending_bp: dict[tuple[str, datetime], dict[str, float]] = field(default_factory=dict)
     weights: deque[WeightReading] = field(default_factory=deque)
+    news2_latest: dict[News2Parameter, Observation] = field(default_factory=dict)
+    news2_band: tuple[int, str] | None = None  # (total, risk) last reported
 
     def take(self, readings: list[dict[str, Any]]) -> list[Finding]:
         """Feed one batch of this patient's readings (wire dicts); return findings."""
@@ -54,11 +78,37 @@ class PatientVitals:
                 bp_changed |= self._bp_part(r["device_id"], at, kind, float(r["value"]))
             elif kind == "body_weight":
                 weight_changed |= self._weight(float(r["value"]), at)
+            if kind in NEWS2_KINDS:
+                self._news2_take(NEWS2_KINDS[kind], float(r["value"]), at)
         if bp_changed:
             findings += hypertensive_crisis_findings(self.patient_id, list(self.bp))
         if weight_changed:
             findings += weight_gain_findings(self.patient_id, list(self.weights), self.tz)
+        if readings:
+            findings += self._news2(max(datetime.fromisoformat(r["measured_at"]) for r in readings))
         return findings
+
+    def _news2_take(self, parameter: News2Parameter, value: float, at: datetime) -> None:
+        known = self.news2_latest.get(parameter)
+        if known is None or at >= known.at:
+            self.news2_latest[parameter] = Observation(value, at)
+
+    def _news2(self, now: datetime) -> list[Finding]:
+        """NEWS2 (RCP 2017) whenever a complete, fresh set is available; a finding on triggers."""
+        assembly = news2_input_from_latest(self.news2_latest, now, assumed=NEWS2_ASSUMED)
+        if assembly.vitals is None:
+            return []
+        result = news2_score(assembly.vitals)
+        finding = news2_finding(self.patient_id, result, now)
+        band = (result.total, str(result.risk))
+        if finding is None or band == self.news2_band:
+            self.news2_band = band if finding is not None else None
+            return []  # below the triggers, or the same score as already reported
+        self.news2_band = band
+        if assembly.assumed:
+            names = ", ".join(str(p) for p in assembly.assumed)
+            finding = replace(finding, explanation=f"{finding.explanation} (assumed: {names})")
+        return [finding]
 
     def _spo2(self, value: float, at: datetime) -> list[Finding]:
         if self.last_spo2_at is not None and at <= self.last_spo2_at:

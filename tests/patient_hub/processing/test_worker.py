@@ -165,3 +165,35 @@ def test_a_pause_on_good_signal_is_found_and_on_a_flat_lead_is_not() -> None:
     for second in range(36, 40):
         found += feed(second, synthetic_ecg_uv(70.0, 130.0, 130, float(second)))
     assert [f for f in found if f.kind == "pause"] == []
+
+
+def test_news2_is_scored_on_a_complete_fresh_set_and_reported_once_per_score() -> None:
+    processor = SignalProcessor(ZoneInfo("UTC"))
+    at = T0.isoformat()
+    base = {"patient_id": "p1", "device_id": "kiosk", "measured_at": at, "flags": []}
+    vitals = [
+        {**base, "kind": "respiratory_rate", "value": 26, "unit": "/min"},  # 3 (red)
+        {**base, "kind": "spo2", "value": 95, "unit": "%"},  # 1
+        {**base, "kind": "bp_systolic", "value": 105, "unit": "mm[Hg]"},  # 1
+        {**base, "kind": "bp_diastolic", "value": 70, "unit": "mm[Hg]"},
+        {**base, "kind": "pulse_rate", "value": 95, "unit": "/min"},  # 1
+        {**base, "kind": "body_temperature", "value": 38.5, "unit": "Cel"},  # 1
+    ]
+    found = [f for f in processor.readings({"readings": vitals}) if f.kind == "news2"]
+    assert len(found) == 1
+    assert found[0].values["news2_total"] == 7 and "assumed" in found[0].explanation
+    assert found[0].severity.value == "high"
+    later = [{**v, "measured_at": (T0 + timedelta(minutes=1)).isoformat()} for v in vitals]
+    assert [f for f in processor.readings({"readings": later}) if f.kind == "news2"] == []
+
+
+def test_news2_is_not_scored_without_a_respiratory_rate() -> None:
+    processor = SignalProcessor(ZoneInfo("UTC"))
+    base = {"patient_id": "p1", "device_id": "d", "measured_at": T0.isoformat(), "flags": []}
+    vitals = [
+        {**base, "kind": "spo2", "value": 85, "unit": "%"},
+        {**base, "kind": "bp_systolic", "value": 85, "unit": "mm[Hg]"},
+        {**base, "kind": "pulse_rate", "value": 135, "unit": "/min"},
+        {**base, "kind": "body_temperature", "value": 39.5, "unit": "Cel"},
+    ]
+    assert [f for f in processor.readings({"readings": vitals}) if f.kind == "news2"] == []
