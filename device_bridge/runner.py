@@ -73,11 +73,9 @@ class BridgeRunner:
         """Recover what a crash left, then stream; with ``drain_only``, exit when empty."""
         self.pipeline.recover()
         link = asyncio.create_task(self.uplink.run(stop))
-        tasks = (
-            []
-            if drain_only
-            else [asyncio.create_task(s(self.pipeline, stop)) for s in self.sources]
-        )
+        tasks: list[asyncio.Future[None]] = []
+        if not drain_only:
+            tasks = [asyncio.ensure_future(s(self.pipeline, stop)) for s in self.sources]
         try:
             if drain_only:
                 drained = asyncio.create_task(self.outbox.drained.wait())

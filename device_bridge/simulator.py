@@ -81,8 +81,9 @@ class Physiology:
 def synthetic_ecg_uv(hr_bpm: float, fs_hz: float, n: int, t0_s: float) -> list[int]:
     """P-QRS-T beats in µV as sums of Gaussians (the shape of McSharry et al. 2003, ECGSYN)."""
     period = 60.0 / hr_bpm
-    waves = ((-0.2, 0.025, 120), (-0.05, 0.01, -150), (0.0, 0.012, 1200), (0.04, 0.01, -250))
-    waves += ((0.25, 0.05, 300),)
+    # (centre s relative to R, width s, amplitude µV) of P, Q, R, S, T
+    waves = [(-0.2, 0.025, 120), (-0.05, 0.01, -150), (0.0, 0.012, 1200), (0.04, 0.01, -250)]
+    waves.append((0.25, 0.05, 300))
     out = []
     for i in range(n):
         t = (t0_s + i / fs_hz) % period - period / 3

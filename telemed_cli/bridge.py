@@ -69,8 +69,8 @@ def scan(
     for column in ("address", "name", "RSSI", "services"):
         table.add_column(column)
     for adv in sorted(found, key=lambda a: -(a.rssi_dbm or -999)):
-        services = ", ".join(u[4:8] if u.endswith("0805f9b34fb") else u for u in adv.service_uuids)
-        table.add_row(adv.address, adv.name or "", str(adv.rssi_dbm or ""), services)
+        shown = ", ".join(u[4:8] if u.endswith("0805f9b34fb") else u for u in adv.service_uuids)
+        table.add_row(adv.address, adv.name or "", str(adv.rssi_dbm or ""), shown)
     console.print(table)
 
 

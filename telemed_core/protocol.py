@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 from telemed_core.errors import InvalidInput
 from telemed_core.values import Identifier, Reading, SampleChunk, UtcDatetime
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION: Literal[1] = 1
 #: Largest batch a hub accepts (readings + chunks); bridges split larger uploads.
 MAX_BATCH_ITEMS = 5_000
 

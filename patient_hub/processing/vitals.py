@@ -42,7 +42,7 @@ NEWS2_KINDS = {
     "heart_rate": News2Parameter.PULSE,
     "body_temperature": News2Parameter.TEMPERATURE,
 }
-NEWS2_ASSUMED = {
+NEWS2_ASSUMED: dict[News2Parameter, bool | Consciousness] = {
     News2Parameter.CONSCIOUSNESS: Consciousness.ALERT,
     News2Parameter.SUPPLEMENTAL_O2: False,
 }
