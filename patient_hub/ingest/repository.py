@@ -67,15 +67,7 @@ async def insert_readings(
         }
         for r in readings
     ]
-    # Core insert on the Table (not the ORM entity): the ORM bulk path costs more than the SQL.
-    table = ReadingRow.__table__
-    stmt = (
-        dialect_insert(session, table)
-        .on_conflict_do_nothing(index_elements=["bridge_id", "seq"])
-        .returning(table.c.seq)
-    )
-    result = await session.execute(stmt, rows)
-    return set(result.scalars())
+    return await _insert_new(session, ReadingRow.__table__, rows)
 
 
 async def insert_chunks(
@@ -102,7 +94,14 @@ async def insert_chunks(
         }
         for c in chunks
     ]
-    table = SampleChunkRow.__table__
+    return await _insert_new(session, SampleChunkRow.__table__, rows)
+
+
+async def _insert_new(session: AsyncSession, table: Any, rows: list[dict[str, Any]]) -> set[int]:
+    """Insert rows whose (bridge_id, seq) is new; return the seqs actually inserted.
+
+    A Core insert on the Table, not the ORM entity: the ORM bulk path costs more than the SQL.
+    """
     stmt = (
         dialect_insert(session, table)
         .on_conflict_do_nothing(index_elements=["bridge_id", "seq"])
