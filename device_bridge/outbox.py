@@ -138,9 +138,9 @@ class Outbox:
     ) -> list[int]:
         """Atomically append what a raw row parsed to and forget the raw row."""
         with self._errors("store parsed items"), self._transaction():
-            seqs = self._insert(items)
+            seqs, evicted = self._insert(items)
             self._db.execute("DELETE FROM raw WHERE id = ?", (raw_id,))
-        self._after_insert(seqs)
+        self._after_insert(seqs, evicted)
         return seqs
 
     def quarantine_raw(self, raw_id: int, reason: str) -> None:
@@ -188,8 +188,8 @@ class Outbox:
     def append(self, items: Iterable[tuple[ItemKind, dict[str, Any]]]) -> list[int]:
         """Store items durably, in order; return their sequence numbers."""
         with self._errors("append"), self._transaction():
-            seqs = self._insert(list(items))
-        self._after_insert(seqs)
+            seqs, evicted = self._insert(list(items))
+        self._after_insert(seqs, evicted)
         return seqs
 
     def pending(self, limit: int, *, newest_first: bool = False) -> list[OutboxItem]:
@@ -235,10 +235,14 @@ class Outbox:
 
     # -- internals -------------------------------------------------------------------------
 
-    def _insert(self, items: Sequence[tuple[ItemKind, dict[str, Any]]]) -> list[int]:
+    def _insert(self, items: Sequence[tuple[ItemKind, dict[str, Any]]]) -> tuple[list[int], int]:
+        """Insert inside the caller's transaction; return (seqs, chunks evicted). Counters are
+        updated by the caller after the commit, so a rollback leaves them right."""
         room = self.max_items - self._depth
+        evicted = 0
         if len(items) > room:
-            room += self._evict_chunks(len(items) - room)
+            evicted = self._evict_chunks(len(items) - room)
+            room += evicted
         if len(items) > room:
             raise OutboxFull(
                 f"outbox {self.path} holds {self._depth} items (limit {self.max_items}): "
@@ -251,7 +255,7 @@ class Outbox:
                 (item_kind, json.dumps(payload, separators=(",", ":"))),
             )
             seqs.append(int(cur.lastrowid or 0))
-        return seqs
+        return seqs, evicted
 
     def _evict_chunks(self, needed: int) -> int:
         cur = self._db.execute(
@@ -259,12 +263,11 @@ class Outbox:
             "ORDER BY seq LIMIT ?)",
             (needed,),
         )
-        self._depth -= cur.rowcount
-        self.evicted_chunks += cur.rowcount
-        return cur.rowcount
+        return int(cur.rowcount)
 
-    def _after_insert(self, seqs: list[int]) -> None:
-        self._depth += len(seqs)
+    def _after_insert(self, seqs: list[int], evicted: int) -> None:
+        self._depth += len(seqs) - evicted
+        self.evicted_chunks += evicted
         if seqs:
             self.changed.set()
             self.drained.clear()

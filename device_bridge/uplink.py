@@ -124,9 +124,9 @@ class Uplink:
         while not stop.is_set():
             items = self.outbox.pending(self.batch_size, newest_first=self.newest_first)
             if not items:
+                # Nothing pending: wait for an append (the event is set by every append, so
+                # clearing it here, with no await since pending(), cannot miss one).
                 self.outbox.changed.clear()
-                if self.outbox.depth():
-                    continue
                 await self._idle(ws, stop)
                 continue
             await self._send_batch(ws, items)

@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 
 from patient_hub.bus.base import Delivery, Payload
 
-_RETAIN = 100_000  # messages kept per topic, like Redis XADD MAXLEN ~
+#: Messages kept per topic beyond what every group has consumed (a group created later still
+#: sees recent history, as with Redis XADD MAXLEN ~); unconsumed messages are never dropped.
+_RETAIN = 10_000
 _LISTENER_QUEUE = 10_000
 
 
@@ -44,9 +46,12 @@ class MemoryBus:
         msg_id = str(t.base + len(t.log))
         t.log.append((msg_id, payload))
         if len(t.log) > 2 * _RETAIN:
-            drop = len(t.log) - _RETAIN
-            del t.log[:drop]
-            t.base += drop
+            end = t.base + len(t.log)
+            floor = min((g.cursor for g in t.groups.values()), default=end)
+            drop = min(floor, end - _RETAIN) - t.base
+            if drop > 0:
+                del t.log[:drop]
+                t.base += drop
         for queue in t.listeners:
             if queue.full():
                 queue.get_nowait()  # a slow screen skips, it does not stall ingest

@@ -111,9 +111,11 @@ class PatientVitals:
         return [finding]
 
     def _spo2(self, value: float, at: datetime) -> list[Finding]:
-        if self.last_spo2_at is not None and at <= self.last_spo2_at:
-            return []  # a replay or an out-of-order sample: already taken into account
-        # The detectors sample at 1 Hz; a longer silence is a gap, which they bridge or end.
+        if self.last_spo2_at is not None and at < self.last_spo2_at + timedelta(seconds=1):
+            # A replay, an out-of-order sample, or a second oximeter within the same second:
+            # the detectors take one sample per second (1 Hz, as ODI is defined).
+            return []
+        # A longer silence is a gap, which the detectors bridge or end.
         self.last_spo2_at = at
         out: list[Finding] = []
         for event in self.desaturation.update([value], at):

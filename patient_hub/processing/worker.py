@@ -45,7 +45,10 @@ class SignalProcessor:
             state = self.vitals.get(patient_id)
             if state is None:
                 state = self.vitals[patient_id] = PatientVitals(patient_id, self.tz)
-            findings += state.take(rows)
+            try:
+                findings += state.take(rows)
+            except ValueError as exc:  # implausible input: logged and skipped, never a crash
+                log.warning("readings of %s skipped by the signal worker: %s", patient_id, exc)
         return findings
 
     def samples(self, payload: dict[str, Any]) -> tuple[list[dict[str, Any]], list[Finding]]:
@@ -93,12 +96,18 @@ class SignalWorker:
         findings: list[Finding] = []
         derived: list[dict[str, Any]] = []
         for delivery in batch:
-            if topic == TOPIC_READINGS:
-                findings += self.processor.readings(delivery.payload)
-            else:
-                more, found = self.processor.samples(delivery.payload)
-                derived += more
-                findings += found
+            try:
+                if topic == TOPIC_READINGS:
+                    findings += self.processor.readings(delivery.payload)
+                else:
+                    more, found = self.processor.samples(delivery.payload)
+                    derived += more
+                    findings += found
+            except Exception:
+                # A message the processing cannot handle would fail the same way on every
+                # retry: log it and go on (its readings are stored; only analysis is skipped).
+                # Storage and bus errors below are transient and do leave the batch pending.
+                log.exception("signal worker: message %s on %s skipped", delivery.id, topic)
         if findings:
             async with unit_of_work(self.hub.sessions) as session:
                 await upsert_findings(session, findings, self.hub.clock())

@@ -114,3 +114,14 @@ def test_the_outbox_evicts_ecg_before_refusing_vitals(tmp_path: Path) -> None:
     with pytest.raises(OutboxFull, match="limit 10"):
         box.append([("reading", {"r": 10})])
     assert box.depth() == 10 and len(box.pending(20)) == 10
+
+
+def test_a_refused_append_leaves_depth_and_eviction_counts_right(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.db", max_items=10)
+    box.append([("reading", {"r": i}) for i in range(8)] + [("chunk", {"c": 0})])
+    with pytest.raises(OutboxFull):
+        box.append([("reading", {"r": i}) for i in range(5)])  # eviction of 1 chunk not enough
+    assert box.depth() == 9 == len(box.pending(20))
+    assert box.evicted_chunks == 0
+    box.delete([i.seq for i in box.pending(20)])
+    assert box.depth() == 0 and box.drained.is_set()

@@ -91,3 +91,18 @@ async def test_listeners_see_only_messages_published_after_they_started(bus: Bus
         got_one = [(await anext(one))["i"] for _ in range(3)]
         got_two = [(await anext(two))["i"] for _ in range(3)]
     assert got_one == got_two == [0, 1, 2]
+
+
+async def test_a_lagging_group_loses_nothing_however_much_is_published() -> None:
+    from patient_hub.bus import memory
+
+    bus = MemoryBus()
+    await bus.consume("t", "slow", "c", block_s=0)  # the group exists from the start
+    total = 2 * memory._RETAIN + 10
+    for i in range(total):
+        await bus.publish("t", {"i": i})
+    seen: list[int] = []
+    while got := await bus.consume("t", "slow", "c", count=5000, block_s=0):
+        seen += [d.payload["i"] for d in got]
+    assert seen == list(range(total))
+    await bus.close()

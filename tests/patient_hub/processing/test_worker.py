@@ -197,3 +197,15 @@ def test_news2_is_not_scored_without_a_respiratory_rate() -> None:
         {**base, "kind": "body_temperature", "value": 39.5, "unit": "Cel"},
     ]
     assert [f for f in processor.readings({"readings": vitals}) if f.kind == "news2"] == []
+
+
+def test_two_oximeters_and_sub_second_readings_are_taken_at_1_hz() -> None:
+    processor = SignalProcessor(ZoneInfo("UTC"))
+    readings = []
+    for i in range(300):
+        for device, offset in (("ox-1", 0.0), ("ox-2", 0.4)):
+            at = T0 + timedelta(seconds=i * 0.7 + offset)
+            value = 97 if i < 150 else 86
+            readings.append({**spo2(0, value), "device_id": device, "measured_at": at.isoformat()})
+    found = processor.readings({"readings": readings})  # must not raise
+    assert "spo2_sustained_low" in {f.kind for f in found}
