@@ -8,12 +8,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from zoneinfo import ZoneInfo
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
+from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from clinician_api.auth.endpoints import router as auth_router
+from clinician_api.fhir_rest import outcome as fhir_outcome
 from clinician_api.monitor.endpoints import router as monitor_router
 from clinician_api.monitor.fanout import MonitorFanout
 from clinician_api.patients.endpoints import router as patients_router
@@ -25,7 +25,6 @@ from patient_hub.db import make_engine
 from patient_hub.ingest.endpoints import router as ingest_router
 from patient_hub.processing.worker import SignalWorker
 from patient_hub.runtime import HubContext
-from telemed_core.errors import TelemedError
 
 log = logging.getLogger(__name__)
 
@@ -84,16 +83,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
     )
     app.state.settings = settings
 
-    @app.exception_handler(TelemedError)
-    async def _domain_error(_: Request, exc: TelemedError) -> JSONResponse:
-        return _problem(exc.status_code, exc.code, exc.message)
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-        details = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5]
-        )
-        return _problem(422, "invalid", details)
+    fhir_outcome.install(app, _problem)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:
