@@ -53,6 +53,12 @@ class Faults:
     dropout_s: int = 10
 
 
+#: Clinical scenarios a simulated patient can play, so that the demo shows findings:
+#: ``desaturation`` -- SpO2 falls to ~86 % for 90 s every 10 min (after 2 min);
+#: ``hypertensive_crisis`` -- blood pressure around 188/114 mmHg, confirmed by every repeat.
+SCENARIOS = ("desaturation", "hypertensive_crisis")
+
+
 @dataclass
 class Physiology:
     """Personal set points and a mean-reverting random walk around them."""
@@ -101,6 +107,7 @@ class SimulatedPatient:
     bp_every_s: int = 30
     slow_every_s: int = 60
     faults: Faults = field(default_factory=Faults)
+    scenario: str | None = None
     rng: random.Random = field(init=False)
     body: Physiology = field(init=False)
     elapsed_s: int = 0
@@ -113,6 +120,10 @@ class SimulatedPatient:
             hr_bpm=r.uniform(58, 95), spo2_pct=r.uniform(93, 99), sbp_mmhg=r.uniform(110, 165),
             dbp_mmhg=r.uniform(65, 100), temp_c=r.uniform(36.3, 37.2), weight_kg=r.uniform(55, 110),
         )  # fmt: skip
+        if self.scenario is not None and self.scenario not in SCENARIOS:
+            raise ValueError(f"unknown scenario {self.scenario!r}; one of {SCENARIOS}")
+        if self.scenario == "hypertensive_crisis":
+            self.body.sbp_mmhg, self.body.dbp_mmhg = 188.0, 114.0
         # The strap counts ns since 2000-01-01 from when it was last switched on.
         self._strap_epoch_ns = r.randrange(10**15, 10**17)
 
@@ -137,8 +148,11 @@ class SimulatedPatient:
         out: list[Notification] = []
         if s > self._silent_until:
             out += self._strap(at)
+        spo2 = b.spo2_pct
+        if self.scenario == "desaturation" and s >= 120 and (s - 120) % 600 < 90:
+            spo2 = 86.0 + rng.gauss(0, 0.5)
         out.append(self._note("oximeter", PLX_CONTINUOUS, at,
-                              encode.encode_plx_continuous(round(b.spo2_pct), round(b.hr_bpm))))  # fmt: skip
+                              encode.encode_plx_continuous(round(spo2), round(b.hr_bpm))))  # fmt: skip
         if s % self.bp_every_s == 0:
             sbp, dbp = round(b.sbp_mmhg + rng.gauss(0, 4)), round(b.dbp_mmhg + rng.gauss(0, 3))
             cuff_clock = at.astimezone(UTC).replace(microsecond=0, tzinfo=None)

@@ -145,8 +145,16 @@ def demo(
             console.print(f"API docs:       [bold]{url}/docs[/bold]", highlight=False)
             console.print(f"TELEMED_READY {url}", highlight=False)
             hub = url.replace("0.0.0.0", "127.0.0.1")
+            # Two patients deteriorate now and then, so that findings show on the screens.
+            scenarios = {"demo-2": "desaturation", "demo-3": "hypertensive_crisis"}
             asyncio.create_task(
-                run_bridges(hub, data.bridges, seconds=None, outbox_dir=Path("var/demo-outbox"))
+                run_bridges(
+                    hub,
+                    data.bridges,
+                    seconds=None,
+                    outbox_dir=Path("var/demo-outbox"),
+                    scenarios=scenarios,
+                )
             )
 
         await _serve(settings, ready)

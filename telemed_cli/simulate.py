@@ -101,6 +101,7 @@ async def run_bridges(
     speed: float = 1.0,
     drain_timeout_s: float = 60.0,
     stop: asyncio.Event | None = None,
+    scenarios: dict[str, str] | None = None,
 ) -> dict[str, int]:
     """Run simulated bridges; after ``seconds`` (or ``stop``), drain the outboxes. Returns
     how many items each bridge produced."""
@@ -112,7 +113,8 @@ async def run_bridges(
         outbox = Outbox(folder / f"{b.bridge_id}.db")
         uplink = Uplink(ws_url(hub), b.bridge_id, b.token, outbox)
         uplinks.append(uplink)
-        patient = SimulatedPatient(b.patient_id, seed=1000 + i, ecg=ecg)
+        scenario = (scenarios or {}).get(b.patient_id)
+        patient = SimulatedPatient(b.patient_id, seed=1000 + i, ecg=ecg, scenario=scenario)
         pipeline = BridgePipeline(outbox, {d.address: d for d in patient.bindings()})
         pipeline.recover()
         producers.append(asyncio.create_task(produce(patient, pipeline, seconds, stop, speed)))

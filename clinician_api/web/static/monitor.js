@@ -41,6 +41,8 @@ function format(value, kind) {
 }
 
 function show(reading) {
+  // Tiles show what devices measured; derived values (e.g. HR from ECG) go with findings.
+  if ((reading.flags || []).includes("derived")) return;
   const byKind = latest.get(reading.patient_id);
   if (!byKind) return;
   const prev = byKind.get(reading.kind);

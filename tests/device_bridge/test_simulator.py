@@ -1,0 +1,69 @@
+"""The device simulator: spec-exact bytes that the parsers read back, and its scenarios."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from device_bridge import polar
+from device_bridge.gatt import decode
+from device_bridge.simulator import PLX_CONTINUOUS, Faults, SimulatedPatient
+
+T0 = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
+
+
+def spo2_series(patient: SimulatedPatient, seconds: int) -> list[float]:
+    values = []
+    for s in range(seconds):
+        for note in patient.tick(T0 + timedelta(seconds=s)):
+            if note.characteristic == PLX_CONTINUOUS:
+                values += [
+                    m.value for m in decode(note.characteristic, note.payload) if m.kind == "spo2"
+                ]
+    return [v for v in values if v is not None]
+
+
+def test_every_simulated_notification_parses() -> None:
+    patient = SimulatedPatient("p1", seed=3)
+    kinds = set()
+    for s in range(61):
+        for note in patient.tick(T0 + timedelta(seconds=s)):
+            if note.characteristic == polar.PMD_DATA_UUID:
+                assert len(polar.decode_ecg_frame(note.payload).samples_uv) > 0
+            else:
+                kinds |= {m.kind.value for m in decode(note.characteristic, note.payload)}
+    assert kinds >= {"heart_rate", "rr_interval", "spo2", "pulse_rate", "bp_systolic",
+                     "body_temperature", "body_weight", "battery_level"}  # fmt: skip
+
+
+def test_desaturation_scenario_dips_below_90_after_two_minutes() -> None:
+    series = spo2_series(SimulatedPatient("p1", seed=1, scenario="desaturation"), 240)
+    assert min(series[:120]) >= 90
+    assert max(series[125:200]) < 90
+
+
+def test_crisis_scenario_measures_crisis_pressures() -> None:
+    patient = SimulatedPatient("p1", seed=1, scenario="hypertensive_crisis")
+    sbp = [
+        m.value
+        for note in patient.tick(T0)
+        for m in (
+            decode(note.characteristic, note.payload)
+            if note.characteristic != polar.PMD_DATA_UUID
+            else []
+        )
+        if m.kind == "bp_systolic"
+    ]
+    assert sbp and sbp[0] is not None and sbp[0] >= 175
+
+
+def test_garbage_faults_produce_malformed_payloads() -> None:
+    patient = SimulatedPatient("p1", seed=2, faults=Faults(garbage_p=1.0))
+    notes = patient.tick(T0)
+    assert all(len(n.payload) < 4 for n in notes)
+
+
+def test_unknown_scenarios_are_refused() -> None:
+    with pytest.raises(ValueError, match="scenario"):
+        SimulatedPatient("p1", seed=1, scenario="zombie")
