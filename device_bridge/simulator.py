@@ -85,16 +85,29 @@ class Physiology:
 
 
 def synthetic_ecg_uv(hr_bpm: float, fs_hz: float, n: int, t0_s: float) -> list[int]:
-    """P-QRS-T beats in µV as sums of Gaussians (the shape of McSharry et al. 2003, ECGSYN)."""
-    period = 60.0 / hr_bpm
+    """``n`` samples in µV of a regular rhythm at ``hr_bpm``, starting ``t0_s`` into it."""
+    period_s = 60.0 / hr_bpm
+    return synthetic_ecg_beats(hr_bpm, fs_hz, n, (t0_s / period_s) % 1.0)[0]
+
+
+def synthetic_ecg_beats(
+    hr_bpm: float, fs_hz: float, n: int, phase: float
+) -> tuple[list[int], float]:
+    """P-QRS-T beats in µV as sums of Gaussians (the shape of McSharry et al. 2003, ECGSYN).
+
+    ``phase`` (0-1) is where in the cardiac cycle the first sample falls; the returned phase
+    continues the rhythm in the next call, so a changing heart rate never breaks a beat in two
+    (which would look like an irregular rhythm to the detectors).
+    """
+    period_s = 60.0 / hr_bpm
     # (centre s relative to R, width s, amplitude µV) of P, Q, R, S, T
     waves = [(-0.2, 0.025, 120), (-0.05, 0.01, -150), (0.0, 0.012, 1200), (0.04, 0.01, -250)]
     waves.append((0.25, 0.05, 300))
     out = []
     for i in range(n):
-        t = (t0_s + i / fs_hz) % period - period / 3
+        t = ((phase + i / (fs_hz * period_s)) % 1.0) * period_s - period_s / 3
         out.append(int(sum(a * math.exp(-((t - mu) ** 2) / (2 * s * s)) for mu, s, a in waves)))
-    return out
+    return out, (phase + n / (fs_hz * period_s)) % 1.0
 
 
 @dataclass
@@ -113,6 +126,7 @@ class SimulatedPatient:
     elapsed_s: int = 0
     _strap_epoch_ns: int = 0
     _silent_until: int = -1
+    _ecg_phase: float = 0.0
 
     def __post_init__(self) -> None:
         r = self.rng = random.Random(self.seed)
@@ -187,7 +201,9 @@ class SimulatedPatient:
             return notes
         if rng.random() < self.faults.clock_reset_p:
             self._strap_epoch_ns = rng.randrange(10**15, 10**16)  # switched off and on: 2019-ish
-        samples = synthetic_ecg_uv(b.hr_bpm, ECG_FS_HZ, ECG_FS_HZ, float(self.elapsed_s))
+        samples, self._ecg_phase = synthetic_ecg_beats(
+            b.hr_bpm, ECG_FS_HZ, ECG_FS_HZ, self._ecg_phase
+        )
         for k in range(0, len(samples), ECG_FRAME_SAMPLES):
             frame = samples[k : k + ECG_FRAME_SAMPLES]
             self._strap_epoch_ns += int(len(frame) * 1e9 / ECG_FS_HZ)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -21,7 +21,8 @@ from clinician_api.patients.schemas import (
 )
 from patient_hub.access import require_patient, visible_patient_ids
 from patient_hub.accounts.models import User
-from patient_hub.findings.repository import findings_of_patient
+from patient_hub.findings.models import FindingRow
+from patient_hub.findings.repository import findings_of_patient, recent_findings
 from patient_hub.ingest.models import ReadingRow
 from patient_hub.patients import service as patients
 from patient_hub.patients.models import Patient
@@ -112,24 +113,28 @@ async def list_findings(
         raise InvalidInput("since must carry a time zone, e.g. 2026-01-01T00:00:00Z")
     await require_patient(session, who, patient_id)
     rows = await findings_of_patient(session, patient_id, since=since, limit=limit)
-    return [
-        FindingOut(
-            key=f.key, patient_id=f.patient_id, kind=f.kind, start=f.start, end=f.end,
-            severity=f.severity, method=f.method, values=f.values, window_s=f.window_s,
-            explanation=f.explanation,
-        )
-        for f in rows
-    ]  # fmt: skip
+    return [_finding_out(f) for f in rows]
+
+
+def _finding_out(f: FindingRow) -> FindingOut:
+    return FindingOut(
+        key=f.key, patient_id=f.patient_id, kind=f.kind, start=f.start, end=f.end,
+        severity=f.severity, method=f.method, values=f.values, window_s=f.window_s,
+        explanation=f.explanation,
+    )  # fmt: skip
 
 
 @router.get("/api/monitor/snapshot")
 async def monitor_snapshot(session: Session, who: CurrentPrincipal) -> dict[str, object]:
     """Visible patients with the latest reading of each kind: the monitor's first paint."""
     visible = await _visible_patients(session, who)
-    latest = await latest_per_kind(session, [p.id for p in visible])
+    ids = [p.id for p in visible]
+    latest = await latest_per_kind(session, ids)
+    findings = await recent_findings(session, ids, utc_now() - timedelta(hours=24))
     return {
         "patients": [_patient_out(p).model_dump() for p in visible],
         "latest": [reading_out(r).model_dump(mode="json") for r in latest],
+        "findings": [_finding_out(f).model_dump(mode="json") for f in reversed(findings)],
     }
 
 

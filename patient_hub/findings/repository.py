@@ -79,6 +79,21 @@ async def upsert_findings(
         await session.execute(stmt)
 
 
+async def recent_findings(
+    session: AsyncSession, patient_ids: Sequence[str], since: datetime, limit: int = 500
+) -> Sequence[FindingRow]:
+    """Findings of these patients updated since ``since``, newest first."""
+    if not patient_ids:
+        return []
+    stmt = (
+        select(FindingRow)
+        .where(FindingRow.patient_id.in_(patient_ids), FindingRow.updated_at >= since)
+        .order_by(FindingRow.start.desc())
+        .limit(limit)
+    )
+    return (await session.scalars(stmt)).all()
+
+
 async def findings_of_patient(
     session: AsyncSession, patient_id: str, *, since: datetime | None = None, limit: int = 200
 ) -> Sequence[FindingRow]:

@@ -95,3 +95,34 @@ async def test_wrong_password_stays_on_login_with_a_message(
     await page.click("button[type=submit]")
     await page.wait_for_url("**/login?error=1")
     assert "Wrong username or password" in await page.inner_text("[role=alert]")
+
+
+async def test_a_finding_appears_on_the_patients_tile_and_stays_after_reload(
+    hub: Any, seed: Any, browser: Any
+) -> None:
+    tokens = await seed(hub.settings.database_url)
+    page = await browser.new_page()
+    await page.goto(hub.url + "/login")
+    await page.fill("input[name=username]", "nurse-a")
+    await page.fill("input[name=password]", "pw-nurse-a")
+    await page.click("button[type=submit]")
+    await page.locator("#status.live").wait_for(timeout=10_000)
+    async with websockets.connect(hub.ws_url + "/ws/bridge") as ws:
+        hello = {"type": "hello", "v": 1, "bridge_id": "bridge-p1", "token": tokens["bridge-p1"]}
+        await ws.send(json.dumps(hello))
+        await ws.recv()
+        readings = [
+            {"seq": i + 1, "patient_id": "p1", "device_id": "ox-1", "kind": "spo2",
+             "value": 97 if i < 180 else 86, "unit": "%",
+             "measured_at": f"2026-11-27T10:{i // 60:02d}:{i % 60:02d}Z"}
+            for i in range(270)
+        ]  # fmt: skip
+        await ws.send(json.dumps({"type": "batch", "v": 1, "batch_id": 1, "readings": readings}))
+        assert json.loads(await ws.recv())["type"] == "ack"
+    finding = page.locator('#patient-p1 .finding[data-kind="spo2_sustained_low"]')
+    await finding.wait_for(timeout=15_000)
+    assert "SpO2 below 90" in await finding.inner_text()
+    await page.reload()
+    await page.locator('#patient-p1 .finding[data-kind="spo2_sustained_low"]').wait_for(
+        timeout=10_000
+    )

@@ -67,3 +67,20 @@ def test_garbage_faults_produce_malformed_payloads() -> None:
 def test_unknown_scenarios_are_refused() -> None:
     with pytest.raises(ValueError, match="scenario"):
         SimulatedPatient("p1", seed=1, scenario="zombie")
+
+
+def test_simulated_ecg_keeps_a_regular_rhythm_while_the_rate_wanders() -> None:
+    import numpy as np
+
+    from patient_hub.signal.af import detect_af
+    from patient_hub.signal.ecg import detect_r_peaks
+
+    patient = SimulatedPatient("p1", seed=5)
+    samples: list[int] = []
+    for s in range(180):
+        for note in patient.tick(T0 + timedelta(seconds=s)):
+            if note.characteristic == polar.PMD_DATA_UUID:
+                samples += polar.decode_ecg_frame(note.payload).samples_uv
+    beats = detect_r_peaks(np.asarray(samples, dtype=float), polar.ECG_SAMPLE_RATE_HZ)
+    assert len(beats) > 150
+    assert not detect_af(beats / polar.ECG_SAMPLE_RATE_HZ).any()  # a sinus rhythm is not AF

@@ -24,9 +24,9 @@ function tile(patient) {
   const grid = el("div", { class: "vitals" });
   for (const [kind, label] of SHOWN) {
     const v = el("div", { class: "vital", "data-kind": kind });
-    v.append(el("div", { class: "label" }, label));
-    const value = el("span", { class: "value" }, "–");
-    v.append(value, el("span", { class: "unit" }, ""));
+    const head = el("div", { class: "label" }, label);
+    head.append(el("span", { class: "unit" }, ""));
+    v.append(head, el("span", { class: "value" }, "–"));
     grid.append(v);
   }
   t.append(grid);
@@ -90,6 +90,7 @@ async function start() {
   const grid = document.getElementById("patients");
   for (const p of snapshot.patients) { latest.set(p.id, new Map()); grid.append(tile(p)); }
   for (const r of snapshot.latest) show(r);
+  for (const f of snapshot.findings || []) showFinding(f);
   if (!snapshot.patients.length) grid.append(el("p", {}, "No patients to show for this account."));
   connect();
   setInterval(markStale, 10000);
