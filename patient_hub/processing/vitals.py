@@ -13,6 +13,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
+
 from patient_hub.signal.findings import Finding
 from patient_hub.signal.news2 import (
     Consciousness,
@@ -30,6 +32,7 @@ from patient_hub.signal.trends import (
     weight_gain_findings,
 )
 
+ONE_SECOND = timedelta(seconds=1)
 WEIGHT_HISTORY = timedelta(days=10)
 BP_HISTORY = 20
 #: Device kinds that feed NEWS2 (consciousness and oxygen come from a nurse's entry; for a
@@ -66,6 +69,7 @@ class PatientVitals:
     def take(self, readings: list[dict[str, Any]]) -> list[Finding]:
         """Feed one batch of this patient's readings (wire dicts); return findings."""
         findings: list[Finding] = []
+        spo2: list[tuple[datetime, float]] = []
         bp_changed = weight_changed = False
         for r in sorted(readings, key=lambda r: r["measured_at"]):
             if r["value"] is None or "invalid" in r["flags"]:
@@ -73,13 +77,15 @@ class PatientVitals:
             at = datetime.fromisoformat(r["measured_at"])
             kind = r["kind"]
             if kind == "spo2":
-                findings += self._spo2(float(r["value"]), at)
+                spo2.append((at, float(r["value"])))
             elif kind in ("bp_systolic", "bp_diastolic"):
                 bp_changed |= self._bp_part(r["device_id"], at, kind, float(r["value"]))
             elif kind == "body_weight":
                 weight_changed |= self._weight(float(r["value"]), at)
             if kind in NEWS2_KINDS:
                 self._news2_take(NEWS2_KINDS[kind], float(r["value"]), at)
+        if spo2:
+            findings += self._spo2(spo2)
         if bp_changed:
             findings += hypertensive_crisis_findings(self.patient_id, list(self.bp))
         if weight_changed:
@@ -110,17 +116,27 @@ class PatientVitals:
             finding = replace(finding, explanation=f"{finding.explanation} (assumed: {names})")
         return [finding]
 
-    def _spo2(self, value: float, at: datetime) -> list[Finding]:
-        if self.last_spo2_at is not None and at < self.last_spo2_at + timedelta(seconds=1):
-            # A replay, an out-of-order sample, or a second oximeter within the same second:
-            # the detectors take one sample per second (1 Hz, as ODI is defined).
+    def _spo2(self, samples: list[tuple[datetime, float]]) -> list[Finding]:
+        """Put the batch's SpO2 samples on a 1 Hz grid (ODI is defined at 1 Hz) and feed the
+        detectors once: seconds without a sample are NaN (a gap, which they bridge or end);
+        replays, out-of-order samples and a second oximeter within the same second are skipped.
+        """
+        accepted: list[tuple[datetime, float]] = []
+        for at, value in samples:
+            last = accepted[-1][0] if accepted else self.last_spo2_at
+            if last is None or at >= last + ONE_SECOND:
+                accepted.append((at, value))
+        if not accepted:
             return []
-        # A longer silence is a gap, which the detectors bridge or end.
-        self.last_spo2_at = at
+        start = accepted[0][0]
+        slots = [round((at - start) / ONE_SECOND) for at, _ in accepted]
+        grid = np.full(slots[-1] + 1, np.nan)
+        grid[slots] = [value for _, value in accepted]
+        self.last_spo2_at = start + ONE_SECOND * slots[-1]
         out: list[Finding] = []
-        for event in self.desaturation.update([value], at):
+        for event in self.desaturation.update(grid, start):
             out.append(event.to_finding(self.patient_id, self.desaturation.method))
-        for episode in self.low_spo2.update([value], at):
+        for episode in self.low_spo2.update(grid, start):
             out.append(episode.to_finding(self.patient_id, self.low_spo2.method))
         return out
 
