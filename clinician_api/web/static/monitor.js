@@ -64,6 +64,14 @@ const findingsShown = new Map();  // finding key -> list item
 function showFinding(f) {
   const list = document.querySelector(`#patient-${CSS.escape(f.patient_id)} .findings`);
   if (!list) return;
+  // A confirmed finding supersedes its unconfirmed first sighting (same patient, kind, start).
+  const unconfirmedKey = `${f.patient_id}|${f.kind}_unconfirmed|${f.key.split("|").pop()}`;
+  if (f.kind.endsWith("_unconfirmed")) {
+    if (findingsShown.has(f.key.replace("_unconfirmed|", "|"))) return;
+  } else if (findingsShown.has(unconfirmedKey)) {
+    findingsShown.get(unconfirmedKey).remove();
+    findingsShown.delete(unconfirmedKey);
+  }
   let item = findingsShown.get(f.key);
   if (!item) {
     item = el("li", { "data-kind": f.kind });
