@@ -14,6 +14,10 @@ from fastapi.staticfiles import StaticFiles
 
 from clinician_api.auth.endpoints import router as auth_router
 from clinician_api.fhir_rest import outcome as fhir_outcome
+from clinician_api.fhir_rest.search import router as fhir_search_router
+from clinician_api.fhir_rest.subscriptions import SubscriptionHub
+from clinician_api.fhir_rest.subscriptions import router as fhir_subscriptions_router
+from clinician_api.fhir_rest.transaction import router as fhir_transaction_router
 from clinician_api.monitor.endpoints import router as monitor_router
 from clinician_api.monitor.fanout import MonitorFanout
 from clinician_api.patients.endpoints import router as patients_router
@@ -60,6 +64,10 @@ def create_app(settings: ServerSettings) -> FastAPI:
         app.state.hub = HubContext.build(engine, bus)
         app.state.fanout = MonitorFanout(bus)
         await app.state.fanout.start()
+        app.state.fhir_subscriptions = SubscriptionHub(
+            app.state.hub, settings.worker_name, number_events=settings.role in ("all", "api")
+        )
+        await app.state.fhir_subscriptions.start()
         stop = asyncio.Event()
         workers = []
         if settings.role in ("all", "worker"):
@@ -71,6 +79,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         finally:
             stop.set()
             await asyncio.gather(*workers, return_exceptions=True)
+            await app.state.fhir_subscriptions.stop()
             await app.state.fanout.stop()
             await bus.close()
             await engine.dispose()
@@ -94,5 +103,8 @@ def create_app(settings: ServerSettings) -> FastAPI:
     app.include_router(monitor_router)
     app.include_router(ingest_router)
     app.include_router(web_router)
+    app.include_router(fhir_transaction_router)
+    app.include_router(fhir_subscriptions_router)
+    app.include_router(fhir_search_router)
     app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")
     return app

@@ -38,7 +38,9 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-Session = Annotated[AsyncSession, Depends(get_session)]
+# scope="function": the transaction commits before the response is sent, so a client never
+# hears "created" for something a failed commit lost, and can read it back at once.
+Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
 async def principal_from_token(session: AsyncSession, secret: str, token: str | None) -> Principal:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import patient_hub.accounts.models
+import patient_hub.fhir.subscriptions
+import patient_hub.fhir.transaction
 import patient_hub.findings.models
 import patient_hub.ingest.models
 import patient_hub.patients.models  # noqa: F401
