@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from telemed_core.errors import TelemedError
 
@@ -65,6 +66,14 @@ def is_fhir(request: Request) -> bool:
 
 def install(app: FastAPI, problem: Any) -> None:
     """Route errors under /fhir to OperationOutcome; elsewhere to ``problem`` (RFC 9457)."""
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if is_fhir(request):  # unknown paths and methods under /fhir are OperationOutcomes too
+            return outcome_response(exc.status_code, str(exc.detail))
+        return JSONResponse(
+            {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
+        )
 
     @app.exception_handler(FhirError)
     async def _fhir_error(_: Request, exc: FhirError) -> JSONResponse:

@@ -382,3 +382,11 @@ async def test_fhirpy_posts_a_transaction(hub: Any, world: dict[str, str]) -> No
     assert [e["response"]["status"] for e in response["entry"]][3:] == ["201 Created"] * 3
     again = await asyncio.wait_for(client.execute("/", method="post", data=phd_bundle()), 10)
     assert [e["response"]["status"] for e in again["entry"]][3:] == ["200 OK"] * 3
+
+
+async def test_unknown_fhir_paths_are_operation_outcomes(hub: Any) -> None:
+    async with httpx.AsyncClient(base_url=hub.url) as client:
+        response = await client.get("/fhir/NoSuchResource/1")
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith("application/fhir+json")
+    assert response.json()["resourceType"] == "OperationOutcome"
