@@ -179,6 +179,12 @@ def accuracy(records: list[str], seconds: float | None) -> None:
     for name, s in totals.items():
         theirs = float(np.mean(s.seconds))
         print(f"{name:<14}{theirs / offline:12.1f}{theirs / stream:13.1f}")
+    if "wfdb_gqrs" in totals:
+        gqrs = float(np.mean(totals["wfdb_gqrs"].seconds))
+        print(
+            f"\nours_stream1s takes {100 * stream / gqrs:.1f} % of wfdb_gqrs's time in this run "
+            f"({gqrs / stream:.1f}x faster; goal: >= 50x, i.e. <= 2 %)"
+        )
 
 
 def stream_leads(n_streams: int, seconds: int, fs: int = 250) -> Signal:

@@ -75,9 +75,11 @@ def _as_samples(ecg: npt.ArrayLike, ndim: int) -> npt.NDArray[np.float64]:
     arr = np.asarray(ecg)
     if arr.ndim != ndim:
         raise ValueError(f"expected a {ndim}-D array of ECG samples, got shape {arr.shape}")
-    if arr.dtype.kind not in "biuf":
-        raise ValueError(f"ECG samples must be real numbers, got dtype {arr.dtype}")
-    return arr.astype(np.float64, copy=False)
+    if arr.dtype != np.float64:
+        if arr.dtype.kind not in "biuf":
+            raise ValueError(f"ECG samples must be real numbers, got dtype {arr.dtype}")
+        arr = arr.astype(np.float64)
+    return arr
 
 
 class RPeakDetectorBank:
@@ -114,6 +116,16 @@ class RPeakDetectorBank:
             raise ValueError(f"expected {self.n_streams} rows (one per stream), got {x.shape[0]}")
         return self._collect(self._features.push(x), final=False)
 
+    def _process_one(self, chunk: npt.ArrayLike) -> IndexArray:
+        """``process`` for a one-stream bank fed a 1-D chunk (the :class:`RPeakDetector` path)."""
+        if self._flushed:
+            raise ValueError("stream already flushed; start a new detector")
+        features, rules = self._features, self._rules[0]
+        for c in features.push_lead(_as_samples(chunk, 1)):
+            rules.feed(c)
+        rules.advance(features.next_check - 1)  # the horizon
+        return np.array(rules.take(), dtype=np.int64)
+
     def flush(self) -> list[IndexArray]:
         """End every stream and return the R peaks still pending, per stream."""
         if self._flushed:
@@ -147,8 +159,9 @@ class RPeakDetector:
     Non-finite samples (NaN, inf) are a gap: no beat is placed in it nor in the 0.2 s after
     it, while the filters restart. A flat or clipped stretch yields no beats.
 
-    The state is a few fixed-size arrays and scalars (no buffer grows with time); the object
-    is picklable, which is how it is checkpointed.
+    The state is a few fixed-size arrays and scalars (no buffer grows with time), plus room
+    to filter the next chunk in place, sized to the chunks fed (at most 8192 samples) and not
+    pickled; the object is picklable, which is how it is checkpointed.
     """
 
     method = "hamilton1986"
@@ -164,7 +177,7 @@ class RPeakDetector:
 
     def process(self, chunk: npt.ArrayLike) -> IndexArray:
         """Consume the next samples; return the new R-peak sample indices (int64)."""
-        return self._bank.process(_as_samples(chunk, 1)[None, :])[0]
+        return self._bank._process_one(chunk)
 
     def flush(self) -> IndexArray:
         """End the stream and return the R peaks still pending (int64 sample indices)."""

@@ -35,7 +35,7 @@ References:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from patient_hub.signal.ecg_features import Candidate
 
@@ -52,19 +52,22 @@ LEARN_S = 2.0
 RELEARN_S = 8.0
 
 
+def _push(history: list[float], value: float) -> float:
+    """Append ``value``, drop the oldest, and return the new median."""
+    del history[0]
+    history.append(value)
+    s = sorted(history)
+    mid = len(s) // 2
+    return s[mid] if len(s) % 2 else 0.5 * (s[mid - 1] + s[mid])
+
+
 def _median(values: list[float]) -> float:
     s = sorted(values)
     mid = len(s) // 2
     return s[mid] if len(s) % 2 else 0.5 * (s[mid - 1] + s[mid])
 
 
-def _push(history: list[float], value: float) -> None:
-    history.pop(0)
-    history.append(value)
-
-
-@dataclass(frozen=True, slots=True)
-class _Queued:
+class _Queued(NamedTuple):
     """A peak waiting for its dominance decision at sample ``due``."""
 
     due: int
@@ -73,7 +76,11 @@ class _Queued:
 
 
 class HamiltonRules:
-    """Adaptive-threshold QRS classifier for one lead; times are absolute sample indices."""
+    """Adaptive-threshold QRS classifier for one lead; times are absolute sample indices.
+
+    The medians of the three histories (and the search-back span that follows from the RR
+    median) are kept up to date as the histories change, since every peak consults them.
+    """
 
     def __init__(self, fs_hz: float) -> None:
         self.fs_hz = fs_hz
@@ -82,9 +89,9 @@ class HamiltonRules:
         self.radius_min = round(DOMINANCE_MIN_S * fs_hz)
         self.radius_max = round(DOMINANCE_MAX_S * fs_hz)
         self.epoch = max(1, round(fs_hz))
+        self.learn_len = round(LEARN_S * fs_hz)
+        self.relearn_len = round(RELEARN_S * fs_hz)
         self.qrs_amp = [0.0] * N_HISTORY
-        self.noise_amp = [0.0] * N_HISTORY
-        self.rr = [float(self.epoch)] * N_HISTORY
         self.last: int | None = None  # MWI index of the last QRS
         self.last_slope = 0.0
         self.searchback: Candidate | None = None
@@ -95,21 +102,43 @@ class HamiltonRules:
         self.recent: list[Candidate] = []  # peaks that may still dominate a queued one
         self.queue: list[_Queued] = []  # peaks awaiting their dominance decision
         self.beats: list[int] = []  # R-peak indices accepted but not yet taken
+        self._reset_histories()
+
+    def _reset_histories(self) -> None:
+        """Noise and RR histories back to their initial values; medians recomputed."""
+        self.noise_amp = [0.0] * N_HISTORY
+        self.rr = [float(self.epoch)] * N_HISTORY
+        self.qrs_med = _median(self.qrs_amp)
+        self.noise_med = _median(self.noise_amp)
+        self.sb_span = min(round(SEARCHBACK_RR * _median(self.rr)), self.sb_max)
 
     def feed(self, c: Candidate) -> None:
         """Take the next MWI peak (peaks must come in increasing ``index``)."""
-        self._run_until(c.index - 1)
-        radius = self._radius()
-        due = c.index + radius
-        if self.queue:
-            due = max(due, self.queue[-1].due)  # decisions stay in index order
-        self.queue.append(_Queued(due, radius, c))
-        self.recent = [p for p in self.recent if p.index >= c.index - 2 * self.radius_max]
-        self.recent.append(c)
+        index = c.index
+        queue = self.queue
+        self.advance(index - 1)
+        noisy = self.noise_med > NOISY_FRACTION * self.qrs_med
+        radius = self.radius_max if noisy else self.radius_min
+        due = index + radius
+        if queue and queue[-1].due > due:
+            due = queue[-1].due  # decisions stay in index order
+        queue.append(_Queued(due, radius, c))
+        recent = self.recent
+        oldest = index - 2 * self.radius_max
+        while recent and recent[0].index < oldest:  # ``recent`` is in index order
+            del recent[0]
+        recent.append(c)
 
     def advance(self, horizon: int) -> None:
-        """Handle the events due by ``horizon``: every peak up to it has been fed."""
-        self._run_until(horizon)
+        """Handle the events due by ``horizon``: every peak up to it has been fed.
+
+        A peak is classified as of its own index (as if the decision took no time); timers
+        wait until every peak before them is decided.
+        """
+        queue = self.queue
+        if queue and queue[0].due <= horizon:
+            self._decide_queued(horizon)
+        self._fire_timers(queue[0].peak.index - 1 if queue else horizon)
 
     def finish(self, horizon: int) -> None:
         """End of stream at sample ``horizon``: every peak has been fed; decide them all."""
@@ -123,44 +152,33 @@ class HamiltonRules:
         out, self.beats = self.beats, []
         return out
 
-    def _radius(self) -> int:
-        noisy = _median(self.noise_amp) > NOISY_FRACTION * _median(self.qrs_amp)
-        return self.radius_max if noisy else self.radius_min
-
-    def _run_until(self, t: int) -> None:
-        """Decide the peaks due by ``t``, then fire the timers that can no longer be preempted.
-
-        A peak is classified as of its own index (as if the decision took no time); timers
-        wait until every peak before them is decided.
-        """
-        self._decide_queued(t)
-        self._fire_timers(self.queue[0].peak.index - 1 if self.queue else t)
-
     def _decide_queued(self, t: int | None) -> None:
-        """Decide the queued peaks due by ``t`` (all of them if None)."""
-        while self.queue and (t is None or self.queue[0].due <= t):
-            q = self.queue.pop(0)
-            self._fire_timers(q.peak.index - 1)
-            if self._dominant(q) and q.peak.baseline_ok:
-                self._decide(q)
+        """Decide the queued peaks due by ``t`` (all of them if None).
 
-    def _dominant(self, q: _Queued) -> bool:
-        c = q.peak
-        for p in self.recent:
-            near = p.index != c.index and abs(p.index - c.index) <= q.radius
-            if near and (p.amp > c.amp or (p.amp == c.amp and p.index < c.index)):
-                return False
-        return True
-
-    def _decide(self, q: _Queued) -> None:
-        if self.learning:
-            self.pending.append(q)
-            return
-        self._classify(q.peak)
-        self._fire_timers(q.peak.index)
+        A peak is dropped if a larger one (or an equal, earlier one) lies within its radius;
+        else it is buffered while learning, or classified.
+        """
+        queue = self.queue
+        while queue and (t is None or queue[0].due <= t):
+            q = queue.pop(0)
+            c = q.peak
+            index, amp, radius = c.index, c.amp, q.radius
+            self._fire_timers(index - 1)
+            if not c.baseline_ok:
+                continue
+            for p in self.recent:
+                near = p.index != index and abs(p.index - index) <= radius
+                if near and (p.amp > amp or (p.amp == amp and p.index < index)):
+                    break
+            else:
+                if self.learning:
+                    self.pending.append(q)
+                else:
+                    self._classify(c)
+                    self._fire_timers(index)
 
     def _threshold(self) -> float:
-        q, n = _median(self.qrs_amp), _median(self.noise_amp)
+        q, n = self.qrs_med, self.noise_med
         return n + THRESHOLD_FRACTION * (q - n)
 
     def _classify(self, c: Candidate) -> None:
@@ -170,47 +188,44 @@ class HamiltonRules:
             and since < self.t_wave
             and c.max_slope < T_WAVE_SLOPE_RATIO * self.last_slope
         )
-        if c.amp > self._threshold() and not is_t_wave:
+        q, n = self.qrs_med, self.noise_med
+        if c.amp > n + THRESHOLD_FRACTION * (q - n) and not is_t_wave:
             self._accept(c)
             return
-        _push(self.noise_amp, c.amp)
+        self.noise_med = _push(self.noise_amp, c.amp)
         eligible = since is None or since >= self.t_wave
         if eligible and (self.searchback is None or c.amp > self.searchback.amp):
             self.searchback = c
 
     def _accept(self, c: Candidate) -> None:
-        _push(self.qrs_amp, c.amp)
+        self.qrs_med = _push(self.qrs_amp, c.amp)
         if self.last is not None:
-            _push(self.rr, float(c.index - self.last))
+            rr_median = _push(self.rr, float(c.index - self.last))
+            self.sb_span = min(round(SEARCHBACK_RR * rr_median), self.sb_max)
         self.last = c.index
         self.last_slope = c.max_slope
         self.searchback = None
-        self.relearn_at = c.index + round(RELEARN_S * self.fs_hz)
+        self.relearn_at = c.index + self.relearn_len
         self.beats.append(c.r_index)
 
     def _fire_timers(self, t: int) -> None:
         """Handle learning end, search-back and re-learning due by ``t``, in time order."""
         while True:
             if self.learning:
-                if t < self._learn_end():
+                if t < self.learn_start + self.learn_len:
                     return
                 self._end_learning()
                 continue
             sb = self.searchback
-            if self.last is not None and sb is not None:
-                span = min(round(SEARCHBACK_RR * _median(self.rr)), self.sb_max)
-                if self.last + span <= t:
-                    # Judged once, when due: keeping it for later would unbound the delay.
-                    self.searchback = None
-                    if sb.amp > self._threshold() / 2:
-                        self._accept(sb)
-                    continue
+            if sb is not None and self.last is not None and self.last + self.sb_span <= t:
+                # Judged once, when due: keeping it for later would unbound the delay.
+                self.searchback = None
+                if sb.amp > self._threshold() / 2:
+                    self._accept(sb)
+                continue
             if self.relearn_at > t:
                 return
             self._start_learning(self.relearn_at)
-
-    def _learn_end(self) -> int:
-        return self.learn_start + round(LEARN_S * self.fs_hz)
 
     def _start_learning(self, start: int) -> None:
         self.learning = True
@@ -226,15 +241,14 @@ class HamiltonRules:
         if not maxima:
             # Nothing to learn from (flat line, gap): learn over the next window instead.
             if not final:
-                self._start_learning(self._learn_end())
+                self._start_learning(self.learn_start + self.learn_len)
             return
         self.learning = False
         seeds = list(maxima.values())
         self.qrs_amp = [seeds[i % len(seeds)] for i in range(N_HISTORY)]
-        self.noise_amp = [0.0] * N_HISTORY
-        self.rr = [float(self.epoch)] * N_HISTORY
+        self._reset_histories()
         self.last, self.last_slope, self.searchback = None, 0.0, None
-        self.relearn_at = self.learn_start + round(RELEARN_S * self.fs_hz)
+        self.relearn_at = self.learn_start + self.relearn_len
         for q in pending:
             self._fire_timers(q.peak.index - 1)
             self._classify(q.peak)

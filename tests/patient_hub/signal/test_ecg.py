@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +12,7 @@ import numpy.typing as npt
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy import signal
 from scipy.signal import resample_poly
 
 from patient_hub.signal.ecg import (
@@ -21,6 +23,7 @@ from patient_hub.signal.ecg import (
     detect_r_peaks,
     match_beats,
 )
+from patient_hub.signal.ecg_features import QrsFeatureStream, _lfilter, _window_sums
 
 # shared/ sits beside the repository root (CI clones the repo next to a copy of it).
 PHYSIONET = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "physionet"
@@ -38,6 +41,12 @@ F1_FLOOR_PCT = {
     "107": 99.90,
 }
 AGGREGATE_F1_FLOOR_PCT = 99.80
+# Count and SHA-256 (little-endian int64) of the R peaks found in channel 0, pinned before the
+# detector was made faster: speed work must not move a single beat.
+PINNED_BEATS = {
+    "100": (2273, "39daefd55162a3b1e16dddb5e60eb46eabb320fb76e3e411ab226acec074fbbe"),
+    "105": (2582, "32e1f2bb6bb7004ebde362efa7cbcc36f47c2229021fe63453288fb1aef69b50"),
+}
 
 
 @dataclass(frozen=True)
@@ -131,6 +140,18 @@ def test_accuracy_on_mitdb_meets_floors(mitdb: dict[str, BeatRecord]) -> None:
     assert _f1_pct(*totals) >= AGGREGATE_F1_FLOOR_PCT, tuple(totals)
 
 
+@pytest.mark.parametrize("name", sorted(PINNED_BEATS))
+def test_beats_are_the_pinned_ones_offline_and_in_one_second_chunks(
+    mitdb: dict[str, BeatRecord], name: str
+) -> None:
+    rec, (count, digest) = mitdb[name], PINNED_BEATS[name]
+    n = round(rec.fs_hz)
+    streamed = _stream(RPeakDetector(rec.fs_hz), rec.ecg_mv, [n] * (rec.ecg_mv.size // n))
+    for beats in (detect_r_peaks(rec.ecg_mv, rec.fs_hz), np.array(streamed, dtype=np.int64)):
+        assert beats.size == count
+        assert hashlib.sha256(beats.astype("<i8").tobytes()).hexdigest() == digest
+
+
 @pytest.mark.parametrize("fs_hz", [130, 250, 1000])
 @pytest.mark.parametrize("name", ["104", "106"])
 def test_accuracy_holds_after_resampling(
@@ -220,6 +241,42 @@ def test_state_does_not_grow_with_stream_length(excerpt: npt.NDArray[np.float64]
     early = len(pickle.dumps(detector))
     detector.process(excerpt[360 * 10 :])
     assert len(pickle.dumps(detector)) < early * 1.2
+
+
+def test_checkpoint_does_not_hold_the_room_for_the_next_chunk(
+    excerpt: npt.NDArray[np.float64],
+) -> None:
+    sizes = []
+    for chunk in (360, 360 * 20):
+        detector = RPeakDetector(360)
+        _stream(detector, excerpt[: 360 * 60], [chunk] * (360 * 60 // chunk))
+        sizes.append(len(pickle.dumps(detector)))
+    assert sizes[1] <= sizes[0] * 1.05
+
+
+def test_filter_kernels_give_lfilter_bits_in_any_chunking() -> None:
+    # The integrator is the FIR of w taps 1/w (a zero-padded denominator makes lfilter run
+    # its recursion); its sums, and the band-pass call, must be lfilter's exact bits.
+    rng = np.random.default_rng(5)
+    features = QrsFeatureStream(360.0)
+    w = features.w_mwi
+    taps, den = np.full(w, 1.0 / w), np.r_[1.0, np.zeros(w - 1)]
+    slopes = np.abs(rng.normal(size=(3, 2000))) * 10.0 ** rng.uniform(-6, 3, size=(3, 1))
+    want = signal.lfilter(taps, den, slopes, axis=1)
+    inputs = np.concatenate((np.zeros((3, w - 1)), slopes * (1.0 / w)), axis=1)
+    for size in (1, 2, 3, 97, 2000):
+        got = np.empty_like(want)
+        for start in range(0, slopes.shape[1], size):
+            stop = min(start + size, slopes.shape[1])
+            _window_sums(inputs[0, start : stop + w - 1], w, got[0, start:stop])
+            _window_sums(inputs[1:, start : stop + w - 1], w, got[1:, start:stop])
+        np.testing.assert_array_equal(got, want)
+    b, a = features.bp_ba
+    zi = rng.normal(size=(3, len(a) - 1))
+    for x, z in ((slopes, zi), (slopes[0], zi[0])):
+        (y, zf), (want_y, want_zf) = _lfilter(b, a, x, -1, z), signal.lfilter(b, a, x, zi=z)
+        np.testing.assert_array_equal(y, want_y)
+        np.testing.assert_array_equal(zf, want_zf)
 
 
 def test_bank_matches_independent_detectors(mitdb: dict[str, BeatRecord]) -> None:
