@@ -424,3 +424,14 @@ class AfDetector:
         det.classifier = AfBeatClassifier.from_state(state["classifier"])
         det._run = None if state["run"] is None else _Run(**state["run"])
         return det
+
+
+def classify_strip(ecg: npt.ArrayLike, fs_hz: float) -> str:
+    """Classify a short single-lead ECG strip: ``normal``, ``af``, ``other`` or ``noisy``.
+
+    See :func:`patient_hub.signal.strip.classify_strip` (imported lazily: strip builds on this
+    module's AF detector).
+    """
+    from patient_hub.signal.strip import classify_strip as classify
+
+    return classify(ecg, fs_hz)

@@ -1,0 +1,268 @@
+"""Benchmark: life-threatening alarms (Challenge 2015) and short-strip AF (Challenge 2017).
+
+Run from the repository root: ``.venv/bin/python bench/bench_lethal.py [--quick] [--refit]``.
+
+1. PhysioNet/CinC Challenge 2015 development alarms (``../shared/data/physionet/
+   challenge2015``, 62 records, the alarm at 300 s): ``confirm_alarm`` on each record's own
+   alarm type with only the samples before 300 s (the real-time event), TP/TN/FP/FN and the
+   Challenge score 100 (TP + TN) / (TP + TN + FP + 5 FN) per type and overall, and seconds
+   per record (wall and CPU).
+2. PhysioNet/CinC Challenge 2017 development strips (600, 300 Hz): ``classify_strip``'s F1 per
+   class and the Challenge mean of F1 over N, A, O with the confusion matrix (the stored model
+   was fitted on these strips), then the same for stratified 5-fold cross-validation of the
+   training procedure (``fit_strip_model``), averaged over 5 fold assignments: the score to
+   expect on new strips. ``--refit`` prints the ``MODEL`` literal fitted on all 600.
+3. Streams per core: ``LethalArrhythmiaMonitor`` fed 1 s chunks at 250 Hz, CPU seconds of this
+   process per second of signal, over (a) the 62 alarm records (every one holds an alarm, the
+   expensive case: rules look harder at candidates) and (b) ordinary rhythm, MIT-BIH 100 and
+   103 (two leads resampled to 250 Hz, 30 min each). Streams per core = 1 / (CPU s per
+   stream-second), per patient (all its channels) and per channel. A shared machine: expect
+   +/- 30 %.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+from scipy.signal import resample_poly
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from patient_hub.signal.lethal import ALARMS, LethalArrhythmiaMonitor, confirm_alarm  # noqa: E402
+from patient_hub.signal.strip import (  # noqa: E402
+    CHALLENGE_LABELS,
+    FEATURES,
+    STRIP_CLASSES,
+    StripModel,
+    classify_features,
+    feature_vector,
+    fit_strip_model,
+    strip_features,
+)
+
+PHYSIONET = REPO.parent / "shared" / "data" / "physionet"
+TYPES = {
+    "Asystole": "asystole",
+    "Bradycardia": "extreme_bradycardia",
+    "Tachycardia": "extreme_tachycardia",
+    "Ventricular_Tachycardia": "ventricular_tachycardia",
+    "Ventricular_Flutter_Fib": "ventricular_flutter_fib",
+}
+ALARM_S = 300.0
+FloatArray = npt.NDArray[np.float64]
+Signals = dict[str, FloatArray]
+
+
+def load_alarm(name: str) -> tuple[Signals, float, str, bool]:
+    import wfdb
+
+    rec = wfdb.rdrecord(str(PHYSIONET / "challenge2015" / name))
+    sig = {s: np.asarray(rec.p_signal[:, i], np.float64) for i, s in enumerate(rec.sig_name)}
+    return sig, float(rec.fs), TYPES[rec.comments[0]], rec.comments[1].startswith("True")
+
+
+def score(c: dict[str, int]) -> float:
+    return 100.0 * (c["TP"] + c["TN"]) / (c["TP"] + c["TN"] + c["FP"] + 5 * c["FN"])
+
+
+def challenge2015(quick: bool) -> None:
+    names = sorted(p.stem for p in (PHYSIONET / "challenge2015").glob("*.hea"))
+    if quick:
+        names = names[::4]
+    counts = {a: {"TP": 0, "TN": 0, "FP": 0, "FN": 0} for a in ALARMS}
+    wall, cpu, missed = [], [], []
+    for name in names:
+        sig, fs, kind, truth = load_alarm(name)
+        w0, c0 = time.perf_counter(), time.process_time()
+        said = confirm_alarm(sig, fs, kind, ALARM_S)
+        wall.append(time.perf_counter() - w0)
+        cpu.append(time.process_time() - c0)
+        outcome = ("TP" if said else "FN") if truth else ("FP" if said else "TN")
+        counts[kind][outcome] += 1
+        if outcome in ("FP", "FN"):
+            missed.append(f"{name} ({kind}, {outcome})")
+    print(f"\nChallenge 2015, real time (samples before {ALARM_S:g} s), {len(names)} alarms")
+    print(f"{'alarm':<26}{'TP':>4}{'TN':>4}{'FP':>4}{'FN':>4}{'score':>8}")
+    total = {"TP": 0, "TN": 0, "FP": 0, "FN": 0}
+    for kind, c in counts.items():
+        if sum(c.values()):
+            print(f"{kind:<26}{c['TP']:>4}{c['TN']:>4}{c['FP']:>4}{c['FN']:>4}{score(c):8.2f}")
+        for k in total:
+            total[k] += c[k]
+    print(f"{'overall':<26}" + "".join(f"{total[k]:>4}" for k in total) + f"{score(total):8.2f}")
+    print("errors:", ", ".join(missed) or "none")
+    print(
+        f"seconds per alarm record (300 s of 3-4 channels): wall {np.mean(wall):.2f} "
+        f"(max {np.max(wall):.2f}), CPU {np.mean(cpu):.2f}"
+    )
+
+
+def load_strips() -> list[tuple[str, str, FloatArray]]:
+    import wfdb
+
+    base = PHYSIONET / "challenge2017"
+    with open(base / "REFERENCE.csv", newline="") as fh:
+        rows = list(csv.reader(fh))
+    return [
+        (
+            name,
+            STRIP_CLASSES[CHALLENGE_LABELS.index(label)],
+            wfdb.rdrecord(str(base / name)).p_signal[:, 0],
+        )
+        for name, label in rows
+    ]
+
+
+def f1_table(truth: list[str], said: list[str], title: str) -> float:
+    t, s = np.asarray(truth), np.asarray(said)
+    f1 = {}
+    print(f"\n{title}")
+    print("confusion (rows truth, columns said): " + " ".join(f"{c:>7}" for c in STRIP_CLASSES))
+    for a in STRIP_CLASSES:
+        row = [int(np.sum((t == a) & (s == b))) for b in STRIP_CLASSES]
+        print(f"{a:>38} " + " ".join(f"{v:>7}" for v in row))
+    for c in STRIP_CLASSES:
+        tp = int(np.sum((t == c) & (s == c)))
+        f1[c] = 2 * tp / max(int(np.sum(t == c)) + int(np.sum(s == c)), 1)
+    mean = float(np.mean([f1["normal"], f1["af"], f1["other"]]))
+    print("F1 " + "  ".join(f"{c} {v:.3f}" for c, v in f1.items()) + f"   mean(N, A, O) {mean:.3f}")
+    return mean
+
+
+def cross_validate(
+    x: FloatArray, feats: list[dict[str, float]], truth: list[str], seed: int
+) -> list[str]:
+    y = np.array([STRIP_CLASSES.index(c) for c in truth])
+    rng = np.random.default_rng(seed)
+    fold = np.zeros(y.size, dtype=int)
+    for k in range(len(STRIP_CLASSES)):
+        idx = np.flatnonzero(y == k)
+        rng.shuffle(idx)
+        fold[idx] = np.arange(idx.size) % 5
+    said = [""] * y.size
+    for f in range(5):
+        train = fold != f
+        model = fit_strip_model(x[train], [truth[i] for i in np.flatnonzero(train)])
+        for i in np.flatnonzero(~train):
+            said[i] = classify_features(feats[i], model)
+    return said
+
+
+def challenge2017(refit: bool) -> None:
+    strips = load_strips()
+    t0 = time.perf_counter()
+    feats = [strip_features(x, 300.0) for _, _, x in strips]
+    per_strip = (time.perf_counter() - t0) / len(strips)
+    truth = [c for _, c, _ in strips]
+    f1_table(
+        truth,
+        [classify_features(f) for f in feats],
+        "Challenge 2017 strips, stored model (fitted on these 600)",
+    )
+    x = np.stack([feature_vector(f) for f in feats])
+    means = []
+    for seed in range(5):
+        said = cross_validate(x, feats, truth, seed)
+        if seed == 0:
+            means.append(f1_table(truth, said, "stratified 5-fold cross-validation (fold seed 0)"))
+        else:
+            t, s = np.asarray(truth), np.asarray(said)
+            f1 = [
+                2 * np.sum((t == c) & (s == c)) / max(np.sum(t == c) + np.sum(s == c), 1)
+                for c in ("normal", "af", "other")
+            ]
+            means.append(float(np.mean(f1)))
+    print(
+        f"cross-validated mean F1(N, A, O) over 5 fold seeds: {np.mean(means):.3f} +/- {np.std(means):.3f}"
+    )
+    print(f"seconds per strip (features + model): {per_strip:.3f}")
+    if refit:
+        print_model(fit_strip_model(x, truth))
+
+
+def print_model(m: StripModel) -> None:
+    def fmt(v: float) -> str:
+        return f"{v:.6g}"
+
+    print("\nMODEL = StripModel(")
+    for name in ("median", "mean", "scale"):
+        vals = getattr(m, name)
+        print(f"    {name}=(")
+        for i in range(0, len(vals), 6):
+            print("        " + ", ".join(fmt(v) for v in vals[i : i + 6]) + ",")
+        print("    ),")
+    print("    # rows: FEATURES in order, then the intercept; columns: STRIP_CLASSES")
+    print("    weights=(")
+    for f, row in zip([*FEATURES, "(intercept)"], m.weights, strict=True):
+        print("        (" + ", ".join(fmt(v) for v in row) + "),  # " + f)
+    print("    ),\n)")
+
+
+def stream_cost(signals: list[tuple[Signals, float]], seconds: float) -> tuple[float, float]:
+    """CPU seconds per second of signal, per patient and per channel (1 s chunks)."""
+    cpu, patient_s, channel_s = 0.0, 0.0, 0.0
+    for sig, fs in signals:
+        mon = LethalArrhythmiaMonitor(list(sig), fs)
+        step, n = int(fs), int(seconds * fs)
+        chunks = [{k: v[i : i + step] for k, v in sig.items()} for i in range(0, n, step)]
+        c0 = time.process_time()
+        for chunk in chunks:
+            mon.process(chunk)
+        cpu += time.process_time() - c0
+        patient_s += n / fs
+        channel_s += n / fs * (len(mon.leads) + len(mon.pulse_names))
+    return cpu / patient_s, cpu / channel_s
+
+
+def throughput(quick: bool) -> None:
+    import wfdb
+
+    names = sorted(p.stem for p in (PHYSIONET / "challenge2015").glob("*.hea"))
+    if quick:
+        names = names[::6]
+    alarms = []
+    for name in names:
+        sig, fs, _, _ = load_alarm(name)
+        alarms.append(({k: v for k, v in sig.items() if k != "RESP"}, fs))
+    normal = []
+    for rec in ("100", "103"):
+        r = wfdb.rdrecord(str(PHYSIONET / "mitdb" / rec))
+        sig = {
+            name: resample_poly(r.p_signal[:, i], 25, 36).astype(np.float64)
+            for i, name in enumerate(("MLII", "V1"))
+        }
+        normal.append((sig, 250.0))
+    print("\nstreaming cost at 250 Hz, 1 s chunks (CPU of this process)")
+    for label, group, secs in (
+        ("Challenge 2015 alarm records", alarms, ALARM_S),
+        ("MIT-BIH 100, 103 (2 leads, ordinary rhythm)", normal, 300.0 if quick else 1800.0),
+    ):
+        per_patient, per_channel = stream_cost(group, secs)
+        print(
+            f"  {label}: {1000 * per_patient:.2f} ms per patient-second "
+            f"({1 / per_patient:,.0f} patients per core), {1000 * per_channel:.2f} ms per "
+            f"channel-second ({1 / per_channel:,.0f} channel streams per core)"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="a quarter of the alarms, less signal")
+    parser.add_argument(
+        "--refit", action="store_true", help="print the strip MODEL fitted on all 600"
+    )
+    args = parser.parse_args()
+    challenge2015(args.quick)
+    challenge2017(args.refit)
+    throughput(args.quick)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,426 @@
+"""Decision rules of the life-threatening arrhythmia detectors: pure functions on evidence.
+
+Each rule looks at the recent evidence of every channel (the beats and 4 s windows of each ECG
+lead from :mod:`patient_hub.signal.lethal_ecg`, the pulses of each pulse waveform from
+:mod:`patient_hub.signal.lethal_pulse`) and returns the :class:`Event` it finds, or None. The
+alarm definitions are those of the PhysioNet/CinC Challenge 2015 (Clifford et al. 2015):
+
+* asystole: no QRS for >= 4 s;
+* extreme bradycardia: heart rate < 40 bpm for 5 consecutive beats;
+* extreme tachycardia: heart rate > 140 bpm for 17 consecutive beats;
+* ventricular tachycardia: >= 5 consecutive ventricular beats at a rate > 100 bpm;
+* ventricular flutter/fibrillation: a fibrillatory, flutter or oscillatory waveform >= 4 s.
+
+This module holds the shared evidence and the three rate rules; the two ventricular rules are
+in :mod:`patient_hub.signal.lethal_ventricular`. How the channels are combined, after the
+multimodal entries of the Challenge (Plesinger et al. 2016; Fallet et al. 2016) and the
+quality-gated fusion of Johnson et al. (2015):
+
+* ECG first. A lead counts only where its signal-quality index
+  (:func:`patient_hub.signal.ecg_quality.ecg_sqi`, 2 s windows) is at least 0.5 (not missing,
+  flat, clipped, noisy or wandering). Asystole and bradycardia use the union of the beats of
+  all leads (a beat missed in one lead is found in another), keeping only surely-QRS beats
+  (:attr:`Evidence.confirmed`); tachycardia,
+  VT and VF are judged lead by lead, and a second usable lead that plainly contradicts (a
+  quarter fewer beats, dominant-morphology beats, an organised quiet baseline) cancels them:
+  an artefact rarely looks the same in two leads, a rhythm always does.
+* Then the pulse. A pulse channel is trusted at a time when, in the 10 s before, it beat
+  regularly and in step with the ECG (:func:`Evidence.pulse_reference`). A trusted channel
+  that keeps beating at >= 30 % of its usual upstroke through an asystole (>= 50 % through a
+  fibrillation), or shows two more beats than the ECG over a bradycardia, vetoes the event:
+  a real asystole or fibrillation has no pulse wave. Tachycardia and VT are not vetoed by the
+  pulse: both can have one, and a pulse deficit is common in fast atrial fibrillation.
+
+Tolerances (ours, one each, not fitted record by record): the monitor raises its alarm the
+moment its own criterion is met and our beat times differ from its own, so the duration
+criterion is applied 0.5 s short (asystole >= 3.5 s) and the rate criteria 5 % wide
+(bradycardia < 42 bpm, tachycardia > 133 bpm, VT > 95 bpm), within the accuracy asked of
+heart-rate meters (ANSI/AAMI EC13: +/- 10 % or 5 bpm). A missed true alarm costs five times a
+false one in the Challenge score, so ties go to the alarm.
+
+References:
+    Clifford GD, Silva I, Moody B, et al. The PhysioNet/Computing in Cardiology Challenge 2015:
+    reducing false arrhythmia alarms in the ICU. Computing in Cardiology 42:273-276 (2015).
+    Plesinger F, Klimes P, Halamek J, Jurak P. Taming of the monitors: reducing false alarms in
+    intensive care units. Physiol Meas 37(8):1313-1325 (2016).
+    Fallet S, Yazdani S, Vesin JM. False arrhythmia alarms reduction in the intensive care
+    unit: a multimodal approach. Physiol Meas 37(8):1217-1232 (2016).
+    Johnson AEW, Behar J, Andreotti F, Clifford GD, Oster J. Multimodal heart beat detection
+    using signal quality indices. Physiol Meas 36(8):1665-1677 (2015).
+    ANSI/AAMI EC13: Cardiac monitors, heart rate meters, and alarms (2002).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from numpy.lib.stride_tricks import sliding_window_view
+
+FloatArray = npt.NDArray[np.float64]
+
+ALARMS = (
+    "asystole",
+    "extreme_bradycardia",
+    "extreme_tachycardia",
+    "ventricular_tachycardia",
+    "ventricular_flutter_fib",
+)
+
+# Columns of LeadView.beats, LeadView.windows and PulseView.pulses.
+T, AMP, WIDTH, CORR, PREV, FOUND = range(6)
+W_T, W_LEAK, W_TCSC, W_FDOM, W_PTP = range(5)
+P_T, P_HEIGHT, P_FOOT, P_PEAK = range(4)
+#: How far back the rules look (s); the monitor keeps at least this much evidence.
+LOOKBACK_S = 24.0
+
+
+@dataclass(frozen=True, slots=True)
+class LethalParams:
+    """Criteria (Challenge 2015 definitions) and the tolerances of the module docstring."""
+
+    asystole_s: float = 4.0
+    duration_tolerance_s: float = 0.5
+    brady_bpm: float = 40.0
+    brady_beats: int = 5
+    tachy_bpm: float = 140.0
+    tachy_beats: int = 17
+    rate_tolerance: float = 0.05
+    vt_beats: int = 5
+    vt_bpm: float = 100.0
+    valid_amp_fraction: float = 0.25
+    dominant_corr: float = 0.8
+    run_consistency: float = 0.6
+    run_amp_spread: float = 0.15
+    vf_leakage: float = 0.55
+    vf_tcsc: float = 0.45
+    vf_min_ptp_mv: float = 0.1
+    organised_tcsc: float = 0.25
+    pulse_trust_cv: float = 0.35
+    pulse_asystole_fraction: float = 0.3
+    pulse_vf_fraction: float = 0.5
+
+    @property
+    def asystole_min_s(self) -> float:
+        return self.asystole_s - self.duration_tolerance_s
+
+    @property
+    def brady_limit_bpm(self) -> float:
+        return self.brady_bpm * (1 + self.rate_tolerance)
+
+    @property
+    def tachy_limit_bpm(self) -> float:
+        return self.tachy_bpm * (1 - self.rate_tolerance)
+
+    @property
+    def vt_limit_bpm(self) -> float:
+        return self.vt_bpm * (1 - self.rate_tolerance)
+
+
+@dataclass(frozen=True, slots=True)
+class LeadView:
+    """What the rules see of one ECG lead.
+
+    ``beats``: rows (t s, amp mV, width s, corr with the dominant template, corr with the
+    previous beat, 1 if recovered by shape matching else 0); ``windows``: rows (end t s,
+    VF-filter leakage, TCSC, dominant Hz, peak-to-peak mV); ``usable(a, b)``: the lead's
+    quality gate over ``[a, b]`` s; ``deflection_after(t, now)``: time of the first
+    QRS-sized deflection after beat time ``t`` not yet reported as a beat, or None;
+    ``amp_ref``: the lead's usual QRS amplitude, the 75th percentile over its detected beats
+    (mV, 0 without beats).
+    """
+
+    name: str
+    beats: FloatArray
+    windows: FloatArray
+    usable: Callable[[float, float], bool]
+    deflection_after: Callable[[float, float], float | None]
+    amp_ref: float
+
+
+@dataclass(frozen=True, slots=True)
+class PulseView:
+    """What the rules see of one pulse waveform: rows (t s, SSF height, foot, peak)."""
+
+    name: str
+    pulses: FloatArray
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One alarm condition found: its span on the stream clock, channels and measures."""
+
+    kind: str
+    start_s: float
+    end_s: float
+    channels: tuple[str, ...]
+    values: dict[str, Any] = field(default_factory=dict)
+    explanation: str = ""
+
+
+def detected(lead: LeadView) -> FloatArray:
+    """The lead's beats reported by the R-peak detector (not recovered by shape matching)."""
+    return np.asarray(lead.beats[lead.beats[:, FOUND] == 0], dtype=np.float64)
+
+
+class Evidence:
+    """All channels at one evaluation time, with the quantities several rules share."""
+
+    def __init__(
+        self,
+        leads: Sequence[LeadView],
+        pulses: Sequence[PulseView],
+        now_s: float,
+        params: LethalParams,
+    ) -> None:
+        self.leads, self.pulses, self.now_s, self.p = leads, pulses, now_s, params
+        self._trust: dict[tuple[str, float], tuple[float, float] | None] = {}
+        self._detected: dict[str, FloatArray] = {}
+
+    def detected(self, lead: LeadView) -> FloatArray:
+        """:func:`detected` beats of ``lead`` within the look-back (cached)."""
+        if lead.name not in self._detected:
+            b = detected(lead)
+            self._detected[lead.name] = b[b[:, T] >= self.now_s - LOOKBACK_S - 10.0]
+        return self._detected[lead.name]
+
+    @cached_property
+    def confirmed(self) -> FloatArray:
+        """Union of the leads' beats that are surely QRS complexes (times in s).
+
+        A beat counts if its QRS reaches ``valid_amp_fraction`` of its lead's usual (75th
+        percentile) amplitude and either another lead has a beat within 0.15 s, or it
+        resembles its lead's dominant beat (correlation >= 0.5), or it is nearly as large as
+        the usual QRS (>= 0.8 of it). Baseline ripple and slow artefact waves picked up by the
+        adaptive detector during a pause fail all three.
+        """
+        rows = []
+        for k, lead in enumerate(self.leads):
+            b = self.detected(lead)
+            if not b.shape[0]:
+                continue
+            rel = b[:, AMP] / max(lead.amp_ref, 1e-12)
+            ok = rel >= self.p.valid_amp_fraction
+            like = ~(b[:, CORR] < 0.5) | (rel >= 0.8)  # NaN (template not learnt) counts
+            rows.append(np.column_stack((b[ok, T], like[ok], np.full(int(ok.sum()), k))))
+        if not rows:
+            return np.zeros(0)
+        c = np.vstack(rows)
+        c = c[np.argsort(c[:, 0], kind="stable")]
+        starts = np.flatnonzero(np.concatenate(([True], np.diff(c[:, 0]) > 0.15)))
+        like_any = np.maximum.reduceat(c[:, 1], starts) > 0
+        leads_many = np.maximum.reduceat(c[:, 2], starts) > np.minimum.reduceat(c[:, 2], starts)
+        return np.asarray(c[starts[like_any | leads_many], 0], dtype=np.float64)
+
+    def pulse_reference(self, pv: PulseView, t0: float) -> tuple[float, float] | None:
+        """(median SSF height, median interval s) of a pulse channel trusted at ``t0``.
+
+        Trusted: in the 10 s before ``t0`` it beat regularly (>= 3 pulses, interval
+        coefficient of variation <= ``pulse_trust_cv``) and in step with the ECG, its median
+        pulse interval within 25 % of the median interval of the confirmed beats or of twice
+        it (the R-peak detector counting pacemaker spikes or tall T waves as beats). A pulse
+        channel that does not follow the heart (a dead sensor's ripple, motion) vetoes nothing.
+        """
+        key = (pv.name, round(t0, 3))
+        if key not in self._trust:
+            self._trust[key] = self._reference(pv, t0)
+        return self._trust[key]
+
+    def _reference(self, pv: PulseView, t0: float) -> tuple[float, float] | None:
+        x = pv.pulses
+        ref = x[(x[:, P_T] >= t0 - 10.0) & (x[:, P_T] < t0)]
+        e = self.confirmed[(self.confirmed >= t0 - 10.0) & (self.confirmed < t0)]
+        if ref.shape[0] < 3 or e.size < 3:
+            return None
+        ibi = np.diff(ref[:, P_T])
+        mean = float(ibi.mean())
+        if mean <= 0 or float(ibi.std()) / mean > self.p.pulse_trust_cv:
+            return None
+        pulse_s, rr_s = float(np.median(ibi)), float(np.median(np.diff(e)))
+        if not any(abs(pulse_s / (m * rr_s) - 1.0) <= 0.25 for m in (1.0, 2.0)):
+            return None
+        return float(np.median(ref[:, P_HEIGHT])), pulse_s
+
+    def pulse_through(self, g0: float, g1: float, fraction: float) -> str | None:
+        """Name of a trusted pulse channel that kept beating through ``[g0, g1]``, if any.
+
+        The pulse of the last beat before the span arrives up to ~0.8 s after its R peak, so
+        pulses count from then on; two of ``fraction`` of the usual height mean the heart
+        kept ejecting.
+        """
+        for pv in self.pulses:
+            ref = self.pulse_reference(pv, g0)
+            if ref is not None and strong_pulses(pv, g0 + 0.8, g1, fraction * ref[0]).size >= 2:
+                return pv.name
+        return None
+
+    def pulse_note(self, t0: float) -> str:
+        """How the pulse waveforms bear on an event starting at ``t0``, for its explanation."""
+        trusted = [pv.name for pv in self.pulses if self.pulse_reference(pv, t0) is not None]
+        if trusted:
+            return f"; no pulse wave in {_fmt(trusted)} either."
+        return "; no usable pulse waveform to confirm." if self.pulses else "."
+
+
+def strong_pulses(pv: PulseView, a: float, b: float, height: float) -> FloatArray:
+    """Times of pulses in ``[a, b)`` whose SSF height reaches ``height``."""
+    x = pv.pulses
+    sel = (x[:, P_T] >= a) & (x[:, P_T] < b) & (x[:, P_HEIGHT] >= height)
+    return np.asarray(x[sel, P_T], dtype=np.float64)
+
+
+def _fmt(names: Sequence[str]) -> str:
+    return ", ".join(names)
+
+
+# ---------------------------------------------------------------- asystole
+
+
+def asystole(ev: Evidence) -> Event | None:
+    """The longest pause >= ``asystole_min_s`` between confirmed beats in the last 20 s (or
+    since the last one, if nothing QRS-sized has appeared since), seen by a usable lead and
+    not contradicted by a trusted pulse channel."""
+    p, now = ev.p, ev.now_s
+    beats = ev.confirmed[ev.confirmed >= now - 20.0]
+    if not beats.size:
+        return None
+    ends = np.append(beats[1:], now)
+    if now - beats[-1] >= p.asystole_min_s:
+        hits = [t for lead in ev.leads if (t := lead.deflection_after(beats[-1], now))]
+        ends[-1] = min(hits, default=now)
+    gaps = ends - beats
+    for i in np.argsort(-gaps).tolist():
+        g0, g1 = float(beats[i]), float(ends[i])
+        if g1 - g0 < p.asystole_min_s:
+            return None
+        seen = [lead.name for lead in ev.leads if lead.usable(g0, g1)]
+        if not seen or ev.pulse_through(g0, g1, p.pulse_asystole_fraction) is not None:
+            continue
+        ongoing = g1 >= now
+        return Event(
+            "asystole",
+            g0,
+            g1,
+            tuple(seen) + tuple(pv.name for pv in ev.pulses),
+            {
+                "pause_s": round(g1 - g0, 2),
+                "limit_s": p.asystole_s,
+                "ongoing": ongoing,
+                "last_beat_s": round(g0, 2),
+                "next_beat_s": None if ongoing else round(g1, 2),
+            },
+            f"No QRS for {g1 - g0:.1f} s in {_fmt(seen)}"
+            + (" (ongoing)" if ongoing else "")
+            + ev.pulse_note(g0),
+        )
+    return None
+
+
+# ---------------------------------------------------------------- bradycardia
+
+
+def bradycardia(ev: Evidence) -> Event | None:
+    """The slowest run of ``brady_beats`` confirmed beats in the last 20 s, if its rate is
+    below the limit, a usable lead shows it and no trusted pulse beats faster."""
+    p = ev.p
+    beats = ev.confirmed[ev.confirmed >= ev.now_s - 20.0]
+    k = p.brady_beats - 1
+    if beats.size <= k:
+        return None
+    hr = 60.0 * k / (beats[k:] - beats[:-k])
+    for j in np.argsort(hr).tolist():
+        if hr[j] >= p.brady_limit_bpm:
+            return None
+        a, b = float(beats[j]), float(beats[j + k])
+        seen = [lead.name for lead in ev.leads if lead.usable(a, b)]
+        if not seen or _pulse_faster(ev, a, b) is not None:
+            continue
+        return Event(
+            "extreme_bradycardia",
+            a,
+            b,
+            tuple(seen),
+            {
+                "hr_bpm": round(float(hr[j]), 1),
+                "limit_bpm": p.brady_bpm,
+                "beats": k + 1,
+                "beat_times_s": [round(float(v), 2) for v in beats[j : j + k + 1]],
+            },
+            f"Heart rate {hr[j]:.0f} bpm over {k + 1} beats ({a:.1f}-{b:.1f} s) in "
+            f"{_fmt(seen)} (limit {p.brady_bpm:g} bpm).",
+        )
+    return None
+
+
+def _pulse_faster(ev: Evidence, a: float, b: float) -> str | None:
+    """A trusted pulse channel with two more strong pulses than the run has beats over
+    ``[a, b]`` (shifted by the pulse transit time): the ECG missed beats, the pulse did not."""
+    for pv in ev.pulses:
+        ref = ev.pulse_reference(pv, a)
+        if ref is None:
+            continue
+        if strong_pulses(pv, a + 0.1, b + 0.6, 0.3 * ref[0]).size >= ev.p.brady_beats + 2:
+            return pv.name
+    return None
+
+
+# ---------------------------------------------------------------- tachycardia
+
+
+def tachycardia(ev: Evidence) -> Event | None:
+    """The fastest run of ``tachy_beats`` mutually similar beats of one usable lead in the
+    last 24 s above the limit, unless another usable lead counts at most 3/4 of that rate."""
+    p, k = ev.p, ev.p.tachy_beats - 1
+    best: Event | None = None
+    for lead in ev.leads:
+        b = ev.detected(lead)
+        b = b[b[:, T] >= ev.now_s - LOOKBACK_S]
+        if b.shape[0] <= k:
+            continue
+        t = b[:, T]
+        hr = 60.0 * k / (t[k:] - t[:-k])
+        cand = np.flatnonzero(hr > p.tachy_limit_bpm)
+        if not cand.size:
+            continue
+        prev = sliding_window_view(b[1:, PREV], k)[cand]
+        prev = np.where(np.isnan(prev), 1.0, prev)
+        cand = cand[np.median(prev, axis=1) >= p.run_consistency]
+        for j in cand[np.argsort(-hr[cand])].tolist():
+            lo, hi = float(t[j]), float(t[j + k])
+            if not lead.usable(lo, hi) or _slower_elsewhere(ev, lead, lo, hi, float(hr[j])):
+                continue
+            if best is None or hr[j] > best.values["hr_bpm"]:
+                best = Event(
+                    "extreme_tachycardia",
+                    lo,
+                    hi,
+                    (lead.name,),
+                    {
+                        "hr_bpm": round(float(hr[j]), 1),
+                        "limit_bpm": p.tachy_bpm,
+                        "beats": k + 1,
+                        "beat_times_s": [round(float(v), 2) for v in t[j : j + k + 1]],
+                    },
+                    f"Heart rate {hr[j]:.0f} bpm over {k + 1} beats ({lo:.1f}-{hi:.1f} s) in "
+                    f"{lead.name} (limit {p.tachy_bpm:g} bpm).",
+                )
+            break
+    return best
+
+
+def _slower_elsewhere(ev: Evidence, lead: LeadView, lo: float, hi: float, hr_bpm: float) -> bool:
+    """Another usable lead with beats at <= 3/4 of ``hr_bpm`` over ``[lo, hi]``: the first
+    lead counts T waves or noise as beats."""
+    for other in ev.leads:
+        if other is lead:
+            continue
+        t = ev.detected(other)[:, T]
+        t = t[(t >= lo - 0.3) & (t <= hi + 0.3)]
+        slow = t.size >= 3 and 60.0 * (t.size - 1) / (t[-1] - t[0]) <= 0.75 * hr_bpm
+        if slow and other.usable(lo, hi):
+            return True
+    return False

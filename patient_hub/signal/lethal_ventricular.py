@@ -1,0 +1,178 @@
+"""Ventricular tachycardia and ventricular flutter/fibrillation rules (see lethal_rules).
+
+Ventricular tachycardia (>= 5 consecutive ventricular beats faster than 100 bpm): a beat is
+ventricular when its QRS differs from the lead's dominant (supraventricular) template,
+correlation < 0.8, as in template-matching beat classifiers (Hamilton 2002). A run counts
+only if it looks like one rhythm rather than artefact: its complexes resemble each other
+(median correlation between successive beats >= 0.6) and have nearly the same size (median
+absolute deviation <= 15 % of the median amplitude; a ventricular focus repeats the same
+depolarisation, motion artefact does not), its lead is usable, and no other usable lead shows
+dominant-morphology beats (correlation >= 0.8 for most of them) over the same span.
+
+Ventricular flutter/fibrillation (a fibrillatory, flutter or oscillatory waveform >= 4 s): a
+4 s window is fibrillatory when the VF-filter leakage of Kuo & Dillman (1978) is below 0.55
+(a near-sinusoidal waveform passes the notch poorly) and the threshold-crossing sample count
+of Arafat et al. (2009) is above 0.45 (the waveform fills the window instead of QRS spikes on
+a quiet baseline), at >= 0.1 mV; two consecutive windows (>= 5 s) make an episode. Amann et
+al. (2005) found these among the most reliable time-domain VF detectors; the thresholds sit
+between the published operating points and our development alarms. A second usable lead with
+a quiet baseline (TCSC < 0.25) in the same windows shows organised activity, so the first is
+artefact; a trusted pulse beating through at >= half its usual upstroke vetoes (VF has no
+output).
+
+References:
+    Hamilton P. Open source ECG analysis. Computers in Cardiology 29:101-104 (2002).
+    Kuo S, Dillman R. Computer detection of ventricular fibrillation. Computers in Cardiology
+    5:347-349 (1978).
+    Arafat MA, Chowdhury AW, Hasan MK. A simple time domain algorithm for the detection of
+    ventricular fibrillation in electrocardiogram. Signal Image Video Process 5:1-10 (2011).
+    Amann A, Tratnig R, Unterkofler K. Reliability of old and new ventricular fibrillation
+    detection algorithms for automated external defibrillators. Biomed Eng Online 4:60 (2005).
+    Clifford GD et al. The PhysioNet/Computing in Cardiology Challenge 2015: reducing false
+    arrhythmia alarms in the ICU. Computing in Cardiology 42:273-276 (2015).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from patient_hub.signal.lethal_rules import (
+    AMP,
+    CORR,
+    PREV,
+    W_FDOM,
+    W_LEAK,
+    W_PTP,
+    W_T,
+    W_TCSC,
+    WIDTH,
+    Event,
+    Evidence,
+    LeadView,
+    LethalParams,
+    T,
+)
+
+FloatArray = npt.NDArray[np.float64]
+
+
+def ventricular_tachycardia(ev: Evidence) -> Event | None:
+    """The longest qualifying run of non-dominant beats in the last 20 s (module docstring)."""
+    p = ev.p
+    best: Event | None = None
+    for lead in ev.leads:
+        b = lead.beats[lead.beats[:, T] >= ev.now_s - 20.0]
+        odd = np.isfinite(b[:, CORR]) & (b[:, CORR] < p.dominant_corr)
+        edges = np.flatnonzero(np.diff(np.concatenate(([0], odd.astype(np.int8), [0]))))
+        for lo, hi in zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True):
+            run = b[lo:hi]
+            if run.shape[0] < p.vt_beats or (best and run.shape[0] <= best.values["beats"]):
+                continue
+            t0, t1 = float(run[0, T]), float(run[-1, T])
+            hr = 60.0 * (run.shape[0] - 1) / (t1 - t0)
+            if hr <= p.vt_limit_bpm or not _one_rhythm(run, p) or not lead.usable(t0, t1):
+                continue
+            if _dominant_elsewhere(ev, lead, t0, t1, p):
+                continue
+            corr, width = float(np.median(run[:, CORR])), float(np.median(run[:, WIDTH]))
+            best = Event(
+                "ventricular_tachycardia",
+                t0,
+                t1,
+                (lead.name,),
+                {
+                    "beats": int(run.shape[0]),
+                    "hr_bpm": round(hr, 1),
+                    "limit_bpm": p.vt_bpm,
+                    "template_corr": round(corr, 2),
+                    "width_ms": round(1000 * width),
+                    "beat_times_s": [round(float(v), 2) for v in run[:, T]],
+                },
+                f"{run.shape[0]} consecutive beats unlike the dominant QRS in {lead.name} "
+                f"(correlation {corr:.2f}, equivalent width {1000 * width:.0f} ms) at "
+                f"{hr:.0f} bpm ({t0:.1f}-{t1:.1f} s).",
+            )
+    return best
+
+
+def _one_rhythm(run: FloatArray, p: LethalParams) -> bool:
+    """Successive complexes alike and of nearly one size (module docstring)."""
+    prev = run[1:, PREV]
+    prev = prev[np.isfinite(prev)]
+    if prev.size and float(np.median(prev)) < p.run_consistency:
+        return False
+    a = run[:, AMP]
+    med = float(np.median(a))
+    return med > 0 and float(np.median(np.abs(a - med))) <= p.run_amp_spread * med
+
+
+def _dominant_elsewhere(
+    ev: Evidence, lead: LeadView, t0: float, t1: float, p: LethalParams
+) -> bool:
+    """Another usable lead whose beats over ``[t0, t1]`` mostly match its dominant QRS."""
+    for other in ev.leads:
+        if other is lead or not other.usable(t0, t1):
+            continue
+        b = other.beats[(other.beats[:, T] >= t0 - 0.15) & (other.beats[:, T] <= t1 + 0.15)]
+        c = b[np.isfinite(b[:, CORR]), CORR]
+        if c.size >= 3 and float(np.mean(c >= p.dominant_corr)) >= 0.6:
+            return True
+    return False
+
+
+def fibrillation(ev: Evidence) -> Event | None:
+    """The longest run of >= 2 consecutive fibrillatory windows in the last 20 s of a usable
+    lead, not contradicted by another lead or a trusted pulse (module docstring)."""
+    p = ev.p
+    best: Event | None = None
+    for lead in ev.leads:
+        w = lead.windows[lead.windows[:, W_T] >= ev.now_s - 20.0]
+        fib = (
+            (w[:, W_LEAK] < p.vf_leakage)
+            & (w[:, W_TCSC] > p.vf_tcsc)
+            & (w[:, W_PTP] >= p.vf_min_ptp_mv)
+        )
+        pair = np.flatnonzero(fib[1:] & fib[:-1]) + 1
+        if not pair.size:
+            continue
+        ends = w[pair, W_T]
+        t0, t1 = float(ends[0]) - 5.0, float(ends[-1])
+        if best is not None and t1 - t0 <= best.values["duration_s"]:
+            continue
+        if not lead.usable(t0, t1) or _organised_elsewhere(ev, lead, ends, p):
+            continue
+        if ev.pulse_through(t0, t1, p.pulse_vf_fraction) is not None:
+            continue
+        sel = w[fib]
+        values = {
+            "leakage": round(float(np.median(sel[:, W_LEAK])), 2),
+            "tcsc": round(float(np.median(sel[:, W_TCSC])), 2),
+            "dominant_hz": round(float(np.median(sel[:, W_FDOM])), 1),
+            "duration_s": round(t1 - t0, 1),
+            "limit_s": 4.0,
+        }
+        best = Event(
+            "ventricular_flutter_fib",
+            t0,
+            t1,
+            (lead.name,),
+            values,
+            f"Fibrillatory waveform in {lead.name} for {t1 - t0:.0f} s (VF-filter leakage "
+            f"{values['leakage']}, threshold-crossing count {values['tcsc']}, dominant "
+            f"{values['dominant_hz']} Hz)" + ev.pulse_note(t0),
+        )
+    return best
+
+
+def _organised_elsewhere(ev: Evidence, lead: LeadView, ends: FloatArray, p: LethalParams) -> bool:
+    """Another usable lead with a quiet baseline between complexes in the same windows."""
+    for other in ev.leads:
+        if other is lead:
+            continue
+        w = other.windows[np.isin(other.windows[:, W_T], ends)]
+        if not w.shape[0] or not other.usable(float(ends[0]) - 4.0, float(ends[-1])):
+            continue
+        if float(np.mean(w[:, W_TCSC] < p.organised_tcsc)) >= 0.5:
+            return True
+    return False
