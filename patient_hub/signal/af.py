@@ -63,7 +63,15 @@ BoolArray = npt.NDArray[np.bool_]
 
 _BLOCK = 1 << 16  # intervals scored per vectorised step
 
-__all__ = ["AfBeatClassifier", "AfDetector", "AfParams", "af_burden", "af_episodes", "detect_af"]
+__all__ = [
+    "AfBeatClassifier",
+    "AfDetector",
+    "AfParams",
+    "af_burden",
+    "af_episodes",
+    "classify_strip",
+    "detect_af",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -426,12 +434,5 @@ class AfDetector:
         return det
 
 
-def classify_strip(ecg: npt.ArrayLike, fs_hz: float) -> str:
-    """Classify a short single-lead ECG strip: ``normal``, ``af``, ``other`` or ``noisy``.
-
-    See :func:`patient_hub.signal.strip.classify_strip` (imported lazily: strip builds on this
-    module's AF detector).
-    """
-    from patient_hub.signal.strip import classify_strip as classify
-
-    return classify(ecg, fs_hz)
+# Short-strip classification lives in strip.py (it does not import this module: no cycle).
+from patient_hub.signal.strip import classify_strip  # noqa: E402
