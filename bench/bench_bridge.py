@@ -58,6 +58,15 @@ from array import array
 from pathlib import Path
 from typing import Any
 
+from _machine import (  # bench/ is on sys.path when a bench runs as a script
+    _busy_pct,
+    _cpu_model,
+    _machine_ticks,
+    _mem_total,
+    _proc_cpu_s,
+    _telemed_command,
+)
+
 SCRIPT = Path(__file__).resolve()
 REPO = SCRIPT.parents[1]
 if str(REPO) not in sys.path:
@@ -130,47 +139,10 @@ def _proc_status_kib(field: str, pid: int | str = "self") -> int | None:
     return None
 
 
-def _proc_cpu_s(pid: int) -> float | None:
-    """User + system CPU seconds of a process (all its threads), from /proc."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _machine_ticks() -> tuple[int, int] | None:
-    """(busy, total) jiffies of all CPUs, from /proc/stat."""
-    try:
-        parts = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    except (OSError, ValueError, IndexError):
-        return None
-    idle = parts[3] + (parts[4] if len(parts) > 4 else 0)
-    total = sum(parts[:8])
-    return total - idle, total
-
-
 def _loadavg() -> str:
     with contextlib.suppress(OSError):
         return " ".join(Path("/proc/loadavg").read_text().split()[:3])
     return "?"
-
-
-def _cpu_model() -> str:
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or "?"
-
-
-def _mem_total() -> str:
-    kib = None
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal"):
-                kib = int(line.split()[1])
-    return f"{kib / 1024 / 1024:.1f} GiB" if kib else "?"
 
 
 def _versions() -> str:
@@ -653,11 +625,6 @@ async def seed(database_url: str) -> str:
     return token
 
 
-def _telemed_command() -> list[str]:
-    script = Path(sys.executable).parent / "telemed"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "telemed_cli.main"]
-
-
 class Hub:
     """``telemed serve --port 0`` in a subprocess (as bench_ingest.py runs it)."""
 
@@ -769,15 +736,6 @@ def verify(hub_db: Path, outbox_db: Path) -> dict[str, Any]:
         and out["raw_left"] == 0
     )
     return out
-
-
-async def _busy_pct(seconds: float) -> float:
-    a = _machine_ticks()
-    await asyncio.sleep(seconds)
-    b = _machine_ticks()
-    if not a or not b or b[1] <= a[1]:
-        return float("nan")
-    return 100 * (b[0] - a[0]) / (b[1] - a[1])
 
 
 async def _expect(stream: asyncio.StreamReader, tag: str, within_s: float, log: Any) -> str:

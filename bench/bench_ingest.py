@@ -53,6 +53,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from _machine import (  # bench/ is on sys.path when a bench runs as a script
+    _busy_pct,
+    _cpu_model,
+    _machine_ticks,
+    _mem_total,
+    _proc_cpu_s,
+    _telemed_command,
+)
+
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
@@ -158,32 +167,6 @@ class Run:
 # --------------------------------------------------------------------------- machine figures
 
 
-def _cpu_model() -> str:
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or "?"
-
-
-def _mem_total() -> str:
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal"):
-                return f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
-    return "?"
-
-
-def _proc_cpu_s(pid: int) -> float | None:
-    """User + system CPU seconds of a process (all its threads), from /proc."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    ticks = int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
 SERVER_COMMS = ("postgres", "redis-server")
 
 
@@ -207,17 +190,6 @@ def _server_cpu_s(before: dict[int, int], after: dict[int, int]) -> float:
     """CPU seconds the servers used in between (processes started meanwhile count in full)."""
     ticks = sum(t - before.get(pid, 0) for pid, t in after.items())
     return max(ticks, 0) / os.sysconf("SC_CLK_TCK")
-
-
-def _machine_ticks() -> tuple[int, int] | None:
-    """(busy, total) jiffies of all CPUs, from /proc/stat."""
-    try:
-        parts = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    except (OSError, ValueError, IndexError):
-        return None
-    idle = parts[3] + (parts[4] if len(parts) > 4 else 0)  # idle + iowait
-    total = sum(parts[:8])  # guest time is already counted in user
-    return total - idle, total
 
 
 def _versions() -> str:
@@ -341,13 +313,6 @@ async def migrate_and_seed(database_url: str, bridges: int) -> tuple[list[str], 
     finally:
         await engine.dispose()
     return tokens, password
-
-
-def _telemed_command() -> list[str]:
-    script = Path(sys.executable).parent / "telemed"
-    if script.exists():
-        return [str(script)]
-    return [sys.executable, "-m", "telemed_cli.main"]
 
 
 class Hub:
@@ -679,16 +644,6 @@ async def run_backend(backend: str, params: Params, log: Any) -> Run:
         with contextlib.suppress(Exception):
             run.stored_in_db = await count_stored(database_url)
     return run
-
-
-async def _busy_pct(seconds: float) -> float:
-    """How busy the whole machine is (all cores) over the next ``seconds``."""
-    a = _machine_ticks()
-    await asyncio.sleep(seconds)
-    b = _machine_ticks()
-    if not a or not b or b[1] <= a[1]:
-        return float("nan")
-    return 100 * (b[0] - a[0]) / (b[1] - a[1])
 
 
 async def _first(waitable: Any, *tasks: asyncio.Task[Any]) -> None:
