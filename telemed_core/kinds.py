@@ -22,6 +22,8 @@ class Kind(StrEnum):
     RESPIRATORY_RATE = "respiratory_rate"
     BATTERY_LEVEL = "battery_level"
     ECG = "ecg"
+    PLETH = "pleth"
+    ABP = "abp"
 
 
 #: UCUM unit of each kind; a reading in another unit is converted at the edge.
@@ -40,10 +42,13 @@ UNITS: dict[Kind, str] = {
     Kind.RESPIRATORY_RATE: "/min",
     Kind.BATTERY_LEVEL: "%",
     Kind.ECG: "uV",
+    Kind.PLETH: "1",
+    Kind.ABP: "mm[Hg]",
 }
 
-#: Kinds that arrive as waveform sample chunks rather than single readings.
-WAVEFORM_KINDS: frozenset[Kind] = frozenset({Kind.ECG})
+#: Kinds that arrive as waveform sample chunks rather than single readings: ECG (one lead a
+#: chunk), the pulse oximeter's photoplethysmogram (device units) and arterial blood pressure.
+WAVEFORM_KINDS: frozenset[Kind] = frozenset({Kind.ECG, Kind.PLETH, Kind.ABP})
 
 
 def unit_of(kind: Kind | str) -> str:

@@ -12,7 +12,7 @@ Times are UTC-aware. A bridge keeps three clocks apart:
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
@@ -23,6 +23,10 @@ from telemed_core.kinds import UNITS, WAVEFORM_KINDS, Kind
 FLAGS = frozenset(
     {"invalid", "clock_unsure", "simulated", "early", "irregular_pulse", "motion", "derived"}
 )
+
+
+#: Channel name of a waveform chunk that names none (WFDB signal names).
+DEFAULT_CHANNEL: dict[str, str] = {Kind.ECG: "I", Kind.PLETH: "PLETH", Kind.ABP: "ABP"}
 
 
 def _require_utc(value: datetime) -> datetime:
@@ -74,7 +78,13 @@ class Reading(BaseModel):
 
 
 class SampleChunk(BaseModel):
-    """Consecutive waveform samples of one lead: sample i was taken at start + i / fs_hz."""
+    """Consecutive waveform samples of one channel: sample i was taken at start + i / fs_hz and
+    its value is ``factor * samples[i]`` in ``unit`` (as FHIR SampledData: integers on the wire,
+    the resolution in ``factor``; ECG is whole microvolts, factor 1).
+
+    ``lead`` names the channel: the ECG lead (``I``, ``II``, ``V`` ...), or, for a pulse
+    waveform, the kind's WFDB signal name (``PLETH``, ``ABP``), which may be left out.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -84,10 +94,21 @@ class SampleChunk(BaseModel):
     kind: Kind = Kind.ECG
     lead: str = Field(default="I", min_length=1, max_length=16)
     unit: str = "uV"
+    factor: float = Field(default=1.0, gt=0, le=1e6, allow_inf_nan=False)
     fs_hz: float = Field(gt=0, le=10_000)
     start: UtcDatetime
-    samples: list[int] = Field(min_length=1, max_length=100_000)
+    samples: list[Annotated[int, Field(ge=-(2**31), lt=2**31)]] = Field(
+        min_length=1, max_length=100_000
+    )
     flags: Annotated[list[str], AfterValidator(_check_flags)] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_lead(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "lead" not in data:
+            kind = data.get("kind", Kind.ECG)
+            data = {**data, "lead": DEFAULT_CHANNEL.get(kind, "I")}
+        return data
 
     @model_validator(mode="after")
     def _unit_matches_kind(self) -> SampleChunk:
@@ -95,6 +116,11 @@ class SampleChunk(BaseModel):
             raise ValueError(f"{self.kind} is not a waveform kind")
         if self.unit != UNITS[self.kind]:
             raise ValueError(f"unit of {self.kind} must be {UNITS[self.kind]!r}, got {self.unit!r}")
+        pulse = {c for k, c in DEFAULT_CHANNEL.items() if k != Kind.ECG}
+        if self.kind != Kind.ECG and self.lead != DEFAULT_CHANNEL[self.kind]:
+            raise ValueError(f"the channel of {self.kind} chunks is {DEFAULT_CHANNEL[self.kind]!r}")
+        if self.kind == Kind.ECG and self.lead in pulse:
+            raise ValueError(f"{self.lead!r} is not an ECG lead")
         return self
 
 

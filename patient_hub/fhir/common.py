@@ -53,6 +53,12 @@ class ReadingLike(Protocol):
     def flags(self) -> str | Sequence[str] | None: ...
 
 
+#: Waveform kinds other than ECG, by the one channel name their chunks carry.
+PULSE_CHANNELS = {"pleth": "PLETH", "abp": "ABP"}
+#: Kinds stored as sample chunks, not readings.
+WAVEFORMS = frozenset({"ecg", *PULSE_CHANNELS})
+
+
 class ChunkLike(Protocol):
     """What the mapping reads from a stored waveform chunk (``SampleChunkRow``)."""
 
@@ -70,6 +76,8 @@ class ChunkLike(Protocol):
     def lead(self) -> str: ...
     @property
     def unit(self) -> str: ...
+    @property
+    def factor(self) -> float: ...
     @property
     def fs_hz(self) -> float: ...
     @property

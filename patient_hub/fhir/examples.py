@@ -54,7 +54,7 @@ class SampleReading:
 
 @dataclass(frozen=True, slots=True)
 class SampleChunk:
-    """A stored ECG chunk as the mapping sees it (same fields as ``SampleChunkRow``)."""
+    """A stored waveform chunk as the mapping sees it (same fields as ``SampleChunkRow``)."""
 
     samples: bytes
     seq: int = 900
@@ -64,6 +64,7 @@ class SampleChunk:
     kind: str = "ecg"
     lead: str = "I"
     unit: str = "uV"
+    factor: float = 1.0
     fs_hz: float = 130.0
     start: datetime = AT
     flags: str = ""
@@ -115,6 +116,23 @@ def ecg_chunk() -> SampleChunk:
     return SampleChunk(samples=struct.pack(f"<{len(ECG_SAMPLES_UV)}i", *ECG_SAMPLES_UV))
 
 
+#: One pulse of a bedside monitor's pleth (device units) and arterial line (0.01 mmHg steps).
+PLETH_SAMPLES = (1510, 1502, 1540, 1688, 1902, 2105, 2210, 2198, 2120, 2011, 1930, 1905, 1861)
+ABP_SAMPLES = (7920, 7890, 8350, 10200, 12100, 12350, 11800, 10400, 9800, 9900, 9400, 8800, 8300)
+
+
+def pulse_chunks() -> dict[str, SampleChunk]:
+    """The pulse waveforms of a bedside monitor (PLETH and ABP at 125 Hz), one chunk each."""
+    return {
+        "pleth": SampleChunk(samples=struct.pack(f"<{len(PLETH_SAMPLES)}i", *PLETH_SAMPLES),
+                             kind="pleth", lead="PLETH", unit="1", seq=901, id=8,
+                             device_id="dev-bedside-1", fs_hz=125.0),
+        "abp": SampleChunk(samples=struct.pack(f"<{len(ABP_SAMPLES)}i", *ABP_SAMPLES),
+                           kind="abp", lead="ABP", unit="mm[Hg]", factor=0.01, seq=902, id=9,
+                           device_id="dev-bedside-1", fs_hz=125.0),
+    }  # fmt: skip
+
+
 @dataclass(frozen=True, slots=True)
 class SamplePatient:
     id: str = PATIENT
@@ -140,6 +158,8 @@ def build_examples() -> dict[str, JsonDict]:
     out["Observation-bp-panel.json"] = bp_panel(bp_rows())
     out["Observation-spo2-absent.json"] = reading_to_observation(invalid_row(), special="nan")
     out["Observation-ecg-lead-I.json"] = chunk_to_observation(ecg_chunk())
+    for kind, chunk in pulse_chunks().items():
+        out[f"Observation-waveform-{kind}.json"] = chunk_to_observation(chunk)
     out["Observation-finding-atrial_fibrillation.json"] = finding_to_fhir(
         af_finding(), derived_from=["Observation/ecg-7"]
     )

@@ -26,6 +26,7 @@ from typing import Any
 
 from patient_hub.fhir.codes import Code, KindCodes
 from patient_hub.fhir.common import (
+    WAVEFORMS,
     JsonDict,
     ReadingLike,
     category,
@@ -164,8 +165,8 @@ def reading_to_observation(
     kind is refused: use :func:`chunk_to_observation`.
     """
     kc = codes().kind(row.kind)
-    if row.kind == "ecg":
-        raise FhirMappingError("kind 'ecg' is a waveform: map its SampleChunk instead")
+    if row.kind in WAVEFORMS:
+        raise FhirMappingError(f"kind {row.kind!r} is a waveform: map its SampleChunk instead")
     if row.unit != kc.ucum:
         raise FhirMappingError(f"{row.kind} must be in {kc.ucum!r}, the row says {row.unit!r}")
     flags = flag_list(row.flags)

@@ -61,6 +61,7 @@ from patient_hub.fhir.search import (
     Page,
     PatientQuery,
     Selection,
+    Subset,
     Token,
 )
 from patient_hub.fhir.waveform import chunk_to_observation
@@ -239,7 +240,7 @@ def _branches(q: ObservationQuery, patients: Patients, *, keyset: bool) -> list[
         )
     if sel.ecg_leads:
         at = C.stored_at if lu else C.start
-        leads = [] if sel.ecg_leads.every else [C.lead.in_(sorted(sel.ecg_leads.values))]
+        leads = _channel_filter(sel.ecg_leads)
         out.append(
             select(
                 literal(CHUNK).label("src"),
@@ -524,6 +525,13 @@ async def last_n(session: AsyncSession, q: LastnQuery, patient_id: str) -> list[
     return out
 
 
+def _channel_filter(channels: Subset) -> list[ColumnElement[bool]]:
+    """The WHERE clauses that keep the chunks of ``channels`` (ECG leads, PLETH, ABP)."""
+    if not channels.every:
+        return [C.lead.in_(sorted(channels.values))]
+    return [C.lead.not_in(sorted(channels.excluded))] if channels.excluded else []
+
+
 async def _last_chunks(
     session: AsyncSession, q: LastnQuery, patient_id: str
 ) -> list[tuple[str, Hit]]:
@@ -534,10 +542,10 @@ async def _last_chunks(
         return []
     stmt = select(C.id, C.lead, C.start).where(
         C.patient_id == patient_id,
-        *([] if leads.every else [C.lead.in_(sorted(leads.values))]),
+        *_channel_filter(leads),
         *_dates(q.dates, C.start),
     )
-    width = q.max_per_series * (12 if leads.every else len(leads.values))
+    width = q.max_per_series * (14 if leads.every else len(leads.values))
     stmt = stmt.order_by(C.start.desc(), C.id.desc()).limit(width)
     taken: dict[str, int] = {}
     out = []

@@ -32,7 +32,7 @@ from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Literal
 
 from patient_hub.fhir.codes import Code, load_code_map
-from patient_hub.fhir.common import decode_id
+from patient_hub.fhir.common import PULSE_CHANNELS, WAVEFORMS, decode_id
 from patient_hub.fhir.errors import FhirMappingError
 from telemed_core.errors import InvalidInput
 
@@ -266,18 +266,28 @@ def parse_patient_reference(value: str) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class Subset:
-    """Some or all members of an open set (ECG leads, finding kinds)."""
+    """Some or all members of an open set (waveform channels, finding kinds): ``values``, or,
+    when ``every``, everything but ``excluded``."""
 
     values: frozenset[str] = frozenset()
     every: bool = False
+    excluded: frozenset[str] = frozenset()
 
     def __and__(self, other: Subset) -> Subset:
+        if self.every and other.every:
+            return Subset(every=True, excluded=self.excluded | other.excluded)
         if self.every or other.every:
-            return other if self.every else self
+            whole, part = (self, other) if self.every else (other, self)
+            return Subset(part.values - whole.excluded)
         return Subset(self.values & other.values)
 
     def __or__(self, other: Subset) -> Subset:
-        return Subset(self.values | other.values, self.every or other.every)
+        if self.every and other.every:
+            return Subset(every=True, excluded=self.excluded & other.excluded)
+        if self.every or other.every:
+            whole, part = (self, other) if self.every else (other, self)
+            return Subset(every=True, excluded=whole.excluded - part.values)
+        return Subset(self.values | other.values)
 
     def __bool__(self) -> bool:
         return self.every or bool(self.values)
@@ -292,7 +302,8 @@ class Selection:
 
     ``kinds``: readings mapped one by one (a BP component only when it is not in a panel);
     ``panel_kinds``: BP panels having a component of one of these kinds (systolic and diastolic
-    are in every panel, so either means all panels); ``ecg_leads``: ECG chunks of these leads;
+    are in every panel, so either means all panels); ``ecg_leads``: waveform chunks of these
+    channels (ECG leads by name, ``PLETH``, ``ABP``: see :data:`PULSE_CHANNELS`);
     ``finding_kinds``: findings of these kinds.
     """
 
@@ -322,9 +333,13 @@ class Selection:
         return not (self.kinds or self.panel_kinds or self.ecg_leads or self.finding_kinds)
 
 
+#: Every ECG lead: all channels but the pulse waveforms.
+ALL_ECG_LEADS = Subset(every=True, excluded=frozenset(PULSE_CHANNELS.values()))
+
+
 def reading_kinds() -> frozenset[str]:
-    """Kinds stored as scalar readings (everything in codes.json but the ECG waveform)."""
-    return frozenset(k for k in load_code_map().kinds if k != "ecg")
+    """Kinds stored as scalar readings (everything in codes.json but the waveforms)."""
+    return frozenset(k for k in load_code_map().kinds if k not in WAVEFORMS)
 
 
 def everything() -> Selection:
@@ -349,10 +364,13 @@ def select_code(token: Token) -> Selection:
     if any(token.matches(system, code) for system, code in panel_codes):
         panel_kinds |= {"bp_systolic", "bp_diastolic"}  # every panel has both
     if token.matches(mdc, cm.kind("ecg").mdc.code):
-        leads = EVERY  # the generic MDC_ECG_ELEC_POTL stands for any lead
+        leads = ALL_ECG_LEADS  # the generic MDC_ECG_ELEC_POTL stands for any lead
     else:
         by_lead = cm.raw["ecg_leads"].items()
         leads = Subset(frozenset(n for n, e in by_lead if token.matches(mdc, e["code"])))
+    for kind, channel in PULSE_CHANNELS.items():
+        if token.matches(mdc, cm.kind(kind).mdc.code):
+            leads |= Subset(frozenset({channel}))
     finding = token.system in (None, cm.local["finding_kind"]) and token.code
     findings = Subset(frozenset({token.code}) if finding else frozenset())
     return Selection(kinds, panel_kinds, leads, findings)
@@ -363,7 +381,7 @@ def select_category(token: Token) -> Selection:
     cm = load_code_map()
     hl7 = cm.systems["observation_category"]
     by_category = {
-        k: kc.category for k, kc in cm.kinds.items() if k != "ecg" and kc.category is not None
+        k: kc.category for k, kc in cm.kinds.items() if k not in WAVEFORMS and kc.category
     }
     kinds = frozenset(k for k, cat in by_category.items() if token.matches(hl7, cat))
     sel = Selection(kinds, BP_KINDS if token.matches(hl7, "vital-signs") else frozenset())

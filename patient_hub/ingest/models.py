@@ -66,7 +66,8 @@ class ReadingRow(Base):
 
 
 class SampleChunkRow(Base):
-    """One chunk of waveform samples, stored as little-endian int32 bytes."""
+    """One chunk of waveform samples, stored as little-endian int32 bytes; a sample's value is
+    ``factor * sample`` in ``unit`` (FHIR SampledData's factor)."""
 
     __tablename__ = "sample_chunks"
     __table_args__ = (
@@ -82,6 +83,7 @@ class SampleChunkRow(Base):
     kind: Mapped[str] = mapped_column(String(32))
     lead: Mapped[str] = mapped_column(String(16))
     unit: Mapped[str] = mapped_column(String(16))
+    factor: Mapped[float] = mapped_column(Float, default=1.0, server_default="1")
     fs_hz: Mapped[float] = mapped_column(Float)
     start: Mapped[datetime] = mapped_column(UtcDateTime())
     n_samples: Mapped[int] = mapped_column(Integer)

@@ -85,6 +85,7 @@ async def insert_chunks(
             "kind": c.kind.value,
             "lead": c.lead,
             "unit": c.unit,
+            "factor": c.factor,
             "fs_hz": c.fs_hz,
             "start": c.start,
             "n_samples": len(c.samples),

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from telemed_core.errors import InvalidInput
 from telemed_core.kinds import UNITS, Kind, unit_of
@@ -18,6 +20,7 @@ from telemed_core.protocol import (
     parse_bridge_frame,
     parse_hub_frame,
 )
+from telemed_core.values import SampleChunk
 
 
 def reading(seq: int, **over: Any) -> dict[str, Any]:
@@ -53,6 +56,8 @@ def test_every_kind_has_its_ucum_unit() -> None:
         "respiratory_rate": "/min",
         "battery_level": "%",
         "ecg": "uV",
+        "pleth": "1",
+        "abp": "mm[Hg]",
     }
     assert unit_of("spo2") == "%"
     with pytest.raises(ValueError):
@@ -115,3 +120,42 @@ def test_invalid_readings_without_value_are_accepted_when_flagged() -> None:
 def test_batch_size_is_bounded() -> None:
     with pytest.raises(InvalidInput, match="at most"):
         parse_bridge_frame(batch(*[reading(i) for i in range(1, MAX_BATCH_ITEMS + 2)]))
+
+
+def chunk(**over: Any) -> dict[str, Any]:
+    return {
+        "seq": 1,
+        "patient_id": "p1",
+        "device_id": "bedside-1",
+        "fs_hz": 125.0,
+        "start": "2026-11-27T07:30:00+00:00",
+        "samples": [1, 2, 3],
+        **over,
+    }
+
+
+def test_pulse_waveform_chunks_name_their_channel_and_resolution() -> None:
+    pleth = SampleChunk.model_validate(chunk(kind="pleth", unit="1"))
+    abp = SampleChunk.model_validate(chunk(kind="abp", unit="mm[Hg]", factor=0.01))
+    ecg = SampleChunk.model_validate(chunk(unit="uV"))
+    assert (pleth.lead, pleth.factor) == ("PLETH", 1.0)
+    assert (abp.lead, abp.factor) == ("ABP", 0.01)
+    assert (ecg.kind, ecg.lead) == ("ecg", "I")
+
+
+@pytest.mark.parametrize(
+    ("over", "complaint"),
+    [
+        ({"kind": "abp", "unit": "uV"}, "unit of abp must be 'mm[Hg]'"),
+        ({"kind": "pleth", "unit": "1", "factor": 0}, "greater than 0"),
+        ({"kind": "pleth", "unit": "1", "factor": float("nan")}, "finite number"),
+        ({"kind": "spo2", "unit": "%"}, "not a waveform kind"),
+        ({"samples": [2**31]}, "less than 2147483648"),
+        ({"kind": "abp", "unit": "mm[Hg]", "lead": "II"}, "the channel of abp chunks is 'ABP'"),
+        ({"lead": "PLETH"}, "'PLETH' is not an ECG lead"),
+        ({"samples": []}, "at least 1 item"),
+    ],
+)
+def test_bad_waveform_chunks_are_refused_clearly(over: dict[str, Any], complaint: str) -> None:
+    with pytest.raises(ValidationError, match=re.escape(complaint)):
+        SampleChunk.model_validate(chunk(**over))

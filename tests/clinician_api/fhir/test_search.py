@@ -23,6 +23,7 @@ import pytest_asyncio
 from patient_hub.fhir.search import (
     Cursor,
     SearchParamError,
+    Subset,
     Token,
     parse_date_filter,
     parse_date_range,
@@ -135,6 +136,13 @@ def test_ap_prefix_is_refused() -> None:
 def test_loinc_token_selects_every_kind_carrying_it_mdc_only_its_own() -> None:
     assert select_code(Token(LOINC, "8867-4")).kinds == {"heart_rate", "pulse_rate"}
     assert select_code(Token(MDC, "147842")).kinds == {"heart_rate"}
+    assert select_code(Token(MDC, "150452")).ecg_leads == Subset(frozenset({"PLETH"}))
+    assert select_code(Token(MDC, "150036")).ecg_leads == Subset(frozenset({"ABP"}))
+    every_lead = select_code(Token(MDC, "131328")).ecg_leads
+    assert every_lead.every and every_lead.excluded == {"PLETH", "ABP"}
+    assert not every_lead & Subset(frozenset({"PLETH"}))
+    assert every_lead & Subset(frozenset({"II", "ABP"})) == Subset(frozenset({"II"}))
+    assert (every_lead | Subset(frozenset({"ABP"}))).excluded == {"PLETH"}
     assert select_code(Token(None, "147842")).kinds == {"heart_rate"}
     assert select_code(Token(LOINC, "59408-5")).kinds == select_code(Token(MDC, "150456")).kinds
 
@@ -292,6 +300,10 @@ async def _load(database_url: str) -> None:
                 for i, (lead, s) in enumerate((("I", 0), ("I", 10), ("II", 0)))
             ]  # fmt: skip
             await insert_chunks(s, "bridge-p1", ecg, DAY + timedelta(days=1))
+            pleth = SampleChunk(seq=200, patient_id="p2", device_id="bedside", kind="pleth",
+                                unit="1", fs_hz=125, start=DAY + timedelta(hours=9),
+                                samples=[1500, 1620, 2100, 1900])  # fmt: skip
+            await insert_chunks(s, "bridge-p2", [pleth], DAY + timedelta(days=1))
             findings = [
                 Finding("p1", "atrial_fibrillation", DAY + timedelta(hours=10), None,
                         Severity.HIGH, "RR irregularity (Petrenas 2015)", {"hr_bpm": 120}),
@@ -527,6 +539,19 @@ async def test_ecg_lead_code_returns_sampled_data(world: World) -> None:
     bundle = await search(world, {"patient": "p1", "code": f"{MDC}|131330"})  # lead II
     (obs,) = [e["resource"] for e in bundle["entry"]]
     assert obs["id"].startswith("ecg-") and obs["valueSampledData"]["data"] == "1 -2 3 40"
+
+
+@hub_test
+async def test_pleth_code_returns_the_pulse_waveform_and_no_ecg_code_does(world: World) -> None:
+    bundle = await search(world, {"patient": "p2", "code": f"{MDC}|150452"})
+    (obs,) = [e["resource"] for e in bundle["entry"]]
+    assert obs["valueSampledData"]["data"] == "1500 1620 2100 1900"
+    assert obs["valueSampledData"]["origin"]["code"] == "1"
+    for ecg_code in ("131328", "131329"):
+        bundle = await search(world, {"patient": "p2", "code": f"{MDC}|{ecg_code}"})
+        assert not bundle.get("entry"), ecg_code
+    bundle = await search(world, {"patient": "p2", "category": "phd-observation"})
+    assert sorted(i.split("-")[0] for i in ids(bundle)) == ["ecg", "r"]
 
 
 @hub_test

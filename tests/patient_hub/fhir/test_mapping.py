@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from dataclasses import replace
@@ -364,6 +365,31 @@ def test_ecg_round_trip_and_mv_scaling() -> None:
     assert observation_to_chunk(obs)["samples"] == [0, 1000]
     with pytest.raises(FhirMappingError, match="use observation_to_chunk"):
         observation_to_readings(obs)
+
+
+@pytest.mark.parametrize("kind", ["pleth", "abp"])
+def test_pulse_waveforms_become_sampled_data_and_back(kind: str) -> None:
+    chunk = ex.pulse_chunks()[kind]
+    obs = chunk_to_observation(chunk)
+    Observation.model_validate(obs)
+    sd = obs["valueSampledData"]
+    unit = {"pleth": "1", "abp": "mm[Hg]"}[kind]
+    assert sd["origin"]["code"] == unit and sd["factor"] == chunk.factor
+    assert codings(obs) == {(MDC, {"pleth": "150452", "abp": "150036"}[kind])}
+    back = observation_to_chunk(obs)
+    samples = ex.PLETH_SAMPLES if kind == "pleth" else ex.ABP_SAMPLES
+    assert (back["kind"], back["lead"], back["unit"]) == (kind, kind.upper(), unit)
+    assert back["samples"] == list(samples) and back["factor"] == chunk.factor
+    assert math.isclose(back["fs_hz"], 125.0)
+    sd["data"] = "1.5 2"
+    with pytest.raises(FhirMappingError, match="integers"):
+        observation_to_chunk(obs)
+
+
+def test_a_waveform_chunk_in_the_wrong_unit_is_refused() -> None:
+    chunk = dataclasses.replace(ex.pulse_chunks()["abp"], unit="kPa")
+    with pytest.raises(FhirMappingError, match=r"abp samples must be in mm\[Hg\]"):
+        chunk_to_observation(chunk)
 
 
 # -- derived, findings, patient, devices ----------------------------------------------------
