@@ -8,6 +8,7 @@ clock re-anchored, a replay) restarts the stream: beats are never stitched acros
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -16,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from patient_hub.signal.af import AfDetector
-from patient_hub.signal.beats import RhythmMonitor
+from patient_hub.signal.beats import RateLimits, RhythmMonitor
 from patient_hub.signal.ecg import RPeakDetector
 from patient_hub.signal.ecg_quality import EcgQualityMonitor
 from patient_hub.signal.findings import Finding
@@ -24,6 +25,9 @@ from patient_hub.signal.findings import Finding
 MAX_JUMP_S = 0.5
 HR_BEATS = 8  # heart rate over the last 8 RR intervals, as bedside monitors average
 MIN_SQI = 0.5  # below this a window is unusable (flat, lead-off, clipped, noise)
+#: One lead alone reports pauses, never asystole: that takes every lead and the pulse wave
+#: (patient_hub.processing.bedside), or a lead-off would call a cardiac arrest.
+PER_LEAD_LIMITS = RateLimits(asystole_s=math.inf)
 
 
 @dataclass
@@ -47,7 +51,7 @@ class EcgStream:
             t0=t0,
             detector=RPeakDetector(fs_hz),
             quality=EcgQualityMonitor(fs_hz),
-            rhythm=RhythmMonitor(patient_id, t0),
+            rhythm=RhythmMonitor(patient_id, t0, PER_LEAD_LIMITS),
             af=AfDetector(patient_id, t0),
         )
 

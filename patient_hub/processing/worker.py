@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from patient_hub.bus.base import TOPIC_FINDINGS, TOPIC_READINGS, TOPIC_SAMPLES, Delivery
 from patient_hub.db import unit_of_work
 from patient_hub.findings.repository import finding_json, upsert_findings
+from patient_hub.processing.bedside import BedsideProcessor
 from patient_hub.processing.ecg import EcgProcessor
 from patient_hub.processing.vitals import PatientVitals
 from patient_hub.runtime import HubContext
@@ -34,6 +35,7 @@ class SignalProcessor:
         self.tz = tz
         self.vitals: dict[str, PatientVitals] = {}
         self.ecg = EcgProcessor()
+        self.bedside = BedsideProcessor()
 
     def readings(self, payload: dict[str, Any]) -> list[Finding]:
         by_patient: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -52,17 +54,24 @@ class SignalProcessor:
         return findings
 
     def samples(self, payload: dict[str, Any]) -> tuple[list[dict[str, Any]], list[Finding]]:
-        """Derived readings and rhythm findings of a batch of ECG chunks."""
+        """Derived readings and findings of a batch of waveform chunks: per ECG lead, heart
+        rate and rhythm (pauses, brady/tachycardia, AF); per device, the life-threatening
+        arrhythmias judged on all its leads and pulse waveforms."""
         derived: list[dict[str, Any]] = []
         findings: list[Finding] = []
         for chunk in payload.get("chunks", []):
+            patient = chunk.get("patient_id")
             try:
-                more, found = self.ecg.take(chunk)
+                if chunk.get("kind", "ecg") == "ecg":
+                    more, found = self.ecg.take(chunk)
+                    derived += more
+                    findings += found
             except ValueError as exc:  # bad chunk (e.g. wrong fs): skipped, never a crash
-                log.warning("ECG chunk of %s skipped: %s", chunk.get("patient_id"), exc)
-                continue
-            derived += more
-            findings += found
+                log.warning("ECG chunk of %s skipped: %s", patient, exc)
+            try:
+                findings += self.bedside.take(chunk)
+            except ValueError as exc:
+                log.warning("bedside chunk of %s skipped: %s", patient, exc)
         return derived, findings
 
 
