@@ -55,8 +55,10 @@ class Faults:
 
 #: Clinical scenarios a simulated patient can play, so that the demo shows findings:
 #: ``desaturation`` -- SpO2 falls to ~86 % for 90 s every 10 min (after 2 min);
-#: ``hypertensive_crisis`` -- blood pressure around 188/114 mmHg, confirmed by every repeat.
-SCENARIOS = ("desaturation", "hypertensive_crisis")
+#: ``hypertensive_crisis`` -- blood pressure around 188/114 mmHg, confirmed by every repeat;
+#: ``ventricular_fibrillation`` -- a cardiac arrest: the strap's ECG fibrillates for 30 s every
+#: 10 min (after 3 min) while the strap's heart rate and the oximeter lose the pulse.
+SCENARIOS = ("desaturation", "hypertensive_crisis", "ventricular_fibrillation")
 
 
 @dataclass
@@ -127,6 +129,7 @@ class SimulatedPatient:
     _strap_epoch_ns: int = 0
     _silent_until: int = -1
     _ecg_phase: float = 0.0
+    _vf: list[float] = field(default_factory=lambda: [5.0, 400.0, 0.0])  # Hz, µV, phase
 
     def __post_init__(self) -> None:
         r = self.rng = random.Random(self.seed)
@@ -160,13 +163,15 @@ class SimulatedPatient:
         if self._silent_until < s and rng.random() < self.faults.dropout_p:
             self._silent_until = s + self.faults.dropout_s
         out: list[Notification] = []
+        arrest = self.scenario == "ventricular_fibrillation" and s >= 180 and (s - 180) % 600 < 30
         if s > self._silent_until:
-            out += self._strap(at)
+            out += self._strap(at, arrest)
         spo2 = b.spo2_pct
         if self.scenario == "desaturation" and s >= 120 and (s - 120) % 600 < 90:
             spo2 = 86.0 + rng.gauss(0, 0.5)
-        out.append(self._note("oximeter", PLX_CONTINUOUS, at,
-                              encode.encode_plx_continuous(round(spo2), round(b.hr_bpm))))  # fmt: skip
+        if not arrest:
+            out.append(self._note("oximeter", PLX_CONTINUOUS, at,
+                                  encode.encode_plx_continuous(round(spo2), round(b.hr_bpm))))  # fmt: skip
         if s % self.bp_every_s == 0:
             sbp, dbp = round(b.sbp_mmhg + rng.gauss(0, 4)), round(b.dbp_mmhg + rng.gauss(0, 3))
             cuff_clock = at.astimezone(UTC).replace(microsecond=0, tzinfo=None)
@@ -186,24 +191,23 @@ class SimulatedPatient:
         self.elapsed_s += 1
         return [self._maybe_garbage(n) for n in out]
 
-    def _strap(self, at: datetime) -> list[Notification]:
+    def _strap(self, at: datetime, arrest: bool = False) -> list[Notification]:
         b, rng = self.body, self.rng
         rr_ms = [60000 / b.hr_bpm + rng.gauss(0, 15)]
-        notes = [
-            self._note(
-                "strap",
-                HEART_RATE,
-                at,
-                encode.encode_heart_rate(round(b.hr_bpm), rr_ms=rr_ms, contact=True),
-            )
-        ]
+        notes = []
+        if not arrest:
+            payload = encode.encode_heart_rate(round(b.hr_bpm), rr_ms=rr_ms, contact=True)
+            notes.append(self._note("strap", HEART_RATE, at, payload))
         if not self.ecg:
             return notes
         if rng.random() < self.faults.clock_reset_p:
             self._strap_epoch_ns = rng.randrange(10**15, 10**16)  # switched off and on: 2019-ish
-        samples, self._ecg_phase = synthetic_ecg_beats(
-            b.hr_bpm, ECG_FS_HZ, ECG_FS_HZ, self._ecg_phase
-        )
+        if arrest:
+            samples = self._fibrillation(ECG_FS_HZ)
+        else:
+            samples, self._ecg_phase = synthetic_ecg_beats(
+                b.hr_bpm, ECG_FS_HZ, ECG_FS_HZ, self._ecg_phase
+            )
         for k in range(0, len(samples), ECG_FRAME_SAMPLES):
             frame = samples[k : k + ECG_FRAME_SAMPLES]
             self._strap_epoch_ns += int(len(frame) * 1e9 / ECG_FS_HZ)
@@ -212,6 +216,17 @@ class SimulatedPatient:
             notes.append(self._note("strap", polar.PMD_DATA_UUID, arrival,
                                     polar.encode_ecg_frame(self._strap_epoch_ns, frame)))  # fmt: skip
         return notes
+
+    def _fibrillation(self, n: int) -> list[int]:
+        """``n`` samples (µV) of coarse ventricular fibrillation: a 4-6 Hz wave whose rate and
+        amplitude wander, continuing from the previous call."""
+        state, rng, out = self._vf, self.rng, []
+        for _ in range(n):
+            state[0] += 0.02 * (5.0 - state[0]) + rng.gauss(0, 0.05)
+            state[1] += 0.01 * (400.0 - state[1]) + rng.gauss(0, 8)
+            state[2] += 2 * math.pi * state[0] / ECG_FS_HZ
+            out.append(int(state[1] * math.sin(state[2])))
+        return out
 
     def _note(self, device: str, characteristic: str, at: datetime, payload: bytes) -> Notification:
         return Notification(self.address(device), characteristic, payload, at)

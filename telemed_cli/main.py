@@ -146,7 +146,11 @@ def demo(
             console.print(f"TELEMED_READY {url}", highlight=False)
             hub = url.replace("0.0.0.0", "127.0.0.1")
             # Two patients deteriorate now and then, so that findings show on the screens.
-            scenarios = {"demo-2": "desaturation", "demo-3": "hypertensive_crisis"}
+            scenarios = {
+                "demo-2": "desaturation",
+                "demo-3": "hypertensive_crisis",
+                "demo-4": "ventricular_fibrillation",
+            }
             asyncio.create_task(
                 run_bridges(
                     hub,

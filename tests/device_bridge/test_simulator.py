@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pytest
 
 from device_bridge import polar
 from device_bridge.gatt import decode
 from device_bridge.simulator import PLX_CONTINUOUS, Faults, SimulatedPatient
+from patient_hub.signal.lethal import LethalArrhythmiaMonitor
 
 T0 = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
 
@@ -84,3 +86,20 @@ def test_simulated_ecg_keeps_a_regular_rhythm_while_the_rate_wanders() -> None:
     beats = detect_r_peaks(np.asarray(samples, dtype=float), polar.ECG_SAMPLE_RATE_HZ)
     assert len(beats) > 150
     assert not detect_af(beats / polar.ECG_SAMPLE_RATE_HZ).any()  # a sinus rhythm is not AF
+
+
+def test_fibrillation_scenario_is_a_cardiac_arrest_the_hub_recognises() -> None:
+    patient = SimulatedPatient("p1", seed=2, scenario="ventricular_fibrillation")
+    monitor = LethalArrhythmiaMonitor(["I"], polar.ECG_SAMPLE_RATE_HZ)
+    found, pulse_notes = [], 0
+    for s in range(240):
+        for note in patient.tick(T0 + timedelta(seconds=s)):
+            if note.characteristic == polar.PMD_DATA_UUID:
+                uv = np.asarray(polar.decode_ecg_frame(note.payload).samples_uv, dtype=float)
+                found += [(s, f.kind) for f in monitor.process({"I": uv / 1000.0})]
+            elif note.characteristic == PLX_CONTINUOUS and 180 <= s < 210:
+                pulse_notes += 1
+    fib = [s for s, kind in found if kind == "ventricular_flutter_fib"]
+    assert fib and 180 <= fib[0] <= 190, found
+    assert not [s for s, kind in found if s < 180]  # sinus rhythm raises nothing
+    assert pulse_notes == 0  # the oximeter has lost the pulse
