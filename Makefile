@@ -31,6 +31,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_bridge.py
 	$(BIN)/python bench/bench_qrs.py
 	$(BIN)/python bench/bench_af.py
+	$(BIN)/python bench/bench_lethal.py
+	$(BIN)/python bench/bench_worker.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache *.egg-info
