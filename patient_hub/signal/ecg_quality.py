@@ -127,6 +127,16 @@ def _ramp(x: FloatArray, bad: float, good: float) -> FloatArray:
     return np.asarray(np.clip((x - bad) / (good - bad), 0.0, 1.0), dtype=np.float64)
 
 
+def _row_median(x: FloatArray, axis: int) -> FloatArray:
+    """``np.nanmedian`` along ``axis``; the plain median (same values, many times faster
+    than NaN masking) when nothing is missing, the common case."""
+    if not np.isnan(x).any():
+        return np.asarray(np.median(x, axis=axis), dtype=np.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows are handled by callers
+        return np.asarray(np.nanmedian(x, axis=axis), dtype=np.float64)
+
+
 def _noise_mv(w: FloatArray) -> FloatArray:
     """Robust broadband noise amplitude of each row (mV): 1.4826 MAD(second difference) / sqrt 6.
 
@@ -134,18 +144,18 @@ def _noise_mv(w: FloatArray) -> FloatArray:
     fibrillation wave, changes slope little from one sample to the next outside the QRS.
     """
     d = np.abs(np.diff(w, n=2, axis=1))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows are handled by the caller
-        return np.asarray(1.4826 / math.sqrt(6.0) * np.nanmedian(d, axis=1), dtype=np.float64)
+    return np.asarray(1.4826 / math.sqrt(6.0) * _row_median(d, axis=1), dtype=np.float64)
 
 
 def _wander_mv(w: FloatArray) -> FloatArray:
     """Range of the medians of eight equal sub-windows of each row (mV)."""
     k = 8
     sub = w[:, : w.shape[1] // k * k].reshape(w.shape[0], k, -1)
+    med = _row_median(sub, axis=2)
+    if not np.isnan(med).any():
+        return np.asarray(med.max(axis=1) - med.min(axis=1), dtype=np.float64)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        med = np.nanmedian(sub, axis=2)
         spread = np.nan_to_num(np.nanmax(med, axis=1) - np.nanmin(med, axis=1), nan=0.0)
     return np.asarray(spread, dtype=np.float64)
 
@@ -166,12 +176,16 @@ def _plateau(
 
 def _score_windows(w: FloatArray, present: FloatArray, fs_hz: float, p: SqiParams) -> EcgQuality:
     """Score full windows ``w`` (rows; NaN = missing); ``present`` = share of real samples."""
-    any_data = np.isfinite(w).any(axis=1)
-    w = np.where(np.isfinite(w), w, np.nan)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows are handled below
-        hi, lo = np.nanmax(w, axis=1), np.nanmin(w, axis=1)
-        median = np.nanmedian(w, axis=1)
+    finite = np.isfinite(w)
+    any_data = np.asarray(finite.any(axis=1), dtype=np.bool_)
+    if finite.all():
+        hi, lo = w.max(axis=1), w.min(axis=1)
+    else:
+        w = np.where(finite, w, np.nan)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows are handled below
+            hi, lo = np.nanmax(w, axis=1), np.nanmin(w, axis=1)
+    median = _row_median(w, axis=1)
     ptp = np.where(any_data, hi - lo, 0.0)
     still = np.mean(np.diff(w, axis=1) == 0, axis=1)
     noise = np.nan_to_num(_noise_mv(w), nan=0.0)

@@ -238,6 +238,12 @@ class LethalArrhythmiaMonitor:
         self._pulses = [np.zeros((0, 4)) for _ in self.pulse_names]
         self._episodes: dict[str, _Episode] = {}
         self.history: list[_Episode] = []
+        self._names = [lead.name for lead in self.leads] + self.pulse_names
+        # Samples are analysed in whole hops: windows are scored and rules run only at hop
+        # ends, so holding back a hop's first part until its end delays no Finding, and the
+        # per-call cost of every detector is paid once per hop however the stream is cut.
+        self._held: list[FloatArray] = []
+        self._n_done = 0  # samples analysed; ``n_seen`` counts those received
         self.n_seen = 0
 
     @property
@@ -252,40 +258,53 @@ class LethalArrhythmiaMonitor:
         if len(sizes) > 1:
             raise ValueError(f"channels must have equal lengths, got {sorted(sizes)}")
         n = sizes.pop() if sizes else 0
-        names = [lead.name for lead in self.leads] + self.pulse_names
-        cols = {c: data.get(c, np.full(n, np.nan)) for c in names}
+        if not n:
+            return []
+        x = np.empty((len(self._names), n))
+        for row, c in zip(x, self._names, strict=True):
+            row[:] = data[c] if c in data else np.nan
         out: list[Finding] = []
         i = 0
         while i < n:
             j = min(n, i + self.step - self.n_seen % self.step)
-            out += self._advance({c: v[i:j] for c, v in cols.items()})
+            self.n_seen += j - i
+            if self.n_seen % self.step:
+                self._held.append(x[:, i:j])
+            else:
+                out += self._advance(x[:, i:j])
             i = j
         return out
 
     def evaluate(self) -> list[Finding]:
         """Run the rules now (they also run by themselves every ``eval_s`` of signal)."""
+        if self._held:
+            self._advance(np.zeros((len(self._names), 0)))
         return self._evaluate()
 
-    def _advance(self, piece: dict[str, FloatArray]) -> list[Finding]:
-        m = next(iter(piece.values())).size if piece else 0
-        end = self.n_seen + m
+    def _advance(self, piece: FloatArray) -> list[Finding]:
+        """Analyse the held samples followed by ``piece`` (rows in ``_names`` order)."""
+        if self._held:
+            piece = np.concatenate((*self._held, piece), axis=1)
+            self._held = []
+        end = self._n_done + piece.shape[1]
         step_end = end if end % self.step == 0 else None
+        n_leads = len(self.leads)
         if self._bank is not None:
-            x = np.stack([piece[lead.name] for lead in self.leads])
+            x = np.ascontiguousarray(piece[:n_leads])
             for k, beats in enumerate(self._bank.process(x)):
                 self.leads[k].feed(x[k], beats, step_end)
-        for k, name in enumerate(self.pulse_names):
-            p = self._pulse[k].process(piece[name])
+        for k, det in enumerate(self._pulse):
+            p = det.process(piece[n_leads + k])
             if len(p):
                 rows = np.column_stack((p.t_s, p.height, p.foot, p.peak))
                 old = self._pulses[k]
                 self._pulses[k] = np.vstack((old[old[:, 0] > p.t_s[-1] - 60.0], rows))
-        self.n_seen = end
+        self._n_done = end
         due = step_end is not None and (step_end // self.step) % self.eval_every == 0
         return self._evaluate() if due else []
 
     def _evaluate(self) -> list[Finding]:
-        now = self.now_s
+        now = self._n_done / self.fs_hz
         pulses = [PulseView(n, x) for n, x in zip(self.pulse_names, self._pulses, strict=True)]
         views = [lead.view(self.params.valid_amp_fraction) for lead in self.leads]
         ev = Evidence(views, pulses, now, self.params)
@@ -327,7 +346,8 @@ class LethalArrhythmiaMonitor:
     def _close(self, ep: _Episode) -> Finding:
         ep.open = False
         self._episodes.pop(ep.kind, None)
-        self.history = [e for e in self.history if e.end_s > self.now_s - 600.0] + [ep]
+        now = self._n_done / self.fs_hz
+        self.history = [e for e in self.history if e.end_s > now - 600.0] + [ep]
         return self._finding(ep)
 
     def _finding(self, ep: _Episode) -> Finding:

@@ -95,9 +95,9 @@ def vf_window(x_mv: FloatArray, fs_hz: float) -> VfWindow:
     ``x_mv`` is band-passed ECG (no baseline), NaN-free. A window without signal gives
     leakage 1 and TCSC 0 (nothing fibrillatory).
     """
-    ptp = float(np.ptp(x_mv)) if x_mv.size else 0.0
+    ptp = float(x_mv.max() - x_mv.min()) if x_mv.size else 0.0
     abs_x = np.abs(x_mv)
-    slope = float(np.abs(np.diff(x_mv)).sum())
+    slope = float(np.abs(x_mv[1:] - x_mv[:-1]).sum())
     if x_mv.size < 8 or slope <= 0 or ptp <= 0:
         return VfWindow(1.0, 0.0, 0.0, ptp)
     half = int(math.floor(math.pi * float(abs_x.sum()) / slope + 0.5))
@@ -120,7 +120,7 @@ class _Shape:
 
     def __init__(self, seg: FloatArray, lag_idx: npt.NDArray[np.intp], lag: int) -> None:
         self.seg, self._lag_idx, self._lag = seg, lag_idx, lag
-        self.unit = _unit(seg[None, :])[0]
+        self.unit = _unit_1d(seg)
         self._lagged: FloatArray | None = None
         self._core: FloatArray | None = None
 
@@ -129,14 +129,26 @@ class _Shape:
         if self._lagged is None:
             self._lagged = _unit(self.seg[self._lag_idx])
         if later._core is None:
-            later._core = _unit(later.seg[None, later._lag : later.seg.size - later._lag])[0]
+            later._core = _unit_1d(later.seg[later._lag : later.seg.size - later._lag])
         return float(np.max(self._lagged @ later._core))
 
 
+# The helpers below run for every beat: they call the ufuncs directly (``_add_reduce(x) / n`` is
+# bit-for-bit what ``x.mean()`` computes) to spare numpy's wrapper overhead.
+_add_reduce = np.add.reduce
+
+
 def _unit(rows: FloatArray) -> FloatArray:
-    centred = rows - rows.mean(axis=1, keepdims=True)
+    centred = rows - _add_reduce(rows, axis=1, keepdims=True) / rows.shape[1]
     norm = np.sqrt(np.einsum("ij,ij->i", centred, centred))
     return np.asarray(centred / np.maximum(norm, 1e-12)[:, None], dtype=np.float64)
+
+
+def _unit_1d(x: FloatArray) -> FloatArray:
+    """``_unit`` of one row, the same numbers."""
+    centred = x - _add_reduce(x) / x.size
+    norm = math.sqrt(float(np.einsum("ij,ij->i", centred[None], centred[None])[0]))
+    return np.asarray(centred / max(norm, 1e-12), dtype=np.float64)
 
 
 class EcgLeadTracker:
@@ -170,7 +182,10 @@ class EcgLeadTracker:
         self._sum = np.zeros(0)
         self._template_unit = np.zeros(0)
         self._keys: list[int] = []  # realigned sample of each row of ``beats``
-        self._rows: list[list[float]] = []
+        # Rows of ``beats`` in time order, kept in an array that grows as needed: the rules
+        # read them every evaluation, so they are never rebuilt from Python lists.
+        self._table = np.zeros((64, 6))
+        self._n_rows = 0
         self._times: list[float] = []
         self._array: FloatArray | None = None
         n = self._pre + self._post + 1 - 2 * self._realign
@@ -229,7 +244,7 @@ class EcgLeadTracker:
         if i - self._pre - self._realign < 0:
             return
         w = self._buf[i - self._realign : i + self._realign + 1]
-        i += int(np.argmax(np.abs(w - w.mean()))) - self._realign
+        i += int(np.abs(w - _add_reduce(w) / w.size).argmax()) - self._realign
         key = start + i
         near = bisect.bisect(self._keys, key)
         if any(
@@ -255,20 +270,23 @@ class EcgLeadTracker:
         prev = before.best(shape) if before is not None and (odd or fast) else math.nan
         found = 1.0 if b in self._recovered else 0.0
         self._recovered.discard(b)
-        self._rows.insert(k, [t, amp, width, corr, prev, found])
+        self._insert_row(k, (t, amp, width, corr, prev, found))
         self._times.insert(k, t)
         self._keys.insert(k, key)
         self._segs[key] = seg
         self._shapes[key] = shape
-        after = self._shapes.get(self._keys[k + 1]) if k + 1 < len(self._rows) else None
+        after = self._shapes.get(self._keys[k + 1]) if k + 1 < self._n_rows else None
         if after is not None:
-            nxt = self._rows[k + 1]
+            nxt = self._table[k + 1]
             if not nxt[3] >= MATCH_CORR or nxt[0] - t < FAST_RR_S:
                 nxt[4] = shape.best(after)
         self._array = None
         if self._times[-1] - self._times[0] > HISTORY_S + 10.0:
             cut = bisect.bisect_left(self._times, self._times[-1] - HISTORY_S)
-            del self._rows[:cut], self._times[:cut], self._keys[:cut]
+            n = self._n_rows
+            self._table[: n - cut] = self._table[cut:n]
+            self._n_rows = n - cut
+            del self._times[:cut], self._keys[:cut]
         if len(self._segs) > 32:
             horizon = self.n_seen - self._buf_len
             self._segs = {j: v for j, v in self._segs.items() if j >= horizon}
@@ -282,8 +300,17 @@ class EcgLeadTracker:
         """Measured beats of the last minute or so, one row each: time s, amp mV, width s,
         corr with the template, corr with the previous beat, 1 if recovered by matching."""
         if self._array is None:
-            self._array = np.asarray(self._rows, dtype=np.float64).reshape(-1, 6)
+            self._array = self._table[: self._n_rows].copy()
         return self._array
+
+    def _insert_row(self, k: int, row: tuple[float, ...]) -> None:
+        n = self._n_rows
+        if n == self._table.shape[0]:
+            self._table = np.concatenate((self._table, np.zeros_like(self._table)))
+        if k < n:
+            self._table[k + 1 : n + 1] = self._table[k:n]
+        self._table[k] = row
+        self._n_rows = n + 1
 
     def _recover(self, key: int, seg: FloatArray, amp: float) -> None:
         """Queue the complexes within 1.2 s of the non-dominant beat at realigned sample
@@ -295,8 +322,8 @@ class EcgLeadTracker:
         y = self._buf[lo:hi]
         if y.size <= n:
             return
-        tpl = seg - seg.mean()
-        tpl = tpl / (np.linalg.norm(tpl) + 1e-12)
+        tpl = seg - _add_reduce(seg) / seg.size
+        tpl = tpl / (math.sqrt(float(tpl.dot(tpl))) + 1e-12)
         dot = np.correlate(y, tpl, mode="valid")
         c1 = np.concatenate(([0.0], np.cumsum(y)))
         c2 = np.concatenate(([0.0], np.cumsum(y * y)))
@@ -312,9 +339,9 @@ class EcgLeadTracker:
         for k in peaks.tolist():
             cand = start + lo + k + self._pre
             w = y[k : k + n]
-            if np.ptp(w) < 0.5 * amp:
+            if w.max() - w.min() < 0.5 * amp:
                 continue
-            if known.size and np.min(np.abs(known - cand)) < gap:
+            if known.size and np.abs(known - cand).min() < gap:
                 continue
             self._pending.append(int(cand))
             self._recovered.add(int(cand))
@@ -358,8 +385,9 @@ class EcgLeadTracker:
             self._matched = list(matched)
         self._sum = np.sum(self._matched, axis=0) if total is None else total
         self._template = template
-        centred = template - template.mean()
-        self._template_unit = centred / max(float(np.linalg.norm(centred)), 1e-12)
+        centred = template - _add_reduce(template) / template.size
+        # sqrt(x . x) is how ``np.linalg.norm`` computes a vector's norm.
+        self._template_unit = centred / max(math.sqrt(float(centred.dot(centred))), 1e-12)
 
     def window(self, now: int) -> VfWindow | None:
         """Measures of the 4 s ending at absolute sample ``now`` (None if not buffered)."""

@@ -177,13 +177,14 @@ class PulseDetector:
         cols = lo + np.flatnonzero((ssf[lo : hi + 1] > 0) & (ssf[lo : hi + 1] == peak[lo : hi + 1]))
         learn_end = round(LEARN_S * self.fs_hz)
         out: list[_Row] = []
-        for c in cols.tolist():
-            row = (
-                c + origin,
-                float(ssf[c]),
-                float(seg[0, c - self.foot : c + 1].min()),
-                float(seg[0, c : c + self.after + 1].max()),
-            )
+        # Foot (minimum over the 0.3 s before) and peak (maximum over the 0.15 s after) of
+        # every candidate at once.
+        foot = seg[0][cols[:, None] + np.arange(-self.foot, 1)].min(axis=1, initial=np.inf)
+        top = seg[0][cols[:, None] + np.arange(self.after + 1)].max(axis=1, initial=-np.inf)
+        for c, v, f, h in zip(
+            cols.tolist(), ssf[cols].tolist(), foot.tolist(), top.tolist(), strict=True
+        ):
+            row = (c + origin, v, f, h)
             if not self._learned and row[0] < learn_end:
                 self._learning.append(row)
                 continue

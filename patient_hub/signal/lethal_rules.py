@@ -198,7 +198,7 @@ class Evidence:
         the usual QRS (>= 0.8 of it). Baseline ripple and slow artefact waves picked up by the
         adaptive detector during a pause fail all three.
         """
-        rows = []
+        times, likes, ids = [], [], []
         for k, lead in enumerate(self.leads):
             b = self.detected(lead)
             if not b.shape[0]:
@@ -206,15 +206,22 @@ class Evidence:
             rel = b[:, AMP] / max(lead.amp_ref, 1e-12)
             ok = rel >= self.p.valid_amp_fraction
             like = ~(b[:, CORR] < 0.5) | (rel >= 0.8)  # NaN (template not learnt) counts
-            rows.append(np.column_stack((b[ok, T], like[ok], np.full(int(ok.sum()), k))))
-        if not rows:
+            times.append(b[ok, T])
+            likes.append(like[ok])
+            ids.append(np.full(times[-1].size, k))
+        if not times:
             return np.zeros(0)
-        c = np.vstack(rows)
-        c = c[np.argsort(c[:, 0], kind="stable")]
-        starts = np.flatnonzero(np.concatenate(([True], np.diff(c[:, 0]) > 0.15)))
-        like_any = np.maximum.reduceat(c[:, 1], starts) > 0
-        leads_many = np.maximum.reduceat(c[:, 2], starts) > np.minimum.reduceat(c[:, 2], starts)
-        return np.asarray(c[starts[like_any | leads_many], 0], dtype=np.float64)
+        t, like = np.concatenate(times), np.concatenate(likes)
+        if len(times) > 1:  # a lead's beats are in time order already
+            order = np.argsort(t, kind="stable")
+            t, like, lead_k = t[order], like[order], np.concatenate(ids)[order]
+        if not t.size:
+            return t
+        starts = np.flatnonzero(np.concatenate(([True], t[1:] - t[:-1] > 0.15)))
+        keep = np.logical_or.reduceat(like, starts)
+        if len(times) > 1:
+            keep |= np.maximum.reduceat(lead_k, starts) > np.minimum.reduceat(lead_k, starts)
+        return np.asarray(t[starts[keep]], dtype=np.float64)
 
     def pulse_reference(self, pv: PulseView, t0: float) -> tuple[float, float] | None:
         """(median SSF height, median interval s) of a pulse channel trusted at ``t0``.
