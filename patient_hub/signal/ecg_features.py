@@ -13,6 +13,11 @@ are computed from the stored history with the very operations, in the very order
 ``lfilter`` recursions of those FIRs (see :class:`QrsFeatureStream`, :func:`_window_sums`), so
 they are bit-exact whatever the chunking.
 
+A single lead fed in chunks (the usual case) takes a hot path whose cost is per call, not per
+sample: the slices of its buffers are made once per chunk size (:class:`_LeadPlan`), and when
+numba is installed one compiled call (:func:`_steady_chunk`) does the whole chunk, after a
+check that it reproduces the numpy path bit for bit; without numba the numpy path is used.
+
 References:
     Hamilton PS, Tompkins WJ. Quantitative investigation of QRS detection rules using the
     MIT/BIH arrhythmia database. IEEE Trans Biomed Eng 33(12):1157-1165 (1986).
@@ -21,6 +26,7 @@ References:
 
 from __future__ import annotations
 
+import importlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,6 +40,7 @@ from scipy import signal
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
+Kernel = Callable[..., int]
 
 BAND_HZ = (5.0, 15.0)
 DERIVATIVE_S = 0.010
@@ -53,6 +60,8 @@ FEW_PEAKS = 12
 SUM_BLOCK = 4096
 # Chunks up to this many samples are filtered in place in a kept work buffer.
 MAX_ROOM = 8192
+# Chunk sizes whose views a single-lead stream keeps (a stream is normally fed one size).
+MAX_PLANS = 8
 
 
 @dataclass(slots=True)
@@ -124,11 +133,17 @@ class QrsFeatureStream:
         self.started = np.zeros(n_streams, dtype=bool)
         self.restart_at = np.zeros(n_streams, dtype=np.int64)  # sample of the last restart
         self.steady = False  # no lead in a gap or settling: a finite chunk needs no splitting
+        self.plans: dict[int, _LeadPlan] = {}  # by chunk size; views of ``work``, not pickled
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state["work"] = self.work[:, :, : self.tail_len].copy()  # without the room
+        del state["plans"]
         return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.plans = {}
 
     def push(self, x: FloatArray) -> list[list[Candidate]]:
         """Consume ``x`` (n, m); per lead, the candidates whose look-ahead is now complete."""
@@ -138,7 +153,7 @@ class QrsFeatureStream:
             work = np.empty((4, self.n_streams, t0 + m))
             work[:, :, :t0] = self.work[:, :, :t0]
             if m <= MAX_ROOM:
-                self.work = work
+                self.work, self.plans = work, {}
         if m:
             self._filter(x, work)
         self.n_seen += m
@@ -149,29 +164,82 @@ class QrsFeatureStream:
     def push_lead(self, x: FloatArray) -> list[Candidate]:
         """``push`` for a single-lead stream fed ``x`` (1-D): the candidates of that lead.
 
-        The hot path of a stream fed in chunks: a finite chunk that fits the room, with no gap
-        pending, is filtered in 1-D and its few peaks are described one by one.
+        The hot path of a stream fed in chunks: once the stream is steady (no gap pending,
+        past its first look-ahead), a finite chunk of 2 to ``2 * SUM_BLOCK - 1`` samples that
+        fits the room goes through the compiled kernel, or else is filtered in 1-D through the
+        views of a :class:`_LeadPlan` and its few peaks described one by one; anything else
+        (a gap, the first chunks, a chunk of 1 or of more than ``MAX_ROOM``) goes through
+        :meth:`push`. All paths give the same bits.
         """
-        m, t0, h, peak = x.size, self.tail_len, self.hold, math.nan
-        if self.steady and 2 <= m <= self.work.shape[2] - t0:
-            peak = float(np.abs(x).max())  # NaN or inf if a sample is not finite
-        if not peak < math.inf:
-            return self.push(x[None, :])[0]
-        lead = self.work[:, 0]
-        self._filter_rows(x, lead, 0, t0, peak=peak)
-        self.n_seen += m
-        origin, first = self.n_seen - t0 - m, self.next_check
-        last = self.n_seen - 1 - self.lookahead
-        found: list[Candidate] = []
-        if last >= first:
-            self.next_check = last + 1
-            lo = first - origin - h
-            (cols,) = _maybe_peaks(lead[2, lo : last - origin + h + 1], h)
-            if cols.size <= FEW_PEAKS:
-                self._describe(lead, cols.tolist(), lo + h, origin, found)
+        m = x.size
+        plan = self.plans.get(m)
+        if plan is None and self.steady and 2 <= m < 2 * SUM_BLOCK and _REDUCE_ADDS_IN_ORDER:
+            if m <= self.work.shape[2] - self.tail_len:
+                if len(self.plans) >= MAX_PLANS:
+                    self.plans.clear()
+                plan = self.plans[m] = _LeadPlan(self, m, _steady_kernel())
+        if plan is not None and self.steady and self.next_check == self.n_seen - self.lookahead:
+            if plan.kernel is not None:
+                found = self._push_compiled(x, plan, plan.kernel)
+                if found is not None:
+                    return found
             else:
-                self._describe_many(self.work, 0 * cols, cols + (lo + h), origin, [found])
-        lead[:, :t0] = lead[:, m : m + t0]
+                squares = x.dot(x)  # inf or NaN if a sample is not finite
+                if squares < math.inf:
+                    return self._push_planned(x, plan, float(squares))
+        return self.push(x[None, :])[0]
+
+    def _push_compiled(
+        self, x: FloatArray, plan: _LeadPlan, kernel: Kernel
+    ) -> list[Candidate] | None:
+        """:meth:`_push_planned` in one call of ``kernel`` (:func:`_steady_chunk` compiled);
+        None if ``x`` is not all finite, and then nothing has changed."""
+        b, a = self.bp_ba
+        n = kernel(x, plan.lead, plan.zi, b, a, plan.sizes, self.mwi_tap, plan.found)
+        if n < 0:
+            return None
+        m = x.size
+        self.n_seen += m
+        self.next_check += m
+        origin, delay = self.n_seen - self.tail_len - m, self.group_delay
+        return [
+            Candidate(int(col) + origin, amp, slope, max(int(r_col) + origin - delay, 0), ok > 0)
+            for col, amp, slope, r_col, ok in zip(*plan.found[:, :n].tolist(), strict=True)
+        ]
+
+    def _push_planned(self, x: FloatArray, plan: _LeadPlan, squares: float) -> list[Candidate]:
+        """:meth:`_filter_rows` and :meth:`_candidates` for a steady lead, on ``plan``'s views.
+
+        ``squares`` is ``x @ x``, whose root bounds ``max|x|`` for the flat-slope shortcut.
+        """
+        bp, self.zi_bp[0] = _lfilter(*self.bp_ba, x, -1, self.zi_bp[0])
+        plan.bp[...] = bp
+        der, slope = plan.der, plan.slope
+        np.subtract(bp, plan.lag, out=der)
+        np.abs(der, out=slope)
+        # sqrt(x @ x) >= max|x| unless the squares underflow; the bound only skips the masking.
+        bound = math.sqrt(squares) * 1.000001 if squares > 1e-290 else float(np.abs(x).max())
+        if not slope.item(slope.argmin()) > FLAT_FLOOR * bound:
+            slope[slope <= FLAT_FLOOR * np.abs(x)] = 0.0
+        np.multiply(slope, self.mwi_tap, out=slope)
+        np.add.reduce(plan.mwi_in, axis=0, out=plan.mwi)
+        # _maybe_peaks on the columns examined: the chunk's m samples, lookahead back
+        keep, other = plan.keep, plan.other
+        np.maximum(plan.near, plan.far, out=plan.sides)
+        np.greater(plan.mid, plan.side_lo, out=keep)
+        np.greater_equal(plan.mid, plan.side_hi, out=other)
+        keep &= other
+        (cols,) = keep.nonzero()
+        m = x.size
+        self.n_seen += m
+        self.next_check += m
+        origin = self.n_seen - self.tail_len - m
+        found: list[Candidate] = []
+        if cols.size <= FEW_PEAKS:
+            self._describe(self.work[:, 0], cols.tolist(), plan.base, origin, found)
+        elif cols.size:
+            self._describe_many(self.work, 0 * cols, cols + plan.base, origin, [found])
+        plan.tail[...] = plan.next_tail
         return found
 
     def finish(self) -> list[list[Candidate]]:
@@ -285,7 +353,7 @@ class QrsFeatureStream:
         self, lead: FloatArray, cols: list[int], base: int, origin: int, out: list[Candidate]
     ) -> None:
         """Append the MWI peaks among columns ``base + cols`` of one lead's ``lead`` to ``out``:
-        :meth:`_describe_many` one peak at a time, cheaper for a few."""
+        :meth:`_describe_many` one peak at a time, cheaper for a few (``lead`` is finite)."""
         h, pre, post, r_pre = self.hold, self.bls_pre, self.bls_post, self.refine_pre
         bp, der, mwi = lead[0], lead[1], lead[2]
         for col in cols:
@@ -299,7 +367,11 @@ class QrsFeatureStream:
             i_max, i_min = int(slopes.argmax()), int(slopes.argmin())
             d_max, d_min = slopes.item(i_max), -slopes.item(i_min)
             ok = d_max > d_min / 8 and d_min > d_max / 8 and abs(i_max - i_min) < self.bls_gap
-            i_r = int(np.abs(bp[col - r_pre : col + 1]).argmax())
+            # argmax(|near|) without the |.| array: the first extreme of the larger magnitude
+            near = bp[col - r_pre : col + 1]
+            i_hi, i_lo = int(near.argmax()), int(near.argmin())
+            hi, lo = near.item(i_hi), -near.item(i_lo)
+            i_r = i_hi if hi > lo else i_lo if lo > hi else min(i_hi, i_lo)
             r_idx = max(col - r_pre + i_r + origin - self.group_delay, 0)
             slope = d_max if d_max >= d_min else d_min
             out.append(Candidate(col + origin, amp, slope, r_idx, ok))
@@ -329,6 +401,39 @@ class QrsFeatureStream:
         fields = (cols + origin, seg[2, rows, cols], np.maximum(d_max, d_min), r_idx, ok)
         for row, *values in zip(rows.tolist(), *(f.tolist() for f in fields), strict=True):
             found[row].append(Candidate(*values))
+
+
+class _LeadPlan:
+    """Views of lead 0's ``work`` rows, and scratch arrays, for chunks of ``m`` samples.
+
+    The tail is moved to the front of ``work`` after every chunk, so a steady stream filters
+    each chunk of a given size into the same columns and examines the same columns for
+    peaks: the slices are made once per chunk size instead of once per call. Column ``t0``
+    is the chunk's first sample; the peaks examined are the ``m`` columns from ``base``.
+    """
+
+    def __init__(self, s: QrsFeatureStream, m: int, kernel: Kernel | None) -> None:
+        t0, k, w, h = s.tail_len, s.k_der, s.w_mwi, s.hold
+        bp, der, mwi, mwi_in = s.work[:, 0]
+        self.bp, self.lag = bp[t0 : t0 + m], bp[t0 - k : t0 - k + m]
+        self.der, self.slope, self.mwi = der[t0 : t0 + m], mwi_in[t0 : t0 + m], mwi[t0 : t0 + m]
+        step = mwi_in.strides[0]
+        self.mwi_in = as_strided(mwi_in[t0 - w + 1 :], (w, m), (step, step))  # _window_sums
+        self.base = base = t0 - s.lookahead
+        self.mid = mwi[base : base + m]
+        # Rows: the nearest and the farthest neighbours, before and after each examined sample.
+        self.near = as_strided(mwi[base - 1 :], (2, m), (2 * step, step))
+        self.far = as_strided(mwi[base - h :], (2, m), (2 * h * step, step))
+        self.sides = np.empty((2, m))
+        self.side_lo, self.side_hi = self.sides
+        self.keep, self.other = np.empty(m, dtype=bool), np.empty(m, dtype=bool)
+        self.tail, self.next_tail = s.work[:, 0, :t0], s.work[:, 0, m : m + t0]
+        # For the compiled kernel (see _steady_chunk), when there is one.
+        self.kernel = kernel
+        self.lead, self.zi = s.work[:, 0], s.zi_bp[0]
+        sizes = (t0, k, w, h, s.bls_pre, s.bls_post, s.refine_pre, s.bls_gap, base)
+        self.sizes = np.array(sizes, dtype=np.int64)
+        self.found = np.empty((5, m))
 
 
 def _maybe_peaks(y: FloatArray, h: int) -> tuple[IntArray, ...]:
@@ -423,3 +528,120 @@ def _checked_kernels() -> tuple[Callable[..., tuple[FloatArray, FloatArray]], bo
 
 _lfilter, _REDUCE_ADDS_IN_ORDER = _checked_kernels()
 _max, _min = np.maximum.reduce, np.minimum.reduce
+
+
+def _steady_chunk(
+    x: FloatArray,
+    lead: FloatArray,
+    zi: FloatArray,
+    b: FloatArray,
+    a: FloatArray,
+    sizes: npt.NDArray[np.int64],
+    tap: float,
+    found: FloatArray,
+) -> int:
+    """:meth:`QrsFeatureStream._push_planned` as one loop nest, for numba to compile.
+
+    ``lead`` is lead 0's ``work`` (4, .), ``zi`` its band-pass state, ``b``/``a`` the 4th-order
+    band-pass, ``sizes`` = (tail_len, k_der, w_mwi, hold, bls_pre, bls_post, refine_pre,
+    bls_gap, first column examined). Filters ``x`` after the tail, writes the MWI peaks of the
+    examined columns to ``found`` (rows: column, amp, max_slope, R column, baseline_ok; one
+    peak a column), moves the tail to the front and returns the number of peaks; or -1, with
+    nothing changed, if ``x`` is not all finite or the band-pass is not of 4th order (then
+    :meth:`QrsFeatureStream.push` takes the chunk). Each value comes from the same operations, in
+    the same order, as on the numpy path (scipy's direct form II transposed recursion, the
+    in-order window sums, first maxima), so the bits are the same; :func:`_steady_kernel`
+    checks that before the kernel is used. One function on purpose: each call costs ~0.3 us.
+    """
+    t0, k, w, h, pre, post, r_pre, gap, base = sizes
+    m = x.size
+    if zi.size != 4 or b.size != 5 or a.size != 5:  # indexed below without bounds checks
+        return -1
+    for i in range(m):
+        if not abs(x[i]) < math.inf:
+            return -1
+    bp, der, mwi, mwi_in = lead[0], lead[1], lead[2], lead[3]
+    z0, z1, z2, z3 = zi[0], zi[1], zi[2], zi[3]
+    for i in range(m):
+        y = z0 + b[0] * x[i]
+        z0 = z1 + b[1] * x[i] - a[1] * y
+        z1 = z2 + b[2] * x[i] - a[2] * y
+        z2 = z3 + b[3] * x[i] - a[3] * y
+        z3 = b[4] * x[i] - a[4] * y
+        bp[t0 + i] = y
+    zi[0], zi[1], zi[2], zi[3] = z0, z1, z2, z3
+    for i in range(t0, t0 + m):
+        der[i] = bp[i] - bp[i - k]
+        slope = abs(der[i])
+        mwi_in[i] = 0.0 if slope <= FLAT_FLOOR * abs(x[i - t0]) else slope * tap
+    terms = mwi_in[t0 - w + 1 : t0 + m].copy()  # fresh arrays, so the adds vectorise
+    sums = terms[:m].copy()
+    for j in range(1, w):
+        for i in range(m):
+            sums[i] += terms[i + j]
+    mwi[t0 : t0 + m] = sums
+    n = 0
+    for c in range(base, base + m):
+        v = mwi[c]
+        if not (v > 0 and v > mwi[c - 1] and v > mwi[c - h] and v >= mwi[c + 1]):
+            continue
+        if not (v >= mwi[c + h] and (mwi[c - h : c] < v).all() and (mwi[c : c + h + 1] <= v).all()):
+            continue
+        i_max = i_min = c - pre
+        for j in range(c - pre + 1, c + post + 1):
+            if der[j] > der[i_max]:
+                i_max = j
+            if der[j] < der[i_min]:
+                i_min = j
+        d_max, d_min = der[i_max], -der[i_min]
+        i_r = c - r_pre
+        for j in range(c - r_pre + 1, c + 1):
+            if abs(bp[j]) > abs(bp[i_r]):
+                i_r = j
+        found[0, n], found[1, n], found[3, n] = c, v, i_r
+        found[2, n] = d_max if d_max >= d_min else d_min
+        ok = d_max > d_min / 8 and d_min > d_max / 8 and abs(i_max - i_min) < gap
+        found[4, n] = 1.0 if ok else 0.0
+        n += 1
+    for row in range(4):
+        lead[row, :t0] = lead[row, m : m + t0].copy()
+    return n
+
+
+@lru_cache(maxsize=1)
+def _steady_kernel() -> Kernel | None:
+    """:func:`_steady_chunk` compiled by numba (cached on disk), if numba is installed and the
+    kernel reproduces the numpy path bit for bit on a test stream; else None, and the numpy
+    path (:meth:`QrsFeatureStream._push_planned`) is used. Made on first use: ~4 s to compile,
+    ~0.7 s with numba's cache (importing numba, loading, checking)."""
+    try:
+        numba: Any = importlib.import_module("numba")
+        kernel: Kernel = numba.njit(cache=True, nogil=True)(_steady_chunk)
+        return kernel if _same_as_numpy(kernel) else None
+    except Exception:  # no numba, or one that cannot compile this: the numpy path serves
+        return None
+
+
+def _same_as_numpy(
+    kernel: Kernel, x: FloatArray | None = None, fs: float = 360.0, m: int = 252
+) -> bool:
+    """Whether ``kernel`` gives the numpy path's candidates, work rows and filter state on
+    ``x`` (finite, at ``fs`` Hz) fed in chunks of ``m`` samples; by default on 30 s of a
+    synthetic ECG (spikes, noise, a flat stretch) in 0.7 s chunks."""
+    if x is None:
+        t = np.arange(round(30 * fs)) / fs
+        noise = 0.05 * np.random.default_rng(2).normal(size=t.size)
+        x = np.exp(-0.5 * ((t % 0.83 - 0.4) / 0.012) ** 2) + noise
+        x[3000:4500] = 0.7  # flat: the slopes decay under FLAT_FLOOR and are zeroed
+    streams = (QrsFeatureStream(fs), QrsFeatureStream(fs))
+    for s in streams:
+        s.push(x[None, :m])
+    fast, slow = _LeadPlan(streams[0], m, kernel), _LeadPlan(streams[1], m, None)
+    for lo in range(m, x.size - m + 1, m):
+        chunk = x[lo : lo + m]
+        if streams[0]._push_compiled(chunk, fast, kernel) != streams[1]._push_planned(
+            chunk, slow, float(chunk @ chunk)
+        ):
+            return False
+    a, b = streams
+    return np.array_equal(a.work, b.work) and np.array_equal(a.zi_bp, b.zi_bp)

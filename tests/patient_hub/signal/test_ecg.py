@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from scipy import signal
 from scipy.signal import resample_poly
 
+from patient_hub.signal import ecg_features
 from patient_hub.signal.ecg import (
     BEAT_SYMBOLS,
     MAX_DELAY_S,
@@ -23,7 +24,14 @@ from patient_hub.signal.ecg import (
     detect_r_peaks,
     match_beats,
 )
-from patient_hub.signal.ecg_features import QrsFeatureStream, _lfilter, _window_sums
+from patient_hub.signal.ecg_features import (
+    QrsFeatureStream,
+    _LeadPlan,
+    _lfilter,
+    _same_as_numpy,
+    _steady_kernel,
+    _window_sums,
+)
 
 # shared/ sits beside the repository root (CI clones the repo next to a copy of it).
 PHYSIONET = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "physionet"
@@ -78,6 +86,16 @@ def _load_mitdb(name: str) -> BeatRecord:
 def mitdb() -> dict[str, BeatRecord]:
     """The seven shipped MIT-BIH Arrhythmia records, read once for this module."""
     return {name: _load_mitdb(name) for name in MITDB_RECORDS}
+
+
+@pytest.fixture(params=["compiled", "numpy"])
+def hot_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Streams fed in chunks run on the compiled kernel, then on its pure-numpy fallback."""
+    if request.param == "compiled":
+        assert _steady_kernel() is not None, "numba missing, or its kernel is not bit-exact"
+    else:
+        monkeypatch.setattr(ecg_features, "_steady_kernel", lambda: None)
+    return str(request.param)
 
 
 def _f1_pct(tp: int, fp: int, fn: int) -> float:
@@ -142,7 +160,7 @@ def test_accuracy_on_mitdb_meets_floors(mitdb: dict[str, BeatRecord]) -> None:
 
 @pytest.mark.parametrize("name", sorted(PINNED_BEATS))
 def test_beats_are_the_pinned_ones_offline_and_in_one_second_chunks(
-    mitdb: dict[str, BeatRecord], name: str
+    mitdb: dict[str, BeatRecord], name: str, hot_path: str
 ) -> None:
     rec, (count, digest) = mitdb[name], PINNED_BEATS[name]
     n = round(rec.fs_hz)
@@ -190,7 +208,7 @@ def excerpt(mitdb: dict[str, BeatRecord]) -> npt.NDArray[np.float64]:
 
 @pytest.mark.parametrize("chunk_s", [1.0, 0.37])
 def test_fixed_chunks_give_the_same_beats_as_the_whole(
-    excerpt: npt.NDArray[np.float64], chunk_s: float
+    excerpt: npt.NDArray[np.float64], chunk_s: float, hot_path: str
 ) -> None:
     whole = detect_r_peaks(excerpt, 360).tolist()
     n = round(chunk_s * 360)
@@ -199,7 +217,7 @@ def test_fixed_chunks_give_the_same_beats_as_the_whole(
 
 
 def test_ragged_chunks_with_single_samples_and_empties_give_the_same_beats(
-    excerpt: npt.NDArray[np.float64],
+    excerpt: npt.NDArray[np.float64], hot_path: str
 ) -> None:
     rng = np.random.default_rng(7)
     sizes = rng.choice([0, 1, 1, 2, 3, 17, 90, 361, 1500], size=2000).tolist()
@@ -226,7 +244,7 @@ def test_peaks_are_reported_within_the_stated_delay(excerpt: npt.NDArray[np.floa
     assert 0 < worst <= MAX_DELAY_S * 360
 
 
-def test_checkpoint_restores_the_stream(excerpt: npt.NDArray[np.float64]) -> None:
+def test_checkpoint_restores_the_stream(excerpt: npt.NDArray[np.float64], hot_path: str) -> None:
     first, second = excerpt[: 360 * 100 + 123], excerpt[360 * 100 + 123 :]
     detector = RPeakDetector(360)
     before = detector.process(first).tolist()
@@ -277,6 +295,31 @@ def test_filter_kernels_give_lfilter_bits_in_any_chunking() -> None:
         (y, zf), (want_y, want_zf) = _lfilter(b, a, x, -1, z), signal.lfilter(b, a, x, zi=z)
         np.testing.assert_array_equal(y, want_y)
         np.testing.assert_array_equal(zf, want_zf)
+
+
+@pytest.mark.parametrize(("name", "chunk_s"), [("105", 1.0), ("104", 0.37)])
+def test_compiled_kernel_gives_the_numpy_candidates_on_real_ecg(
+    mitdb: dict[str, BeatRecord], name: str, chunk_s: float
+) -> None:
+    # Every candidate (index, height, slope, R index, baseline test), not only the beats.
+    kernel = _steady_kernel()
+    assert kernel is not None
+    assert _same_as_numpy(kernel, mitdb[name].ecg_mv, 360.0, round(chunk_s * 360))
+
+
+def test_compiled_kernel_changes_nothing_when_a_chunk_is_not_finite() -> None:
+    kernel = _steady_kernel()
+    assert kernel is not None
+    x = _synthetic_ecg(4.0, 360)
+    features = QrsFeatureStream(360.0)
+    features.push(x[None, :360])
+    plan = _LeadPlan(features, 360, kernel)
+    assert features._push_compiled(x[360:720], plan, kernel) is not None
+    before = pickle.dumps(features)
+    chunk = x[720:1080].copy()
+    chunk[-1] = np.inf
+    assert features._push_compiled(chunk, plan, kernel) is None
+    assert pickle.dumps(features) == before
 
 
 def test_bank_matches_independent_detectors(mitdb: dict[str, BeatRecord]) -> None:
