@@ -37,6 +37,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from _machine import _cpu_model  # noqa: E402  (bench/ is on sys.path)
+
 from patient_hub.processing.worker import SignalProcessor  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data" / "physionet"
