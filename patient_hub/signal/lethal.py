@@ -137,7 +137,8 @@ class _Lead:
         self.tracker = EcgLeadTracker(fs_hz)
         self.raw = np.zeros(0, dtype=np.float32)
         self.n_raw = round(RAW_S * fs_hz)
-        self.windows = np.zeros((0, 5))
+        self._windows: list[tuple[float, ...]] = []  # rows of ``windows``, oldest first
+        self._windows_array: FloatArray | None = None
         self._sqi: dict[int, float] = {}
 
     def feed(self, x: FloatArray, beats: npt.NDArray[np.int64], step_end: int | None) -> None:
@@ -147,9 +148,18 @@ class _Lead:
             return
         w = self.tracker.window(step_end)
         if w is not None:
-            row = (step_end / self.fs_hz, w.leakage, w.tcsc, w.fdom_hz, w.ptp_mv)
-            keep = self.windows[self.windows[:, 0] > row[0] - RAW_S]
-            self.windows = np.vstack((keep, np.asarray(row)[None, :]))
+            t_s = step_end / self.fs_hz
+            while self._windows and not self._windows[0][0] > t_s - RAW_S:
+                del self._windows[0]
+            self._windows.append((t_s, w.leakage, w.tcsc, w.fdom_hz, w.ptp_mv))
+            self._windows_array = None
+
+    @property
+    def windows(self) -> FloatArray:
+        """Fibrillation measures of the last ``RAW_S`` s, one row per 1 s hop (LeadView)."""
+        if self._windows_array is None:
+            self._windows_array = np.array(self._windows, dtype=np.float64).reshape(-1, 5)
+        return self._windows_array
 
     def usable(self, a_s: float, b_s: float) -> bool:
         """Every 2 s SQI window overlapping ``[a_s, b_s]`` scores >= 0.5 (computed lazily)."""
@@ -212,8 +222,12 @@ class LethalArrhythmiaMonitor:
     next samples (equal lengths; ECG in mV, ABP in mmHg, PLETH in any unit; NaN = missing; a
     channel left out counts as missing) and returns the Findings opened or closed. Stream time
     0 is the first sample, ``t0`` its UTC instant. The rules run every ``eval_s`` seconds of
-    signal (:meth:`evaluate` runs them at once). Results never depend on chunking. The state
-    is the detectors' registers and a few seconds of signal per channel (picklable).
+    signal (:meth:`evaluate` runs them at once). Results never depend on chunking: samples are
+    analysed a whole 1 s hop at a time, so a chunk that ends inside a hop is held until the
+    hop completes (no Finding waits for it: windows and rules only run at hop ends), and one
+    detector call per hop costs the same for a Polar H10's 73-sample packets as for 1 s
+    blocks. The state is the detectors' registers and a few seconds of signal per channel
+    (picklable).
     """
 
     def __init__(
@@ -239,9 +253,6 @@ class LethalArrhythmiaMonitor:
         self._episodes: dict[str, _Episode] = {}
         self.history: list[_Episode] = []
         self._names = [lead.name for lead in self.leads] + self.pulse_names
-        # Samples are analysed in whole hops: windows are scored and rules run only at hop
-        # ends, so holding back a hop's first part until its end delays no Finding, and the
-        # per-call cost of every detector is paid once per hop however the stream is cut.
         self._held: list[FloatArray] = []
         self._n_done = 0  # samples analysed; ``n_seen`` counts those received
         self.n_seen = 0

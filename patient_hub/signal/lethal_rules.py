@@ -184,8 +184,9 @@ class Evidence:
     def detected(self, lead: LeadView) -> FloatArray:
         """:func:`detected` beats of ``lead`` within the look-back (cached)."""
         if lead.name not in self._detected:
-            b = detected(lead)
-            self._detected[lead.name] = b[b[:, T] >= self.now_s - LOOKBACK_S - 10.0]
+            b = lead.beats
+            recent = (b[:, FOUND] == 0) & (b[:, T] >= self.now_s - LOOKBACK_S - 10.0)
+            self._detected[lead.name] = np.asarray(b[recent], dtype=np.float64)
         return self._detected[lead.name]
 
     @cached_property

@@ -121,6 +121,36 @@ def test_findings_do_not_depend_on_chunking() -> None:
     assert any(kind == "ventricular_tachycardia" for kind, _, _ in one)
 
 
+def _paused_ecg(fs: float) -> FloatArray:
+    """40 s of synthetic ECG at 75 bpm with six seconds without QRS (24.5 to 31.3 s)."""
+    t = np.arange(int(40 * fs)) / fs
+    ecg = np.random.default_rng(0).normal(0.0, 0.01, t.size)
+    for b in np.arange(0.5, 40.0, 0.8):
+        if not 25.0 < b < 31.0:
+            ecg += 1.2 * np.exp(-0.5 * ((t - b) / 0.012) ** 2)
+    return ecg
+
+
+def test_evaluate_between_hops_uses_every_sample_received() -> None:
+    fs = 250.0
+    ecg = _paused_ecg(fs)
+    monitor = LethalArrhythmiaMonitor(["II"], fs)
+    _run(monitor, {"II": ecg[: int(28.5 * fs)]}, int(0.25 * fs))
+    assert monitor.now_s == 28.5
+    monitor.evaluate()
+    ongoing = [(s, e) for kind, s, e, live in monitor.episodes() if kind == "asystole" and live]
+    assert ongoing and ongoing[0][1] == 28.5
+
+
+def test_small_chunks_give_the_findings_of_one_second_chunks() -> None:
+    fs = 130.0  # a Polar H10 sends ~73 samples at a time
+    ecg = _paused_ecg(fs)
+    one = _run(LethalArrhythmiaMonitor(["ECG"], fs), {"ECG": ecg}, int(fs))
+    small = _run(LethalArrhythmiaMonitor(["ECG"], fs), {"ECG": ecg}, 73)
+    assert small == one
+    assert any(kind == "asystole" for kind, _, _ in one)
+
+
 def test_a_checkpointed_monitor_resumes_identically() -> None:
     _need_data()
     signals, fs = _window("a754s", 240.0, 300.0)
