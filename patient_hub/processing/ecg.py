@@ -28,6 +28,7 @@ MIN_SQI = 0.5  # below this a window is unusable (flat, lead-off, clipped, noise
 #: One lead alone reports pauses, never asystole: that takes every lead and the pulse wave
 #: (patient_hub.processing.bedside), or a lead-off would call a cardiac arrest.
 PER_LEAD_LIMITS = RateLimits(asystole_s=math.inf)
+SCORE_EVERY_S = 30.0
 
 
 @dataclass
@@ -43,6 +44,12 @@ class EcgStream:
     n_samples: int = 0
     beats_s: deque[float] = field(default_factory=lambda: deque(maxlen=64))
     bad_windows: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=256))
+    # Samples (uV) not yet given to the quality monitor. Its scores only gate findings, so
+    # they are computed when a finding needs them or once ``SCORE_EVERY_S`` have gathered:
+    # the same scores as chunk by chunk (windows never depend on chunking), at a fraction
+    # of the calls (a Polar H10 sends 73 samples a notification).
+    unscored: list[np.ndarray] = field(default_factory=list)
+    n_unscored: int = 0
 
     @classmethod
     def start(cls, patient_id: str, fs_hz: float, t0: datetime) -> EcgStream:
@@ -57,13 +64,27 @@ class EcgStream:
 
     def rhythm_findings(self, beats_s: np.ndarray, samples_uv: np.ndarray) -> list[Finding]:
         """Rhythm findings of these beats, minus those that rest on unusable signal."""
-        scored = self.quality.process(samples_uv / 1000.0)
+        self.unscored.append(samples_uv)
+        self.n_unscored += samples_uv.size
+        now_s = self.n_samples / self.fs_hz
+        found: list[Finding] = []
+        # Without a new beat the monitors only matter once a pause may have begun.
+        if beats_s.size or (self.beats_s and now_s - self.beats_s[-1] >= PER_LEAD_LIMITS.pause_s):
+            found += self.rhythm.process(beats_s, now_s=now_s)
+        if beats_s.size:
+            found += self.af.process(beats_s)
+        if found or self.n_unscored >= SCORE_EVERY_S * self.fs_hz:
+            self._score()
+        return [f for f in found if self._usable(f)]
+
+    def _score(self) -> None:
+        """Score the windows the unscored samples complete; note the unusable ones."""
+        pending = np.concatenate(self.unscored) if len(self.unscored) > 1 else self.unscored[0]
+        self.unscored, self.n_unscored = [], 0
+        scored = self.quality.process(pending / 1000.0)
         for start, sqi in zip(scored.start_s, scored.sqi, strict=True):
             if sqi < MIN_SQI:
                 self.bad_windows.append((float(start), float(start) + scored.window_s))
-        now_s = self.n_samples / self.fs_hz
-        found = self.rhythm.process(beats_s, now_s=now_s) + self.af.process(beats_s)
-        return [f for f in found if self._usable(f)]
 
     def _usable(self, finding: Finding) -> bool:
         start = (finding.start - self.t0).total_seconds()
