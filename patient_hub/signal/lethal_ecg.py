@@ -95,7 +95,8 @@ def vf_window(x_mv: FloatArray, fs_hz: float) -> VfWindow:
     ``x_mv`` is band-passed ECG (no baseline), NaN-free. A window without signal gives
     leakage 1 and TCSC 0 (nothing fibrillatory).
     """
-    ptp = float(x_mv.max() - x_mv.min()) if x_mv.size else 0.0
+    hi, lo = (float(x_mv.max()), float(x_mv.min())) if x_mv.size else (0.0, 0.0)
+    ptp = hi - lo
     abs_x = np.abs(x_mv)
     slope = float(np.abs(x_mv[1:] - x_mv[:-1]).sum())
     if x_mv.size < 8 or slope <= 0 or ptp <= 0:
@@ -105,7 +106,7 @@ def vf_window(x_mv: FloatArray, fs_hz: float) -> VfWindow:
     num = float(np.abs(x_mv[half:] + x_mv[:-half]).sum())
     den = float(abs_x[half:].sum() + abs_x[:-half].sum())
     leakage = num / den if den > 0 else 1.0
-    tcsc = float(np.count_nonzero(abs_x > TCSC_LEVEL * abs_x.max())) / x_mv.size
+    tcsc = float(np.count_nonzero(abs_x > TCSC_LEVEL * max(hi, -lo))) / x_mv.size
     # The mean frequency the VF filter is tuned to, in Hz (Kuo & Dillman): half a period
     # spans ``half`` samples.
     return VfWindow(leakage, tcsc, fs_hz / (2.0 * half), ptp)
@@ -130,7 +131,7 @@ class _Shape:
             self._lagged = _unit(self.seg[self._lag_idx])
         if later._core is None:
             later._core = _unit_1d(later.seg[later._lag : later.seg.size - later._lag])
-        return float(np.max(self._lagged @ later._core))
+        return float((self._lagged @ later._core).max())
 
 
 # The helpers below run for every beat: they call the ufuncs directly (``_add_reduce(x) / n`` is
@@ -246,19 +247,17 @@ class EcgLeadTracker:
         w = self._buf[i - self._realign : i + self._realign + 1]
         i += int(np.abs(w - _add_reduce(w) / w.size).argmax()) - self._realign
         key = start + i
-        near = bisect.bisect(self._keys, key)
-        if any(
-            abs(self._keys[j] - key) < self._dup
-            for j in (near - 1, near)
-            if 0 <= j < len(self._keys)
+        keys, near = self._keys, bisect.bisect(self._keys, key)
+        if (near > 0 and abs(keys[near - 1] - key) < self._dup) or (
+            near < len(keys) and abs(keys[near] - key) < self._dup
         ):
             return  # the same complex, reported by the detector and recovered by matching
         seg = self._buf[i - self._pre : i + self._post + 1]
         seg = seg - np.partition(seg, seg.size // 2)[seg.size // 2]  # minus its median
-        abs_seg = np.abs(seg)
-        peak = float(abs_seg.max())
-        width = float(abs_seg.sum()) / self.fs_hz / peak if peak > 0 else 0.0
-        amp = float(seg.max() - seg.min())
+        hi, lo = float(seg.max()), float(seg.min())
+        peak = max(hi, -lo)  # the largest |sample|
+        width = float(np.abs(seg).sum()) / self.fs_hz / peak if peak > 0 else 0.0
+        amp = hi - lo
         shape = _Shape(seg, self._lag_idx, self._realign)
         corr = self._match(seg, shape.unit, amp)
         t = b / self.fs_hz
