@@ -151,6 +151,18 @@ def test_small_chunks_give_the_findings_of_one_second_chunks() -> None:
     assert any(kind == "asystole" for kind, _, _ in one)
 
 
+def test_a_monitor_checkpointed_inside_a_hop_resumes_identically() -> None:
+    fs = 130.0
+    ecg = _paused_ecg(fs)
+    half = 73 * 40  # 22.46 s: the first samples of a hop are held, not yet analysed
+    expected = _run(LethalArrhythmiaMonitor(["ECG"], fs), {"ECG": ecg}, 73)
+    first = LethalArrhythmiaMonitor(["ECG"], fs)
+    got = _run(first, {"ECG": ecg[:half]}, 73)
+    resumed = pickle.loads(pickle.dumps(first))
+    got += _run(resumed, {"ECG": ecg[half:]}, 73)
+    assert got == expected and expected
+
+
 def test_a_checkpointed_monitor_resumes_identically() -> None:
     _need_data()
     signals, fs = _window("a754s", 240.0, 300.0)
