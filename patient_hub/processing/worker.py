@@ -14,6 +14,8 @@ from collections import defaultdict
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
+
 from patient_hub.bus.base import TOPIC_FINDINGS, TOPIC_READINGS, TOPIC_SAMPLES, Delivery
 from patient_hub.db import unit_of_work
 from patient_hub.findings.repository import finding_json, upsert_findings
@@ -21,6 +23,7 @@ from patient_hub.processing.bedside import BedsideProcessor
 from patient_hub.processing.ecg import EcgProcessor
 from patient_hub.processing.vitals import PatientVitals
 from patient_hub.runtime import HubContext
+from patient_hub.signal.ecg import RPeakDetector
 from patient_hub.signal.findings import Finding
 
 log = logging.getLogger(__name__)
@@ -75,6 +78,15 @@ class SignalProcessor:
         return derived, findings
 
 
+def warm_up() -> None:
+    """Run the ECG detectors once over a few seconds of synthetic signal."""
+    t = np.arange(1300) / 130.0
+    ecg = np.exp(-0.5 * ((t % 0.8 - 0.4) / 0.012) ** 2)
+    detector = RPeakDetector(130.0)
+    for i in range(0, t.size, 73):
+        detector.process(ecg[i : i + 73])
+
+
 class SignalWorker:
     """Runs a SignalProcessor against the bus until stopped."""
 
@@ -85,6 +97,9 @@ class SignalWorker:
         self.processed = 0
 
     async def run(self, stop: asyncio.Event) -> None:
+        # The R-peak detector's compiled kernel loads (or compiles, on a fresh install) on
+        # first use: do it now, off the event loop, not on the first patient's ECG.
+        await asyncio.to_thread(warm_up)
         bus = self.hub.bus
         while not stop.is_set():
             try:
