@@ -1,7 +1,10 @@
 """Per-lead ECG streams: R peaks → beat times → derived heart rate and rhythm findings
 (pauses, brady/tachycardia, atrial fibrillation), gated by the signal-quality index.
 
-A stream is one (patient, device, lead). Chunks must follow each other in time; a chunk that
+A stream is one (patient, device, lead), analysed a second at a time (``ANALYSE_EVERY_S``)
+whatever the size of its chunks: a finding or a derived heart rate comes at most a second later
+than the chunk that completes it, and a Polar H10's 73-sample notifications cost no more than
+whole seconds. Chunks must follow each other in time; a chunk that
 starts more than ``MAX_JUMP_S`` away from where the previous one ended (a gap, a strap whose
 clock re-anchored, a replay) restarts the stream: beats are never stitched across a hole.
 """
@@ -29,6 +32,7 @@ MIN_SQI = 0.5  # below this a window is unusable (flat, lead-off, clipped, noise
 #: (patient_hub.processing.bedside), or a lead-off would call a cardiac arrest.
 PER_LEAD_LIMITS = RateLimits(asystole_s=math.inf)
 SCORE_EVERY_S = 30.0
+ANALYSE_EVERY_S = 1.0
 
 
 @dataclass
@@ -50,6 +54,10 @@ class EcgStream:
     # of the calls (a Polar H10 sends 73 samples a notification).
     unscored: list[np.ndarray] = field(default_factory=list)
     n_unscored: int = 0
+    # Samples (uV) received but not yet analysed: a stream is analysed a second at a time,
+    # whatever its chunks, so that 73-sample notifications cost what whole seconds do.
+    held: list[np.ndarray] = field(default_factory=list)
+    n_held: int = 0
 
     @classmethod
     def start(cls, patient_id: str, fs_hz: float, t0: datetime) -> EcgStream:
@@ -94,7 +102,22 @@ class EcgStream:
         return not any(s < end and e > start for s, e in self.bad_windows)
 
     def expected_next(self) -> datetime:
-        return self.t0 + timedelta(seconds=self.n_samples / self.fs_hz)
+        """Where the next chunk should start: after the samples analysed and held."""
+        return self.t0 + timedelta(seconds=(self.n_samples + self.n_held) / self.fs_hz)
+
+    def hold(self, samples: np.ndarray) -> np.ndarray | None:
+        """Hold samples until ``ANALYSE_EVERY_S`` have gathered; then return them all."""
+        self.held.append(samples)
+        self.n_held += samples.size
+        if self.n_held < ANALYSE_EVERY_S * self.fs_hz:
+            return None
+        return self.release()
+
+    def release(self) -> np.ndarray:
+        """The held samples (maybe none), in order; the stream holds none after."""
+        out = np.concatenate(self.held) if len(self.held) != 1 else self.held[0]
+        self.held, self.n_held = [], 0
+        return out
 
     def take(self, samples: np.ndarray) -> np.ndarray:
         """Feed samples; return the times (s since t0) of the beats found in them."""
@@ -125,19 +148,35 @@ class EcgProcessor:
         stream = self.streams.get(key)
         if stream is not None and start < stream.expected_next() - timedelta(seconds=MAX_JUMP_S):
             return [], []  # a replay of samples already taken
+        derived: list[dict[str, Any]] = []
+        findings: list[Finding] = []
         if (
             stream is None
             or stream.fs_hz != fs
             or abs((start - stream.expected_next()).total_seconds()) > MAX_JUMP_S
         ):
+            if stream is not None:  # what the old stream still holds is analysed first
+                derived, findings = self._analyse(chunk, stream, stream.release())
             stream = self.streams[key] = EcgStream.start(chunk["patient_id"], fs, start)
-        samples = np.asarray(chunk["samples"], dtype=np.float64)
+        samples = np.asarray(chunk["samples"], dtype=np.float64) * float(chunk.get("factor", 1.0))
+        ready = stream.hold(samples)
+        if ready is None:
+            return derived, findings
+        more, found = self._analyse(chunk, stream, ready)
+        return derived + more, findings + found
+
+    def _analyse(
+        self, chunk: dict[str, Any], stream: EcgStream, samples: np.ndarray
+    ) -> tuple[list[dict[str, Any]], list[Finding]]:
+        """Analyse a stream's next samples; the derived heart rate and rhythm findings."""
+        if not samples.size:
+            return [], []
         beats = stream.take(samples)
         findings = stream.rhythm_findings(beats, samples)
         hr = stream.heart_rate_bpm()
         if hr is None or not 20 <= hr <= 300:
             return [], findings
-        end = stream.expected_next()
+        end = stream.t0 + timedelta(seconds=stream.n_samples / stream.fs_hz)
         return [
             {
                 "patient_id": chunk["patient_id"],
