@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -21,6 +22,7 @@ from patient_hub.db import unit_of_work
 from patient_hub.findings.repository import finding_json, upsert_findings
 from patient_hub.processing.bedside import BedsideProcessor
 from patient_hub.processing.ecg import EcgProcessor
+from patient_hub.processing.rr import RrProcessor
 from patient_hub.processing.vitals import PatientVitals
 from patient_hub.runtime import HubContext
 from patient_hub.signal.ecg import RPeakDetector
@@ -29,6 +31,8 @@ from patient_hub.signal.findings import Finding
 log = logging.getLogger(__name__)
 GROUP = "signal"
 RECLAIM_IDLE_S = 30.0
+#: A device whose ECG arrived this recently has its AF found from its R peaks, not its RR.
+ECG_LIVE = timedelta(seconds=60)
 
 
 class SignalProcessor:
@@ -39,13 +43,22 @@ class SignalProcessor:
         self.vitals: dict[str, PatientVitals] = {}
         self.ecg = EcgProcessor()
         self.bedside = BedsideProcessor()
+        self.rr = RrProcessor()
 
     def readings(self, payload: dict[str, Any]) -> list[Finding]:
         by_patient: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        rr: list[dict[str, Any]] = []
         for r in payload.get("readings", []):
             if "derived" not in r.get("flags", []):
                 by_patient[r["patient_id"]].append(r)
+                if r.get("kind") == "rr_interval":
+                    rr.append(r)
         findings: list[Finding] = []
+        if rr:
+            try:
+                findings += self.rr.take(rr, self._ecg_devices(rr))
+            except (ValueError, KeyError) as exc:
+                log.warning("RR intervals skipped by the signal worker: %s", exc)
         for patient_id, rows in by_patient.items():
             state = self.vitals.get(patient_id)
             if state is None:
@@ -55,6 +68,15 @@ class SignalProcessor:
             except ValueError as exc:  # implausible input: logged and skipped, never a crash
                 log.warning("readings of %s skipped by the signal worker: %s", patient_id, exc)
         return findings
+
+    def _ecg_devices(self, rows: list[dict[str, Any]]) -> frozenset[tuple[str, str]]:
+        """The (patient, device) pairs whose ECG was being analysed up to these readings."""
+        latest = max(datetime.fromisoformat(r["measured_at"]) for r in rows)
+        return frozenset(
+            (patient, device)
+            for (patient, device, _), stream in self.ecg.streams.items()
+            if stream.expected_next() >= latest - ECG_LIVE
+        )
 
     def samples(self, payload: dict[str, Any]) -> tuple[list[dict[str, Any]], list[Finding]]:
         """Derived readings and findings of a batch of waveform chunks: per ECG lead, heart
