@@ -3,7 +3,9 @@
 All 600 strips run (features once, about 15 s). Two kinds of floors: the F1 of the stored
 model on these strips (it was fitted on them, so these guard against regressions, e.g. a
 change of the R-peak detector that shifts the features), and the stratified 5-fold
-cross-validated F1 of a refit (the score to expect on new strips).
+cross-validated F1 of a refit (the score to expect on new strips). Floors sit a few points
+under what ``bench/bench_strip.py`` reports (stored: N 0.873, A 0.934, O 0.683, ~ 0.734,
+mean 0.830; fold seed 0: N 0.843, A 0.899, O 0.591, mean 0.778).
 """
 
 from __future__ import annotations
@@ -22,12 +24,14 @@ from patient_hub.signal.strip import (
     FEATURES,
     MODEL,
     STRIP_CLASSES,
+    StripModel,
     classify_features,
     classify_strip,
     feature_vector,
     fit_strip_model,
     strip_features,
 )
+from patient_hub.signal.strip import _premature_pause as premature_pause
 
 FloatArray = npt.NDArray[np.float64]
 PHYSIONET = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "physionet"
@@ -68,9 +72,9 @@ def _f1(truth: list[str], said: list[str]) -> dict[str, float]:
 def test_stored_model_on_the_development_strips() -> None:
     feats, truth = _features()
     f1 = _f1(truth, [classify_features(f) for f in feats])
-    assert f1["normal"] >= 0.84 and f1["af"] >= 0.90 and f1["other"] >= 0.63, f1
-    assert f1["noisy"] >= 0.65, f1
-    assert np.mean([f1["normal"], f1["af"], f1["other"]]) >= 0.80, f1
+    assert f1["normal"] >= 0.85 and f1["af"] >= 0.91 and f1["other"] >= 0.65, f1
+    assert f1["noisy"] >= 0.68, f1
+    assert np.mean([f1["normal"], f1["af"], f1["other"]]) >= 0.81, f1
 
 
 def test_cross_validated_f1_of_a_refit() -> None:
@@ -89,8 +93,8 @@ def test_cross_validated_f1_of_a_refit() -> None:
         model = fit_strip_model(x[train], [truth[i] for i in np.flatnonzero(train)])
         said[~train] = [classify_features(feats[i], model) for i in np.flatnonzero(~train)]
     f1 = _f1(truth, list(said))
-    assert f1["af"] >= 0.83, f1
-    assert np.mean([f1["normal"], f1["af"], f1["other"]]) >= 0.72, f1
+    assert f1["af"] >= 0.86 and f1["other"] >= 0.55, f1
+    assert np.mean([f1["normal"], f1["af"], f1["other"]]) >= 0.75, f1
 
 
 def test_stored_model_is_what_the_training_procedure_gives() -> None:
@@ -126,6 +130,39 @@ def test_a_flat_strip_is_noisy() -> None:
     assert classify_strip(np.zeros(int(30 * FS_HZ)), FS_HZ) == "noisy"
 
 
+def test_white_noise_is_noisy() -> None:
+    # Its random "RR intervals" look like AF to the linear model; the beat check must catch it.
+    for seed in range(5):
+        noise = np.random.default_rng(seed).normal(0.0, 0.5, int(30 * FS_HZ))
+        assert classify_strip(noise, FS_HZ) == "noisy"
+
+
 def test_a_strip_shorter_than_two_seconds_is_refused() -> None:
     with pytest.raises(ValueError, match="at least 2 s"):
         classify_strip(np.zeros(100), FS_HZ)
+
+
+def test_features_beyond_the_fitted_range_count_as_its_edge() -> None:
+    feats, _ = _features()
+    x = feature_vector(feats[0])
+    far, edge = x.copy(), x.copy()
+    far[FEATURES.index("kurtosis")] = 1e6
+    edge[FEATURES.index("kurtosis")] = MODEL.high[FEATURES.index("kurtosis")]
+    assert np.array_equal(MODEL.scores(far), MODEL.scores(edge))
+
+
+def test_premature_beats_followed_by_a_pause_are_counted() -> None:
+    sinus = np.full(20, 0.8)
+    ectopy = np.tile([0.8, 0.8, 0.5, 1.1], 5)  # a premature beat every 4th, then its pause
+    assert premature_pause(sinus) == 0.0
+    # 4 of the 19 intervals that have a successor (the 5th premature one ends the strip)
+    assert premature_pause(ectopy) == pytest.approx(4 / 19)
+    assert math.isnan(premature_pause(sinus[:4]))
+
+
+def test_a_model_table_must_list_the_features_in_order() -> None:
+    rows = [(name, 0.0, -1.0, 1.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0) for name in FEATURES]
+    rows.append(("(intercept)", 0.0, 0.0, 0.0, 0.0))
+    assert StripModel.from_table(rows).low == (-1.0,) * len(FEATURES)
+    with pytest.raises(ValueError, match="FEATURES in order"):
+        StripModel.from_table([rows[1], rows[0], *rows[2:]])
