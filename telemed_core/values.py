@@ -20,9 +20,14 @@ from telemed_core.kinds import UNITS, WAVEFORM_KINDS, Kind
 
 #: Flags a reading may carry. ``invalid`` readings are stored (nothing is lost) but never
 #: charted as a vital; ``clock_unsure`` means measured_at could not be anchored reliably.
+#: ``strip`` marks an ECG chunk that is a whole spot recording (a kiosk's or a handheld ECG's
+#: 9-120 s strip), classified as a whole rather than monitored as a stream.
 FLAGS = frozenset(
     {"invalid", "clock_unsure", "simulated", "early", "irregular_pulse", "motion", "derived"}
+    | {"strip"}
 )
+#: Duration limits of an ECG strip (s).
+STRIP_S = (9.0, 120.0)
 
 
 #: Channel name of a waveform chunk that names none (WFDB signal names).
@@ -121,6 +126,14 @@ class SampleChunk(BaseModel):
             raise ValueError(f"the channel of {self.kind} chunks is {DEFAULT_CHANNEL[self.kind]!r}")
         if self.kind == Kind.ECG and self.lead in pulse:
             raise ValueError(f"{self.lead!r} is not an ECG lead")
+        if "strip" in self.flags:
+            seconds = len(self.samples) / self.fs_hz
+            if self.kind != Kind.ECG:
+                raise ValueError("only an ECG recording can be a strip")
+            if not STRIP_S[0] <= seconds <= STRIP_S[1]:
+                raise ValueError(
+                    f"an ECG strip lasts {STRIP_S[0]:g}-{STRIP_S[1]:g} s, this one {seconds:.1f} s"
+                )
         return self
 
 

@@ -23,6 +23,7 @@ from patient_hub.findings.repository import finding_json, upsert_findings
 from patient_hub.processing.bedside import BedsideProcessor
 from patient_hub.processing.ecg import EcgProcessor
 from patient_hub.processing.rr import RrProcessor
+from patient_hub.processing.strips import strip_finding
 from patient_hub.processing.vitals import PatientVitals
 from patient_hub.runtime import HubContext
 from patient_hub.signal.ecg import RPeakDetector
@@ -81,11 +82,17 @@ class SignalProcessor:
     def samples(self, payload: dict[str, Any]) -> tuple[list[dict[str, Any]], list[Finding]]:
         """Derived readings and findings of a batch of waveform chunks: per ECG lead, heart
         rate and rhythm (pauses, brady/tachycardia, AF); per device, the life-threatening
-        arrhythmias judged on all its leads and pulse waveforms."""
+        arrhythmias judged on all its leads and pulse waveforms; per ECG strip, its class."""
         derived: list[dict[str, Any]] = []
         findings: list[Finding] = []
         for chunk in payload.get("chunks", []):
             patient = chunk.get("patient_id")
+            if "strip" in chunk.get("flags", []):  # a spot recording, judged as a whole
+                try:
+                    findings.append(strip_finding(chunk))
+                except ValueError as exc:
+                    log.warning("ECG strip of %s skipped: %s", patient, exc)
+                continue
             try:
                 if chunk.get("kind", "ecg") == "ecg":
                     more, found = self.ecg.take(chunk)

@@ -153,9 +153,17 @@ def test_pulse_waveform_chunks_name_their_channel_and_resolution() -> None:
         ({"samples": [2**31]}, "less than 2147483648"),
         ({"kind": "abp", "unit": "mm[Hg]", "lead": "II"}, "the channel of abp chunks is 'ABP'"),
         ({"lead": "PLETH"}, "'PLETH' is not an ECG lead"),
+        ({"flags": ["strip"]}, "an ECG strip lasts 9-120 s, this one 0.0 s"),
+        ({"kind": "pleth", "unit": "1", "flags": ["strip"]}, "only an ECG recording"),
         ({"samples": []}, "at least 1 item"),
     ],
 )
 def test_bad_waveform_chunks_are_refused_clearly(over: dict[str, Any], complaint: str) -> None:
     with pytest.raises(ValidationError, match=re.escape(complaint)):
         SampleChunk.model_validate(chunk(**over))
+
+
+def test_an_ecg_strip_is_one_whole_recording() -> None:
+    strip = SampleChunk.model_validate(chunk(unit="uV", fs_hz=300.0, samples=[0] * 9000,
+                                             flags=["strip"]))  # fmt: skip
+    assert strip.flags == ["strip"]
