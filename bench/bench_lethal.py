@@ -11,7 +11,7 @@ Run from the repository root: ``.venv/bin/python bench/bench_lethal.py [--quick]
    class and the Challenge mean of F1 over N, A, O with the confusion matrix (the stored model
    was fitted on these strips), then the same for stratified 5-fold cross-validation of the
    training procedure (``fit_strip_model``), averaged over 5 fold assignments: the score to
-   expect on new strips. ``--refit`` prints the ``MODEL`` literal fitted on all 600.
+   expect on new strips. ``--refit`` prints the ``_TABLE`` literal fitted on all 600 (as bench_strip.py does).
 3. Streams per core: ``LethalArrhythmiaMonitor`` fed chunks as the hub sends them, CPU seconds
    of this process (``time.process_time``, the best of ``--runs`` runs) per second of signal,
    over (a) the 62 alarm records (every one holds an alarm, the expensive case: rules look
@@ -47,9 +47,7 @@ from patient_hub.signal.lethal import (  # noqa: E402
 )
 from patient_hub.signal.strip import (  # noqa: E402
     CHALLENGE_LABELS,
-    FEATURES,
     STRIP_CLASSES,
-    StripModel,
     classify_features,
     feature_vector,
     fit_strip_model,
@@ -193,25 +191,9 @@ def challenge2017(refit: bool) -> None:
     )
     print(f"seconds per strip (features + model): {per_strip:.3f}")
     if refit:
+        from bench_strip import print_model  # the stored table's format lives there
+
         print_model(fit_strip_model(x, truth))
-
-
-def print_model(m: StripModel) -> None:
-    def fmt(v: float) -> str:
-        return f"{v:.6g}"
-
-    print("\nMODEL = StripModel(")
-    for name in ("median", "mean", "scale"):
-        vals = getattr(m, name)
-        print(f"    {name}=(")
-        for i in range(0, len(vals), 6):
-            print("        " + ", ".join(fmt(v) for v in vals[i : i + 6]) + ",")
-        print("    ),")
-    print("    # rows: FEATURES in order, then the intercept; columns: STRIP_CLASSES")
-    print("    weights=(")
-    for f, row in zip([*FEATURES, "(intercept)"], m.weights, strict=True):
-        print("        (" + ", ".join(fmt(v) for v in row) + "),  # " + f)
-    print("    ),\n)")
 
 
 def stream_cost(
