@@ -11,7 +11,7 @@ life-threatening arrhythmia monitor over all its leads and pulse waves (``proces
 Two device types, real signals:
 
 * home strap -- one ECG lead at 130 Hz (Polar H10) in 73-sample notifications: MIT-BIH records
-  resampled to 130 Hz;
+  resampled to 130 Hz; and the same records at 250 Hz in 1 s chunks (the "250 Hz stream");
 * bedside monitor -- two ECG leads and a PLETH or ABP channel at 250 Hz in 0.25 s chunks:
   Challenge 2015 alarm records (the first 300 s, arrhythmias included).
 
@@ -63,15 +63,19 @@ def chunk(
     }
 
 
-def strap_streams(n: int, seconds: float) -> tuple[list[list[dict[str, Any]]], float]:
-    """``n`` home straps: lists of chunks per stream, and the seconds of signal each."""
+def strap_streams(
+    n: int, seconds: float, fs: float = 130.0, step: int = 73
+) -> tuple[list[list[dict[str, Any]]], float]:
+    """``n`` single-lead ECG streams (MIT-BIH resampled to ``fs``: 130 or 250 Hz) in chunks
+    of ``step`` samples: lists of chunks per stream, and the seconds of signal each."""
     import wfdb
 
+    up, down = (13, 36) if fs == 130.0 else (25, 36)
     leads = []
     for name in STRAP_RECORDS:
         rec = wfdb.rdrecord(str(DATA / "mitdb" / name), channels=[0])
-        leads.append(resample_poly(rec.p_signal[:, 0], 13, 36))  # 360 -> 130 Hz
-    fs, step, m = 130.0, 73, round(seconds * 130)
+        leads.append(resample_poly(rec.p_signal[:, 0], up, down))  # 360 Hz -> fs
+    m = round(seconds * fs)
     out = []
     for k in range(n):
         x = leads[k % len(leads)]
@@ -136,6 +140,13 @@ def main() -> None:
     print(
         f"home strap (1 lead, 130 Hz, 73-sample chunks): {1e3 * per:.3f} ms CPU per "
         f"stream-second -> {1 / per:,.0f} straps per core"
+    )
+    leads, sec = strap_streams(n, seconds, fs=250.0, step=250)
+    cpu = min(run(leads, per_delivery=1) for _ in range(2))
+    per = cpu / (n * sec)
+    print(
+        f"ECG lead (1 lead, 250 Hz, 1 s chunks): {1e3 * per:.3f} ms CPU per stream-second -> "
+        f"{1 / per:,.0f} streams per core"
     )
     beds, sec, channels = bedside_streams(n, seconds)
     cpu = min(run(beds, per_delivery=3 * channels) for _ in range(2))
