@@ -26,7 +26,6 @@ Run from the repository root: ``.venv/bin/python bench/bench_lethal.py [--quick]
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 import time
 from pathlib import Path
@@ -46,8 +45,6 @@ from patient_hub.signal.lethal import (  # noqa: E402
     confirm_alarm,
 )
 from patient_hub.signal.strip import (  # noqa: E402
-    CHALLENGE_LABELS,
-    STRIP_CLASSES,
     classify_features,
     feature_vector,
     fit_strip_model,
@@ -111,81 +108,24 @@ def challenge2015(quick: bool) -> None:
     )
 
 
-def load_strips() -> list[tuple[str, str, FloatArray]]:
-    import wfdb
-
-    base = PHYSIONET / "challenge2017"
-    with open(base / "REFERENCE.csv", newline="") as fh:
-        rows = list(csv.reader(fh))
-    return [
-        (
-            name,
-            STRIP_CLASSES[CHALLENGE_LABELS.index(label)],
-            wfdb.rdrecord(str(base / name)).p_signal[:, 0],
-        )
-        for name, label in rows
-    ]
-
-
-def f1_table(truth: list[str], said: list[str], title: str) -> float:
-    t, s = np.asarray(truth), np.asarray(said)
-    f1 = {}
-    print(f"\n{title}")
-    print("confusion (rows truth, columns said): " + " ".join(f"{c:>7}" for c in STRIP_CLASSES))
-    for a in STRIP_CLASSES:
-        row = [int(np.sum((t == a) & (s == b))) for b in STRIP_CLASSES]
-        print(f"{a:>38} " + " ".join(f"{v:>7}" for v in row))
-    for c in STRIP_CLASSES:
-        tp = int(np.sum((t == c) & (s == c)))
-        f1[c] = 2 * tp / max(int(np.sum(t == c)) + int(np.sum(s == c)), 1)
-    mean = float(np.mean([f1["normal"], f1["af"], f1["other"]]))
-    print("F1 " + "  ".join(f"{c} {v:.3f}" for c, v in f1.items()) + f"   mean(N, A, O) {mean:.3f}")
-    return mean
-
-
-def cross_validate(
-    x: FloatArray, feats: list[dict[str, float]], truth: list[str], seed: int
-) -> list[str]:
-    y = np.array([STRIP_CLASSES.index(c) for c in truth])
-    rng = np.random.default_rng(seed)
-    fold = np.zeros(y.size, dtype=int)
-    for k in range(len(STRIP_CLASSES)):
-        idx = np.flatnonzero(y == k)
-        rng.shuffle(idx)
-        fold[idx] = np.arange(idx.size) % 5
-    said = [""] * y.size
-    for f in range(5):
-        train = fold != f
-        model = fit_strip_model(x[train], [truth[i] for i in np.flatnonzero(train)])
-        for i in np.flatnonzero(~train):
-            said[i] = classify_features(feats[i], model)
-    return said
-
-
 def challenge2017(refit: bool) -> None:
+    """The strip classifier's development figures (bench/bench_strip.py has more)."""
+    from bench_strip import challenge_mean, cross_validate, f1_scores, load_strips, print_table
+
     strips = load_strips()
     t0 = time.perf_counter()
     feats = [strip_features(x, 300.0) for _, _, x in strips]
     per_strip = (time.perf_counter() - t0) / len(strips)
     truth = [c for _, c, _ in strips]
-    f1_table(
-        truth,
-        [classify_features(f) for f in feats],
-        "Challenge 2017 strips, stored model (fitted on these 600)",
-    )
+    said = [classify_features(f) for f in feats]
+    print_table(truth, said, "Challenge 2017 strips, stored model (fitted on these 600)")
     x = np.stack([feature_vector(f) for f in feats])
     means = []
     for seed in range(5):
         said = cross_validate(x, feats, truth, seed)
         if seed == 0:
-            means.append(f1_table(truth, said, "stratified 5-fold cross-validation (fold seed 0)"))
-        else:
-            t, s = np.asarray(truth), np.asarray(said)
-            f1 = [
-                2 * np.sum((t == c) & (s == c)) / max(np.sum(t == c) + np.sum(s == c), 1)
-                for c in ("normal", "af", "other")
-            ]
-            means.append(float(np.mean(f1)))
+            print_table(truth, said, "stratified 5-fold cross-validation (fold seed 0)")
+        means.append(challenge_mean(f1_scores(truth, said)))
     print(
         f"cross-validated mean F1(N, A, O) over 5 fold seeds: {np.mean(means):.3f} +/- {np.std(means):.3f}"
     )
