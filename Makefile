@@ -32,6 +32,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_qrs.py
 	$(BIN)/python bench/bench_af.py
 	$(BIN)/python bench/bench_lethal.py
+	$(BIN)/python bench/bench_strip.py
 	$(BIN)/python bench/bench_worker.py
 
 clean:
