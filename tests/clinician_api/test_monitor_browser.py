@@ -126,3 +126,48 @@ async def test_a_finding_appears_on_the_patients_tile_and_stays_after_reload(
     await page.locator('#patient-p1 .finding[data-kind="spo2_sustained_low"]').wait_for(
         timeout=10_000
     )
+
+
+async def test_a_tile_shows_the_latest_episode_of_each_kind_once(
+    hub: Any, seed: Any, browser: Any
+) -> None:
+    """Two desaturations: one line for them (the second), beside the other kinds."""
+    from datetime import datetime
+
+    tokens = await seed(hub.settings.database_url)
+    page = await browser.new_page()
+    await page.goto(hub.url + "/login")
+    await page.fill("input[name=username]", "nurse-a")
+    await page.fill("input[name=password]", "pw-nurse-a")
+    await page.click("button[type=submit]")
+    await page.locator("#status.live").wait_for(timeout=10_000)
+    low = set(range(180, 270)) | set(range(420, 510))
+    readings = [
+        {"seq": i + 1, "patient_id": "p1", "device_id": "ox-1", "kind": "spo2",
+         "value": 86 if i in low else 97, "unit": "%",
+         "measured_at": f"2026-11-27T10:{i // 60:02d}:{i % 60:02d}Z"}
+        for i in range(600)
+    ]  # fmt: skip
+    async with websockets.connect(hub.ws_url + "/ws/bridge") as ws:
+        hello = {"type": "hello", "v": 1, "bridge_id": "bridge-p1", "token": tokens["bridge-p1"]}
+        await ws.send(json.dumps(hello))
+        await ws.recv()
+        await ws.send(json.dumps({"type": "batch", "v": 1, "batch_id": 1, "readings": readings}))
+        assert json.loads(await ws.recv())["type"] == "ack"
+    lines = page.locator('#patient-p1 .finding[data-kind="spo2_desaturation"]')
+    await page.locator('#patient-p1 .finding[data-kind="spo2_sustained_low"]').wait_for(
+        timeout=15_000
+    )
+    for _ in range(50):  # until the second episode has replaced the first
+        starts = [
+            await lines.nth(i).get_attribute("data-start") for i in range(await lines.count())
+        ]
+        if len(starts) == 1 and datetime.fromisoformat(str(starts[0])).minute >= 6:
+            break
+        await page.wait_for_timeout(200)
+    assert len(starts) == 1 and datetime.fromisoformat(str(starts[0])).minute >= 6, starts
+    await page.reload()
+    await page.locator('#patient-p1 .finding[data-kind="spo2_sustained_low"]').wait_for(
+        timeout=10_000
+    )
+    assert await lines.count() == 1

@@ -61,6 +61,7 @@ function show(reading) {
 }
 
 const findingsShown = new Map();  // finding key -> list item
+const latestOfKind = new Map();  // "patient|kind" -> key of the finding shown for it
 function showFinding(f) {
   const list = document.querySelector(`#patient-${CSS.escape(f.patient_id)} .findings`);
   if (!list) return;
@@ -72,9 +73,20 @@ function showFinding(f) {
     findingsShown.get(unconfirmedKey).remove();
     findingsShown.delete(unconfirmedKey);
   }
+  // One line per patient and kind: the latest episode of each, so that a burst of one kind
+  // (VT runs during a VF, say) never pushes another kind out of view.
+  const kindKey = `${f.patient_id}|${f.kind.replace(/_unconfirmed$/, "")}`;
+  const shownKey = latestOfKind.get(kindKey);
+  if (shownKey && shownKey !== f.key && findingsShown.has(shownKey)) {
+    const shown = findingsShown.get(shownKey);
+    if (Date.parse(shown.dataset.start) > Date.parse(f.start)) return;  // an older episode
+    shown.remove();
+    findingsShown.delete(shownKey);
+  }
+  latestOfKind.set(kindKey, f.key);
   let item = findingsShown.get(f.key);
   if (!item) {
-    item = el("li", { "data-kind": f.kind });
+    item = el("li", { "data-kind": f.kind, "data-start": f.start });
     findingsShown.set(f.key, item);
     list.prepend(item);
     while (list.children.length > 4) list.lastChild.remove();
