@@ -323,6 +323,11 @@ def asystole(ev: Evidence) -> Event | None:
             },
             f"No QRS for {g1 - g0:.1f} s in {_fmt(seen)}"
             + (" (ongoing)" if ongoing else "")
+            + (
+                f" (limit {p.asystole_s:g} s less {p.duration_tolerance_s:g} s for beat timing)"
+                if g1 - g0 < p.asystole_s
+                else ""
+            )
             + ev.pulse_note(g0),
         )
     return None
@@ -359,9 +364,17 @@ def bradycardia(ev: Evidence) -> Event | None:
                 "beat_times_s": [round(float(v), 2) for v in beats[j : j + k + 1]],
             },
             f"Heart rate {hr[j]:.0f} bpm over {k + 1} beats ({a:.1f}-{b:.1f} s) in "
-            f"{_fmt(seen)} (limit {p.brady_bpm:g} bpm).",
+            f"{_fmt(seen)} ({_limit(hr[j], p.brady_bpm, p.rate_tolerance, above=False)}).",
         )
     return None
+
+
+def _limit(hr_bpm: float, limit_bpm: float, tolerance: float, above: bool) -> str:
+    """The limit for an explanation, naming the tolerance when the rate is within it."""
+    beyond = hr_bpm > limit_bpm if above else hr_bpm < limit_bpm
+    if beyond:
+        return f"limit {limit_bpm:g} bpm"
+    return f"limit {limit_bpm:g} bpm, within the {100 * tolerance:g} % beat-timing tolerance"
 
 
 def _pulse_faster(ev: Evidence, a: float, b: float) -> str | None:
@@ -414,7 +427,7 @@ def tachycardia(ev: Evidence) -> Event | None:
                         "beat_times_s": [round(float(v), 2) for v in t[j : j + k + 1]],
                     },
                     f"Heart rate {hr[j]:.0f} bpm over {k + 1} beats ({lo:.1f}-{hi:.1f} s) in "
-                    f"{lead.name} (limit {p.tachy_bpm:g} bpm).",
+                    f"{lead.name} ({_limit(hr[j], p.tachy_bpm, p.rate_tolerance, above=True)}).",
                 )
             break
     return best

@@ -255,3 +255,14 @@ def test_fibrillation_scores_unlike_a_qrs_train() -> None:
     assert f.leakage < 0.4 < q.leakage
     assert f.tcsc > 0.5 > 0.2 > q.tcsc
     assert 4.0 < f.fdom_hz < 6.0
+
+
+def test_explanations_name_the_tolerance_when_a_rate_is_within_it() -> None:
+    from patient_hub.signal.lethal_rules import _limit
+
+    assert _limit(41.0, 40.0, 0.1, above=False) == (
+        "limit 40 bpm, within the 10 % beat-timing tolerance"
+    )
+    assert _limit(35.0, 40.0, 0.1, above=False) == "limit 40 bpm"
+    assert _limit(131.0, 140.0, 0.1, above=True).endswith("tolerance")
+    assert _limit(150.0, 140.0, 0.1, above=True) == "limit 140 bpm"
