@@ -158,13 +158,17 @@ async def test_a_tile_shows_the_latest_episode_of_each_kind_once(
     await page.locator('#patient-p1 .finding[data-kind="spo2_sustained_low"]').wait_for(
         timeout=15_000
     )
-    for _ in range(50):  # until the second episode has replaced the first
-        starts = [
-            await lines.nth(i).get_attribute("data-start") for i in range(await lines.count())
-        ]
-        if len(starts) == 1 and datetime.fromisoformat(str(starts[0])).minute >= 6:
-            break
-        await page.wait_for_timeout(200)
+    # Until the second episode (from 10:07) has replaced the first (from 10:03).
+    await page.wait_for_function(
+        """() => {
+          const lines = document.querySelectorAll(
+            '#patient-p1 .finding[data-kind="spo2_desaturation"]');
+          return lines.length === 1
+            && Date.parse(lines[0].dataset.start) >= Date.parse("2026-11-27T10:06:00Z");
+        }""",
+        timeout=15_000,
+    )
+    starts = [await lines.nth(i).get_attribute("data-start") for i in range(await lines.count())]
     assert len(starts) == 1 and datetime.fromisoformat(str(starts[0])).minute >= 6, starts
     await page.reload()
     await page.locator('#patient-p1 .finding[data-kind="spo2_sustained_low"]').wait_for(
