@@ -49,6 +49,9 @@ UNITS: dict[Kind, str] = {
 #: Kinds that arrive as waveform sample chunks rather than single readings: ECG (one lead a
 #: chunk), the pulse oximeter's photoplethysmogram (device units) and arterial blood pressure.
 WAVEFORM_KINDS: frozenset[Kind] = frozenset({Kind.ECG, Kind.PLETH, Kind.ABP})
+#: The one channel name (WFDB signal name) of each pulse waveform kind; ECG chunks name their
+#: lead instead.
+PULSE_CHANNELS: dict[str, str] = {Kind.PLETH: "PLETH", Kind.ABP: "ABP"}
 
 
 def unit_of(kind: Kind | str) -> str:

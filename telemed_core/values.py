@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from telemed_core.kinds import UNITS, WAVEFORM_KINDS, Kind
+from telemed_core.kinds import PULSE_CHANNELS, UNITS, WAVEFORM_KINDS, Kind
 
 #: Flags a reading may carry. ``invalid`` readings are stored (nothing is lost) but never
 #: charted as a vital; ``clock_unsure`` means measured_at could not be anchored reliably.
@@ -31,7 +31,7 @@ STRIP_S = (9.0, 120.0)
 
 
 #: Channel name of a waveform chunk that names none (WFDB signal names).
-DEFAULT_CHANNEL: dict[str, str] = {Kind.ECG: "I", Kind.PLETH: "PLETH", Kind.ABP: "ABP"}
+DEFAULT_CHANNEL: dict[str, str] = {Kind.ECG: "I", **PULSE_CHANNELS}
 
 
 def _require_utc(value: datetime) -> datetime:
@@ -121,10 +121,9 @@ class SampleChunk(BaseModel):
             raise ValueError(f"{self.kind} is not a waveform kind")
         if self.unit != UNITS[self.kind]:
             raise ValueError(f"unit of {self.kind} must be {UNITS[self.kind]!r}, got {self.unit!r}")
-        pulse = {c for k, c in DEFAULT_CHANNEL.items() if k != Kind.ECG}
         if self.kind != Kind.ECG and self.lead != DEFAULT_CHANNEL[self.kind]:
             raise ValueError(f"the channel of {self.kind} chunks is {DEFAULT_CHANNEL[self.kind]!r}")
-        if self.kind == Kind.ECG and self.lead in pulse:
+        if self.kind == Kind.ECG and self.lead in PULSE_CHANNELS.values():
             raise ValueError(f"{self.lead!r} is not an ECG lead")
         if "strip" in self.flags:
             seconds = len(self.samples) / self.fs_hz

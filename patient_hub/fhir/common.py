@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from patient_hub.fhir.codes import CodeMap, KindCodes, load_code_map
 from patient_hub.fhir.errors import FhirMappingError
+from telemed_core.kinds import WAVEFORM_KINDS
 
 JsonDict = dict[str, Any]
 
@@ -53,10 +54,8 @@ class ReadingLike(Protocol):
     def flags(self) -> str | Sequence[str] | None: ...
 
 
-#: Waveform kinds other than ECG, by the one channel name their chunks carry.
-PULSE_CHANNELS = {"pleth": "PLETH", "abp": "ABP"}
 #: Kinds stored as sample chunks, not readings.
-WAVEFORMS = frozenset({"ecg", *PULSE_CHANNELS})
+WAVEFORMS: frozenset[str] = frozenset(WAVEFORM_KINDS)
 
 
 class ChunkLike(Protocol):

@@ -32,9 +32,10 @@ from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Literal
 
 from patient_hub.fhir.codes import Code, load_code_map
-from patient_hub.fhir.common import PULSE_CHANNELS, WAVEFORMS, decode_id
+from patient_hub.fhir.common import WAVEFORMS, decode_id
 from patient_hub.fhir.errors import FhirMappingError
 from telemed_core.errors import InvalidInput
+from telemed_core.kinds import PULSE_CHANNELS
 
 DEFAULT_COUNT = 50
 MAX_COUNT = 1000

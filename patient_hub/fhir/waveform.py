@@ -17,7 +17,6 @@ from typing import Any
 from patient_hub.fhir.codes import Code
 from patient_hub.fhir.common import (
     PHD_PREFIX,
-    PULSE_CHANNELS,
     WAVEFORMS,
     ChunkLike,
     JsonDict,
@@ -34,6 +33,7 @@ from patient_hub.fhir.common import (
     resource_id,
 )
 from patient_hub.fhir.errors import FhirMappingError
+from telemed_core.kinds import PULSE_CHANNELS
 
 
 def chunk_samples(samples: bytes | Sequence[int]) -> list[int]:

@@ -29,6 +29,7 @@ import numpy.typing as npt
 
 from patient_hub.signal.findings import Finding
 from patient_hub.signal.lethal import ECG_LEADS, LethalArrhythmiaMonitor
+from telemed_core.kinds import PULSE_CHANNELS
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +39,6 @@ FloatArray = npt.NDArray[np.float64]
 MAX_SKEW_S = 2.0
 #: A hole this long in every channel restarts the stream instead of being analysed as missing.
 RESTART_GAP_S = 30.0
-#: Channel names by waveform kind (ECG channels are named by their lead).
-PULSE_CHANNEL = {"pleth": "PLETH", "abp": "ABP"}
 #: An ECG lead the monitor does not know by name is analysed under this name.
 GENERIC_LEAD = "ECG"
 #: Physical value of one sample unit, in what the monitor expects, by kind.
@@ -188,7 +187,7 @@ class BedsideProcessor:
 
     def _name(self, kind: str, lead: str, stream: BedsideStream | None) -> str | None:
         if kind != "ecg":
-            return PULSE_CHANNEL[kind]
+            return PULSE_CHANNELS[kind]
         if lead in ECG_LEADS:
             return lead
         # A lead the monitor does not know by name: analysed as the generic lead, if free.
@@ -200,7 +199,7 @@ class BedsideProcessor:
         """Hold a new stream's chunks until ``MAX_SKEW_S`` with an ECG lead has arrived."""
         held = self.waiting.setdefault(key, [])
         held.append(piece)
-        ecg = [p for p in held if p.name not in PULSE_CHANNEL.values()]
+        ecg = [p for p in held if p.name not in PULSE_CHANNELS.values()]
         if not ecg:
             if held[-1].end - held[0].start > timedelta(seconds=RESTART_GAP_S):
                 del held[:-1]  # a pulse-only device: keep just enough to start with an ECG
@@ -209,7 +208,7 @@ class BedsideProcessor:
         if max(p.end for p in held) - first.start < timedelta(seconds=MAX_SKEW_S):
             return []
         names = list(dict.fromkeys(p.name for p in sorted(held, key=lambda p: p.start)))
-        ecg_first = sorted(names, key=lambda n: n in PULSE_CHANNEL.values())
+        ecg_first = sorted(names, key=lambda n: n in PULSE_CHANNELS.values())
         stream = self.streams[key] = BedsideStream(key[0], first.start, first.fs_hz, ecg_first)
         del self.waiting[key]
         for p in held:
