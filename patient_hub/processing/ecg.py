@@ -36,6 +36,24 @@ ANALYSE_EVERY_S = 1.0
 
 
 @dataclass
+class SampleBuffer:
+    """Chunks of samples gathered until they are taken together."""
+
+    parts: list[np.ndarray] = field(default_factory=list)
+    size: int = 0
+
+    def add(self, samples: np.ndarray) -> None:
+        self.parts.append(samples)
+        self.size += samples.size
+
+    def take(self) -> np.ndarray:
+        """Everything gathered, in order (maybe nothing); the buffer is empty after."""
+        out = np.concatenate(self.parts) if self.parts else np.zeros(0)
+        self.parts, self.size = [], 0
+        return out
+
+
+@dataclass
 class EcgStream:
     """Streaming state of one lead; times are seconds since ``t0``."""
 
@@ -52,12 +70,10 @@ class EcgStream:
     # they are computed when a finding needs them or once ``SCORE_EVERY_S`` have gathered:
     # the same scores as chunk by chunk (windows never depend on chunking), at a fraction
     # of the calls (a Polar H10 sends 73 samples a notification).
-    unscored: list[np.ndarray] = field(default_factory=list)
-    n_unscored: int = 0
+    unscored: SampleBuffer = field(default_factory=SampleBuffer)
     # Samples (uV) received but not yet analysed: a stream is analysed a second at a time,
     # whatever its chunks, so that 73-sample notifications cost what whole seconds do.
-    held: list[np.ndarray] = field(default_factory=list)
-    n_held: int = 0
+    held: SampleBuffer = field(default_factory=SampleBuffer)
 
     @classmethod
     def start(cls, patient_id: str, fs_hz: float, t0: datetime) -> EcgStream:
@@ -72,8 +88,7 @@ class EcgStream:
 
     def rhythm_findings(self, beats_s: np.ndarray, samples_uv: np.ndarray) -> list[Finding]:
         """Rhythm findings of these beats, minus those that rest on unusable signal."""
-        self.unscored.append(samples_uv)
-        self.n_unscored += samples_uv.size
+        self.unscored.add(samples_uv)
         now_s = self.n_samples / self.fs_hz
         found: list[Finding] = []
         # Without a new beat the monitors only matter once a pause may have begun.
@@ -81,15 +96,13 @@ class EcgStream:
             found += self.rhythm.process(beats_s, now_s=now_s)
         if beats_s.size:
             found += self.af.process(beats_s)
-        if found or self.n_unscored >= SCORE_EVERY_S * self.fs_hz:
+        if found or self.unscored.size >= SCORE_EVERY_S * self.fs_hz:
             self._score()
         return [f for f in found if self._usable(f)]
 
     def _score(self) -> None:
         """Score the windows the unscored samples complete; note the unusable ones."""
-        pending = np.concatenate(self.unscored) if len(self.unscored) > 1 else self.unscored[0]
-        self.unscored, self.n_unscored = [], 0
-        scored = self.quality.process(pending / 1000.0)
+        scored = self.quality.process(self.unscored.take() / 1000.0)
         for start, sqi in zip(scored.start_s, scored.sqi, strict=True):
             if sqi < MIN_SQI:
                 self.bad_windows.append((float(start), float(start) + scored.window_s))
@@ -103,21 +116,12 @@ class EcgStream:
 
     def expected_next(self) -> datetime:
         """Where the next chunk should start: after the samples analysed and held."""
-        return self.t0 + timedelta(seconds=(self.n_samples + self.n_held) / self.fs_hz)
+        return self.t0 + timedelta(seconds=(self.n_samples + self.held.size) / self.fs_hz)
 
     def hold(self, samples: np.ndarray) -> np.ndarray | None:
         """Hold samples until ``ANALYSE_EVERY_S`` have gathered; then return them all."""
-        self.held.append(samples)
-        self.n_held += samples.size
-        if self.n_held < ANALYSE_EVERY_S * self.fs_hz:
-            return None
-        return self.release()
-
-    def release(self) -> np.ndarray:
-        """The held samples (maybe none), in order; the stream holds none after."""
-        out = np.concatenate(self.held) if len(self.held) != 1 else self.held[0]
-        self.held, self.n_held = [], 0
-        return out
+        self.held.add(samples)
+        return self.held.take() if self.held.size >= ANALYSE_EVERY_S * self.fs_hz else None
 
     def take(self, samples: np.ndarray) -> np.ndarray:
         """Feed samples; return the times (s since t0) of the beats found in them."""
@@ -156,7 +160,7 @@ class EcgProcessor:
             or abs((start - stream.expected_next()).total_seconds()) > MAX_JUMP_S
         ):
             if stream is not None:  # what the old stream still holds is analysed first
-                derived, findings = self._analyse(chunk, stream, stream.release())
+                derived, findings = self._analyse(chunk, stream, stream.held.take())
             stream = self.streams[key] = EcgStream.start(chunk["patient_id"], fs, start)
         samples = np.asarray(chunk["samples"], dtype=np.float64) * float(chunk.get("factor", 1.0))
         ready = stream.hold(samples)

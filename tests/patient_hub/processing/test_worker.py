@@ -96,6 +96,21 @@ def test_ecg_chunks_give_a_derived_heart_rate() -> None:
     assert abs(derived[-1]["value"] - 72.0) < 1.5
 
 
+def test_an_ecg_stream_restarts_after_a_gap_whatever_it_still_holds() -> None:
+    """A strap back after a gap restarts its lead, also when the old stream held nothing."""
+    from patient_hub.processing.ecg import EcgProcessor
+
+    processor = EcgProcessor()
+    chunk = {"patient_id": "p1", "device_id": "strap-1", "lead": "I", "fs_hz": 130.0,
+             "start": T0.isoformat(), "samples": synthetic_ecg_uv(72.0, 130.0, 130, 0.0)}  # fmt: skip
+    processor.take(chunk)  # one whole second: analysed at once, nothing left held
+    first = processor.streams[("p1", "strap-1", "I")]
+    later = {**chunk, "start": (T0 + timedelta(seconds=10)).isoformat()}
+    assert processor.take(later) == ([], [])
+    restarted = processor.streams[("p1", "strap-1", "I")]
+    assert restarted is not first and restarted.t0 == T0 + timedelta(seconds=10)
+
+
 async def test_findings_reach_the_database_the_api_and_the_monitor(hub: Any, seed: Any) -> None:
     tokens = await seed(hub.settings.database_url)
     async with httpx.AsyncClient(base_url=hub.url) as client:
