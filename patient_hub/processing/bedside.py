@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from patient_hub.processing.ecg import chunk_values
 from patient_hub.signal.findings import Finding
 from patient_hub.signal.lethal import ECG_LEADS, LethalArrhythmiaMonitor
 from telemed_core.kinds import PULSE_CHANNELS
@@ -55,6 +56,20 @@ class _Channel:
     last: tuple[float, float] | None = None  # (grid position, value) of the last sample
 
 
+@dataclass(frozen=True, slots=True)
+class _Piece:
+    """A chunk as the streams take it: channel, start, rate, scaled values."""
+
+    name: str
+    start: datetime
+    fs_hz: float
+    values: FloatArray
+
+    @property
+    def end(self) -> datetime:
+        return self.start + timedelta(seconds=self.values.size / self.fs_hz)
+
+
 class BedsideStream:
     """The waveforms of one (patient, device) and their monitor."""
 
@@ -71,10 +86,10 @@ class BedsideStream:
         """Grid position (fractional sample index) of an instant."""
         return (start - self.t0).total_seconds() * self.fs_hz
 
-    def put(self, name: str, start: datetime, fs_hz: float, values: FloatArray) -> None:
-        """Place a chunk of channel ``name`` (values already scaled) on the grid."""
-        ch = self.channels[name]
-        p0 = self.position(start)
+    def put(self, piece: _Piece) -> None:
+        """Place a chunk (values already scaled) on the grid."""
+        ch, fs_hz, values = self.channels[piece.name], piece.fs_hz, piece.values
+        p0 = self.position(piece.start)
         if fs_hz == self.fs_hz:
             k0 = round(p0)
             grid = values
@@ -128,20 +143,6 @@ def _resample(
     return k0, np.interp(np.arange(k0, k1 + 1, dtype=np.float64), pos, values)
 
 
-@dataclass(frozen=True, slots=True)
-class _Piece:
-    """A chunk as the streams take it: channel, start, rate, scaled values."""
-
-    name: str
-    start: datetime
-    fs_hz: float
-    values: FloatArray
-
-    @property
-    def end(self) -> datetime:
-        return self.start + timedelta(seconds=self.values.size / self.fs_hz)
-
-
 class BedsideProcessor:
     """All bedside streams of the hub worker; ``take(chunk)`` returns lethal-arrhythmia
     findings (a wire dict per chunk, of any waveform kind).
@@ -161,8 +162,7 @@ class BedsideProcessor:
             return []
         key = (chunk["patient_id"], chunk["device_id"])
         fs = float(chunk["fs_hz"])
-        values = np.asarray(chunk["samples"], dtype=np.float64)
-        values *= float(chunk.get("factor", 1.0)) * SCALE[kind]
+        values = chunk_values(chunk) * SCALE[kind]
         stream = self.streams.get(key)
         name = self._name(kind, chunk.get("lead", "I"), stream)
         if name is None:
@@ -182,7 +182,7 @@ class BedsideProcessor:
         if ahead > RESTART_GAP_S * stream.fs_hz:
             del self.streams[key]
             return self._wait(key, piece)
-        stream.put(name, piece.start, fs, values)
+        stream.put(piece)
         return stream.advance()
 
     def _name(self, kind: str, lead: str, stream: BedsideStream | None) -> str | None:
@@ -212,5 +212,5 @@ class BedsideProcessor:
         stream = self.streams[key] = BedsideStream(key[0], first.start, first.fs_hz, ecg_first)
         del self.waiting[key]
         for p in held:
-            stream.put(p.name, p.start, p.fs_hz, p.values)
+            stream.put(p)
         return stream.advance()

@@ -35,6 +35,11 @@ SCORE_EVERY_S = 30.0
 ANALYSE_EVERY_S = 1.0
 
 
+def chunk_values(chunk: dict[str, Any]) -> np.ndarray:
+    """A wire chunk's samples as values in its unit (``factor`` x the integers)."""
+    return np.asarray(chunk["samples"], dtype=np.float64) * float(chunk.get("factor", 1.0))
+
+
 @dataclass
 class SampleBuffer:
     """Chunks of samples gathered until they are taken together."""
@@ -162,8 +167,7 @@ class EcgProcessor:
             if stream is not None:  # what the old stream still holds is analysed first
                 derived, findings = self._analyse(chunk, stream, stream.held.take())
             stream = self.streams[key] = EcgStream.start(chunk["patient_id"], fs, start)
-        samples = np.asarray(chunk["samples"], dtype=np.float64) * float(chunk.get("factor", 1.0))
-        ready = stream.hold(samples)
+        ready = stream.hold(chunk_values(chunk))
         if ready is None:
             return derived, findings
         more, found = self._analyse(chunk, stream, ready)

@@ -69,7 +69,8 @@ class RrProcessor:
     ) -> list[Finding]:
         """AF findings of a batch's ``rr_interval`` readings (wire dicts, any patients);
         ``ecg_devices`` are the (patient, device) pairs whose ECG is analysed instead."""
-        notes: dict[tuple[str, str, str, int], list[float]] = defaultdict(list)
+        # One notification: the readings of one device and measured_at, in seq order.
+        notes: dict[tuple[str, str, str], list[tuple[int, float]]] = defaultdict(list)
         for r in rows:
             if r.get("kind") != "rr_interval" or r.get("value") is None:
                 continue
@@ -80,17 +81,14 @@ class RrProcessor:
             key = (r["patient_id"], r["device_id"])
             if key in ecg_devices:
                 continue
-            # One notification: the readings of one measured_at (and seq order within it).
-            notes[(*key, r["measured_at"], int(r.get("seq", 0)))].append(float(r["value"]) / 1e3)
+            notes[(*key, r["measured_at"])].append((int(r.get("seq", 0)), float(r["value"]) / 1e3))
         findings: list[Finding] = []
-        by_note: dict[tuple[str, str, str], list[tuple[int, list[float]]]] = defaultdict(list)
-        for (patient, device, at, seq), rr in notes.items():
-            by_note[(patient, device, at)].append((seq, rr))
-        for (patient, device, at_iso), parts in sorted(by_note.items(), key=lambda kv: kv[0][2]):
-            parts.sort()
-            seq = parts[-1][0]
-            rr = [x for _, chunk in parts for x in chunk]
-            findings += self._note(patient, device, datetime.fromisoformat(at_iso), seq, rr)
+        for (patient, device, at_iso), parts in sorted(notes.items(), key=lambda kv: kv[0][2]):
+            parts.sort(key=lambda part: part[0])  # stable: arrival order without seqs
+            rr = [rr_s for _, rr_s in parts]
+            findings += self._note(
+                patient, device, datetime.fromisoformat(at_iso), parts[-1][0], rr
+            )
         return findings
 
     def _note(

@@ -8,8 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-import numpy as np
-
+from patient_hub.processing.ecg import chunk_values
 from patient_hub.signal.af import classify_strip
 from patient_hub.signal.findings import Finding, Severity
 
@@ -30,7 +29,7 @@ RESULT = {
 def strip_finding(chunk: dict[str, Any]) -> Finding:
     """The classification of one strip chunk (wire dict, ECG in integer uV x factor)."""
     fs = float(chunk["fs_hz"])
-    uv = np.asarray(chunk["samples"], dtype=np.float64) * float(chunk.get("factor", 1.0))
+    uv = chunk_values(chunk)
     start = datetime.fromisoformat(chunk["start"])
     seconds = uv.size / fs
     rhythm = classify_strip(uv / 1000.0, fs)
