@@ -9,7 +9,9 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -128,6 +130,16 @@ async def hub(tmp_path: Path) -> AsyncIterator[RunningHub]:
 def run_hub() -> object:
     """Factory for hubs on other backends: ``await run_hub(database_url, redis_url)``."""
     return start_hub
+
+
+async def token_for(hub: Any, username: str) -> str:
+    """A bearer token of a ``seed_world`` account (password ``pw-<name>``)."""
+    async with httpx.AsyncClient(base_url=hub.url) as client:
+        response = await client.post(
+            "/auth/token", data={"username": username, "password": f"pw-{username}"}
+        )
+        response.raise_for_status()
+        return str(response.json()["access_token"])
 
 
 async def seed_world(database_url: str) -> dict[str, str]:

@@ -41,7 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, aliased
 
 from patient_hub.fhir.codes import load_code_map
-from patient_hub.fhir.common import JsonDict, ReadingLike, decode_id, fhir_datetime
+from patient_hub.fhir.common import JsonDict, ReadingLike, fhir_datetime
 from patient_hub.fhir.errors import FhirMappingError
 from patient_hub.fhir.mapping import bp_panel, reading_to_observation
 from patient_hub.fhir.resources import (
@@ -63,6 +63,7 @@ from patient_hub.fhir.search import (
     Selection,
     Subset,
     Token,
+    decode_ids,
 )
 from patient_hub.fhir.waveform import chunk_to_observation
 from patient_hub.findings.models import FindingRow
@@ -638,22 +639,12 @@ async def devices(
     if patients is not None and not patients:
         return []
     wanted = None if device_ids is None else set(device_ids)
-    phd = None if wanted is None else _decoded(wanted, "phd-")
-    phg = None if wanted is None else _decoded(wanted, "phg-")
+    phd = None if wanted is None else decode_ids(wanted, "phd-")
+    phg = None if wanted is None else decode_ids(wanted, "phg-")
     out = await _phds(session, patients, phd) if phd is None or phd else []
     if phg is None or phg:
         out += await _gateways(session, patients, phg, kiosks=kiosks)
     return sorted(out, key=lambda rp: str(rp[0]["id"]))
-
-
-def _decoded(ids: set[str], prefix: str) -> set[str]:
-    out = set()
-    for i in ids:
-        try:
-            out.add(decode_id(i, prefix))
-        except FhirMappingError:
-            continue
-    return out
 
 
 async def _phds(

@@ -701,7 +701,7 @@ def parse_patient_search(
     p = _Params(raw, PATIENT_PARAMS | COMMON, lenient=lenient)
     local = load_code_map().local
     ids = _and(_plain_ids(p), _identifier_ids(p, {local["patient_identifier"]: ""}))
-    decoded = None if ids is None else frozenset(_decode_all(ids, ""))
+    decoded = None if ids is None else frozenset(decode_ids(ids, ""))
     return PatientQuery(
         ids=decoded,
         last_updated=_dates(p, "_lastUpdated", tz),
@@ -710,7 +710,8 @@ def parse_patient_search(
     )
 
 
-def _decode_all(ids: Iterable[str], prefix: str) -> set[str]:
+def decode_ids(ids: Iterable[str], prefix: str) -> set[str]:
+    """The ids that decode under ``prefix`` (others cannot match anything: left out)."""
     out = set()
     for i in ids:
         try:

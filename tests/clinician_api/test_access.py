@@ -10,14 +10,7 @@ import httpx
 import pytest
 import websockets
 
-
-async def token_for(hub: Any, username: str) -> str:
-    async with httpx.AsyncClient(base_url=hub.url) as client:
-        response = await client.post(
-            "/auth/token", data={"username": username, "password": f"pw-{username}"}
-        )
-        response.raise_for_status()
-        return str(response.json()["access_token"])
+from tests.conftest import token_for
 
 
 async def send_readings(

@@ -38,6 +38,17 @@ async def browser() -> AsyncIterator[Any]:
         await instance.close()
 
 
+async def signed_in_nurse(browser: Any, hub: Any) -> Any:
+    """A page of nurse-a's group monitor, signed in and live."""
+    page = await browser.new_page()
+    await page.goto(hub.url + "/login")
+    await page.fill("input[name=username]", "nurse-a")
+    await page.fill("input[name=password]", "pw-nurse-a")
+    await page.click("button[type=submit]")
+    await page.locator("#status.live").wait_for(timeout=10_000)
+    return page
+
+
 async def push_spo2(hub: Any, token: str, patient: str, seq: int, value: float) -> None:
     async with websockets.connect(hub.ws_url + "/ws/bridge") as ws:
         await ws.send(
@@ -101,12 +112,7 @@ async def test_a_finding_appears_on_the_patients_tile_and_stays_after_reload(
     hub: Any, seed: Any, browser: Any
 ) -> None:
     tokens = await seed(hub.settings.database_url)
-    page = await browser.new_page()
-    await page.goto(hub.url + "/login")
-    await page.fill("input[name=username]", "nurse-a")
-    await page.fill("input[name=password]", "pw-nurse-a")
-    await page.click("button[type=submit]")
-    await page.locator("#status.live").wait_for(timeout=10_000)
+    page = await signed_in_nurse(browser, hub)
     async with websockets.connect(hub.ws_url + "/ws/bridge") as ws:
         hello = {"type": "hello", "v": 1, "bridge_id": "bridge-p1", "token": tokens["bridge-p1"]}
         await ws.send(json.dumps(hello))
@@ -135,12 +141,7 @@ async def test_a_tile_shows_the_latest_episode_of_each_kind_once(
     from datetime import datetime
 
     tokens = await seed(hub.settings.database_url)
-    page = await browser.new_page()
-    await page.goto(hub.url + "/login")
-    await page.fill("input[name=username]", "nurse-a")
-    await page.fill("input[name=password]", "pw-nurse-a")
-    await page.click("button[type=submit]")
-    await page.locator("#status.live").wait_for(timeout=10_000)
+    page = await signed_in_nurse(browser, hub)
     low = set(range(180, 270)) | set(range(420, 510))
     readings = [
         {"seq": i + 1, "patient_id": "p1", "device_id": "ox-1", "kind": "spo2",

@@ -27,21 +27,13 @@ from patient_hub.fhir import subscriptions as subs
 from patient_hub.ingest import repository
 from patient_hub.runtime import HubContext
 from telemed_core.values import Reading
+from tests.conftest import token_for
 
 OBS_TOPIC = "https://fhir.telemed.example/SubscriptionTopic/patient-observation-new"
 FINDING_TOPIC = "https://fhir.telemed.example/SubscriptionTopic/patient-finding-new"
 BACKPORT = "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/"
 T0 = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
 WAIT_S = 5.0
-
-
-async def token_for(hub: Any, username: str) -> str:
-    async with httpx.AsyncClient(base_url=hub.url) as client:
-        response = await client.post(
-            "/auth/token", data={"username": username, "password": f"pw-{username}"}
-        )
-        response.raise_for_status()
-        return str(response.json()["access_token"])
 
 
 UNITS = {"spo2": "%", "pulse_rate": "/min"}

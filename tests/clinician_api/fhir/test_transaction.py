@@ -13,6 +13,8 @@ import pytest
 import websockets
 from fhir.resources.R4B.bundle import Bundle
 
+from tests.conftest import token_for
+
 LOINC = "http://loinc.org"
 MDC = "urn:iso:std:iso:11073:10101"
 UCUM = "http://unitsofmeasure.org"
@@ -21,15 +23,6 @@ EUI64 = "urn:oid:1.2.840.10004.1.1.1.0.0.1.0.0.1.2680"
 PHD_ID = "http://hl7.org/fhir/uv/phd/StructureDefinition/PhdBaseObservation"
 GATEWAY = "http://hl7.org/fhir/StructureDefinition/observation-gatewayDevice"
 PATIENT_URL, PHG_URL, PHD_URL = "urn:uuid:p-0001", "urn:uuid:g-0001", "urn:uuid:d-0001"
-
-
-async def token_for(hub: Any, username: str) -> str:
-    async with httpx.AsyncClient(base_url=hub.url) as client:
-        response = await client.post(
-            "/auth/token", data={"username": username, "password": f"pw-{username}"}
-        )
-        response.raise_for_status()
-        return str(response.json()["access_token"])
 
 
 def observation(
