@@ -148,6 +148,8 @@ class EcgProcessor:
 
     def __init__(self) -> None:
         self.streams: dict[tuple[str, str, str], EcgStream] = {}
+        #: (patient, device) -> where its newest ECG chunk ended
+        self.received_until: dict[tuple[str, str], datetime] = {}
 
     def take(self, chunk: dict[str, Any]) -> tuple[list[dict[str, Any]], list[Finding]]:
         """Feed one chunk (wire dict); return derived readings and rhythm findings."""
@@ -168,6 +170,7 @@ class EcgProcessor:
                 derived, findings = self._analyse(chunk, stream, stream.held.take())
             stream = self.streams[key] = EcgStream.start(chunk["patient_id"], fs, start)
         ready = stream.hold(chunk_values(chunk))
+        self.received_until[key[:2]] = stream.expected_next()
         if ready is None:
             return derived, findings
         more, found = self._analyse(chunk, stream, ready)

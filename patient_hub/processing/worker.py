@@ -73,11 +73,9 @@ class SignalProcessor:
     def _ecg_devices(self, rows: list[dict[str, Any]]) -> frozenset[tuple[str, str]]:
         """The (patient, device) pairs whose ECG was being analysed up to these readings."""
         latest = max(datetime.fromisoformat(r["measured_at"]) for r in rows)
-        return frozenset(
-            (patient, device)
-            for (patient, device, _), stream in self.ecg.streams.items()
-            if stream.expected_next() >= latest - ECG_LIVE
-        )
+        devices = {(r["patient_id"], r["device_id"]) for r in rows}
+        ecg_until = self.ecg.received_until
+        return frozenset(d for d in devices if d in ecg_until and ecg_until[d] >= latest - ECG_LIVE)
 
     def samples(self, payload: dict[str, Any]) -> tuple[list[dict[str, Any]], list[Finding]]:
         """Derived readings and findings of a batch of waveform chunks: per ECG lead, heart
