@@ -1,4 +1,4 @@
-"""Benchmark: AF detection from beat times (patient_hub.signal.af) on PhysioNet records.
+"""Benchmark: AF detection from beat times (telemed_signal.af) on PhysioNet records.
 
 Run from the repository root: ``.venv/bin/python bench/bench_af.py``.
 
@@ -25,8 +25,8 @@ import wfdb
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from patient_hub.signal.af import AfDetector, af_burden, af_episodes, detect_af  # noqa: E402
-from patient_hub.signal.ecg import BEAT_SYMBOLS, detect_r_peaks  # noqa: E402
+from telemed_signal.af import AfDetector, af_burden, af_episodes, detect_af  # noqa: E402
+from telemed_signal.ecg import BEAT_SYMBOLS, detect_r_peaks  # noqa: E402
 
 PHYSIONET = REPO.parent / "shared" / "data" / "physionet"
 AFDB = ("00735", "04048", "05261", "06995", "08215", "08378")

@@ -37,14 +37,14 @@ from scipy.signal import resample_poly
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from patient_hub.signal.lethal import (  # noqa: E402
+from telemed_signal.lethal import (  # noqa: E402
     ALARMS,
     ECG_LEADS,
     PULSE_CHANNELS,
     LethalArrhythmiaMonitor,
     confirm_alarm,
 )
-from patient_hub.signal.strip import (  # noqa: E402
+from telemed_signal.strip import (  # noqa: E402
     classify_features,
     feature_vector,
     fit_strip_model,

@@ -36,14 +36,14 @@ sys.path.insert(0, str(REPO))
 
 from _machine import _cpu_model, _machine_ticks  # noqa: E402  (bench/ is on sys.path)
 
-from patient_hub.signal.ecg import (  # noqa: E402
+from telemed_signal.ecg import (  # noqa: E402
     BEAT_SYMBOLS,
     RPeakDetector,
     RPeakDetectorBank,
     detect_r_peaks,
     match_beats,
 )
-from patient_hub.signal.ecg_features import _steady_kernel  # noqa: E402
+from telemed_signal.ecg_features import _steady_kernel  # noqa: E402
 
 MITDB = REPO.parent / "shared" / "data" / "physionet" / "mitdb"
 RECORDS = ("100", "102", "103", "104", "105", "106", "107")

@@ -7,7 +7,7 @@ challenge2017``, 300 Hz): F1 per class and the Challenge mean of F1 over N, A, O
 confusion matrix for the stored ``MODEL`` (fitted on these strips, so optimistic), then for
 stratified 5-fold cross-validation of ``fit_strip_model`` (the score to expect on new strips),
 repeated over ``--seeds`` fold assignments (mean +/- sd), and the time per strip (features and
-model). ``--refit`` prints the ``_TABLE`` literal of ``patient_hub/signal/strip.py`` fitted on
+model). ``--refit`` prints the ``_TABLE`` literal of ``telemed_signal/strip.py`` fitted on
 all 600. Feature or model changes are judged by the cross-validated mean, never the fitted one.
 """
 
@@ -25,7 +25,7 @@ import numpy.typing as npt
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from patient_hub.signal.strip import (  # noqa: E402
+from telemed_signal.strip import (  # noqa: E402
     CHALLENGE_LABELS,
     FEATURES,
     MODEL,

@@ -28,7 +28,7 @@ from patient_hub.fhir.resources import (
     patient_to_fhir,
 )
 from patient_hub.fhir.waveform import chunk_to_observation
-from patient_hub.signal.findings import Finding, Severity
+from telemed_signal.findings import Finding, Severity
 
 EXAMPLES_DIR = CODES_PATH.parent / "examples"
 AT = datetime(2025, 3, 1, 8, 30, 0, tzinfo=UTC)

@@ -69,7 +69,7 @@ from patient_hub.fhir.waveform import chunk_to_observation
 from patient_hub.findings.models import FindingRow
 from patient_hub.ingest.models import Bridge, ReadingRow, SampleChunkRow
 from patient_hub.patients.models import Patient
-from patient_hub.signal.findings import Finding, Severity
+from telemed_signal.findings import Finding, Severity
 
 SYS, DIA, MEAN = "bp_systolic", "bp_diastolic", "bp_mean"
 BP = (SYS, DIA, MEAN)

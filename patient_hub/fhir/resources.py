@@ -21,7 +21,7 @@ from patient_hub.fhir.common import (
     patient_ref,
 )
 from patient_hub.fhir.errors import FhirMappingError
-from patient_hub.signal.findings import Finding, Severity
+from telemed_signal.findings import Finding, Severity
 
 
 class PatientLike(Protocol):

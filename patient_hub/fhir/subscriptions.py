@@ -57,8 +57,8 @@ from patient_hub.fhir.resources import finding_to_fhir
 from patient_hub.findings.models import FindingRow
 from patient_hub.ingest.models import BigId, ReadingRow
 from patient_hub.runtime import HubContext
-from patient_hub.signal.findings import Finding, Severity
 from telemed_core.errors import BusinessRuleViolation, InvalidInput, NotFound
+from telemed_signal.findings import Finding, Severity
 
 log = logging.getLogger(__name__)
 

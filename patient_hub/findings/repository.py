@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from patient_hub.findings.models import FindingRow
 from patient_hub.ingest.repository import dialect_insert
-from patient_hub.signal.findings import Finding
+from telemed_signal.findings import Finding
 
 
 def finding_key(f: Finding) -> str:

@@ -1,5 +1,5 @@
 """Per-device bedside streams: every waveform channel of one device (ECG leads, PLETH, ABP)
-on one sample grid, fed to :class:`~patient_hub.signal.lethal.LethalArrhythmiaMonitor`.
+on one sample grid, fed to :class:`~telemed_signal.lethal.LethalArrhythmiaMonitor`.
 
 Life-threatening arrhythmias (asystole, extreme brady/tachycardia, VT, VF/flutter) are judged
 on all the leads of a device together and confirmed by its pulse waveform when it has one: a
@@ -28,9 +28,9 @@ import numpy as np
 import numpy.typing as npt
 
 from patient_hub.processing.ecg import chunk_values
-from patient_hub.signal.findings import Finding
-from patient_hub.signal.lethal import ECG_LEADS, LethalArrhythmiaMonitor
 from telemed_core.kinds import PULSE_CHANNELS
+from telemed_signal.findings import Finding
+from telemed_signal.lethal import ECG_LEADS, LethalArrhythmiaMonitor
 
 log = logging.getLogger(__name__)
 

@@ -19,11 +19,11 @@ from typing import Any
 
 import numpy as np
 
-from patient_hub.signal.af import AfDetector
-from patient_hub.signal.beats import RateLimits, RhythmMonitor
-from patient_hub.signal.ecg import RPeakDetector
-from patient_hub.signal.ecg_quality import EcgQualityMonitor
-from patient_hub.signal.findings import Finding
+from telemed_signal.af import AfDetector
+from telemed_signal.beats import RateLimits, RhythmMonitor
+from telemed_signal.ecg import RPeakDetector
+from telemed_signal.ecg_quality import EcgQualityMonitor
+from telemed_signal.findings import Finding
 
 MAX_JUMP_S = 0.5
 HR_BEATS = 8  # heart rate over the last 8 RR intervals, as bedside monitors average
@@ -197,6 +197,6 @@ class EcgProcessor:
                 "unit": "/min",
                 "measured_at": end.isoformat(),
                 "flags": ["derived"],
-                "method": f"R peaks (patient_hub.signal.ecg), mean of last {HR_BEATS} RR",
+                "method": f"R peaks (telemed_signal.ecg), mean of last {HR_BEATS} RR",
             }
         ], findings

@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from patient_hub.signal.af import AfDetector
-from patient_hub.signal.findings import Finding
+from telemed_signal.af import AfDetector
+from telemed_signal.findings import Finding
 
 #: Largest gap between the summed intervals and the notification clock before a restart.
 MAX_DRIFT_S = 3.0

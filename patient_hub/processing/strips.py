@@ -1,5 +1,5 @@
 """Spot ECG recordings (a kiosk's or a handheld ECG's strip, sent as one chunk flagged
-``strip``): classified as a whole by :func:`patient_hub.signal.af.classify_strip` into normal
+``strip``): classified as a whole by :func:`telemed_signal.af.classify_strip` into normal
 rhythm, atrial fibrillation, another rhythm, or too noisy to tell, and reported as a Finding
 of kind ``ecg_strip`` whatever the class, so the nurse at the kiosk sees the result."""
 
@@ -9,12 +9,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from patient_hub.processing.ecg import chunk_values
-from patient_hub.signal.af import classify_strip
-from patient_hub.signal.findings import Finding, Severity
+from telemed_signal.af import classify_strip
+from telemed_signal.findings import Finding, Severity
 
 KIND = "ecg_strip"
 METHOD = (
-    "Short-strip rhythm classifier (patient_hub.signal.strip: RR irregularity, P-wave, QRS and "
+    "Short-strip rhythm classifier (telemed_signal.strip: RR irregularity, P-wave, QRS and "
     "quality features, softmax regression on the PhysioNet/CinC 2017 classes)"
 )
 #: Suggested severity and wording per class.

@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from patient_hub.signal.findings import Finding
-from patient_hub.signal.news2 import (
+from telemed_signal.findings import Finding
+from telemed_signal.news2 import (
     Consciousness,
     News2Parameter,
     Observation,
@@ -24,8 +24,8 @@ from patient_hub.signal.news2 import (
     news2_input_from_latest,
     news2_score,
 )
-from patient_hub.signal.spo2 import DesaturationDetector, SustainedLowDetector
-from patient_hub.signal.trends import (
+from telemed_signal.spo2 import DesaturationDetector, SustainedLowDetector
+from telemed_signal.trends import (
     BpReading,
     WeightReading,
     hypertensive_crisis_findings,

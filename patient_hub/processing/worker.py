@@ -26,8 +26,8 @@ from patient_hub.processing.rr import RrProcessor
 from patient_hub.processing.strips import strip_finding
 from patient_hub.processing.vitals import PatientVitals
 from patient_hub.runtime import HubContext
-from patient_hub.signal.ecg import RPeakDetector
-from patient_hub.signal.findings import Finding
+from telemed_signal.ecg import RPeakDetector
+from telemed_signal.findings import Finding
 
 log = logging.getLogger(__name__)
 GROUP = "signal"

@@ -10,7 +10,7 @@ import pytest
 from device_bridge import polar
 from device_bridge.gatt import decode
 from device_bridge.simulator import PLX_CONTINUOUS, Faults, SimulatedPatient
-from patient_hub.signal.lethal import LethalArrhythmiaMonitor
+from telemed_signal.lethal import LethalArrhythmiaMonitor
 
 T0 = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
 
@@ -74,8 +74,8 @@ def test_unknown_scenarios_are_refused() -> None:
 def test_simulated_ecg_keeps_a_regular_rhythm_while_the_rate_wanders() -> None:
     import numpy as np
 
-    from patient_hub.signal.af import detect_af
-    from patient_hub.signal.ecg import detect_r_peaks
+    from telemed_signal.af import detect_af
+    from telemed_signal.ecg import detect_r_peaks
 
     patient = SimulatedPatient("p1", seed=5)
     samples: list[int] = []

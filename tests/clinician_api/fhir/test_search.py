@@ -283,8 +283,8 @@ async def _load(database_url: str) -> None:
     from patient_hub.db import make_engine, make_sessionmaker, unit_of_work
     from patient_hub.findings.repository import upsert_findings
     from patient_hub.ingest.repository import insert_chunks, insert_readings
-    from patient_hub.signal.findings import Finding, Severity
     from telemed_core.values import SampleChunk
+    from telemed_signal.findings import Finding, Severity
 
     engine = make_engine(database_url)
     try:

@@ -25,8 +25,8 @@ import websockets
 
 from patient_hub.processing.bedside import MAX_SKEW_S, BedsideProcessor
 from patient_hub.processing.worker import SignalProcessor
-from patient_hub.signal.findings import Finding
-from patient_hub.signal.lethal import ECG_LEADS, LethalArrhythmiaMonitor
+from telemed_signal.findings import Finding
+from telemed_signal.lethal import ECG_LEADS, LethalArrhythmiaMonitor
 
 FloatArray = npt.NDArray[np.float64]
 PHYSIONET = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "physionet"

@@ -12,8 +12,8 @@ import numpy.typing as npt
 import pytest
 
 from patient_hub.processing.worker import SignalProcessor
-from patient_hub.signal.af import AfDetector
-from patient_hub.signal.findings import Finding
+from telemed_signal.af import AfDetector
+from telemed_signal.findings import Finding
 
 FloatArray = npt.NDArray[np.float64]
 PHYSIONET = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "physionet"

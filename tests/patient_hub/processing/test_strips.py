@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from patient_hub.processing.worker import SignalProcessor
-from patient_hub.signal.af import classify_strip
-from patient_hub.signal.findings import Severity
+from telemed_signal.af import classify_strip
+from telemed_signal.findings import Severity
 
 PHYSIONET = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "physionet"
 STRIPS = PHYSIONET / "challenge2017"

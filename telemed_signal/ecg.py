@@ -7,7 +7,7 @@ uses Hamilton & Tompkins' median-based adaptive threshold, search-back at 1.5 RR
 above half the threshold, Pan & Tompkins' T-wave slope test, Hamilton's baseline-shift test
 and learning/re-learning period; the R peak is placed at the largest |band-passed| sample of
 the complex, corrected for the filter's group delay. See
-:mod:`patient_hub.signal.ecg_features` and :mod:`patient_hub.signal.ecg_rules`.
+:mod:`telemed_signal.ecg_features` and :mod:`telemed_signal.ecg_rules`.
 
 Choices that differ from the 1986 paper: a Butterworth band-pass instead of the integer
 filters designed for 200 Hz (so any sampling rate works), a 120 ms integration window (between
@@ -38,8 +38,8 @@ from numbers import Real
 import numpy as np
 import numpy.typing as npt
 
-from patient_hub.signal.ecg_features import Candidate, QrsFeatureStream
-from patient_hub.signal.ecg_rules import HamiltonRules
+from telemed_signal.ecg_features import Candidate, QrsFeatureStream
+from telemed_signal.ecg_rules import HamiltonRules
 
 __all__ = [
     "BEAT_SYMBOLS",

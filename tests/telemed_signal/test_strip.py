@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from patient_hub.signal.strip import (
+from telemed_signal.strip import (
     CHALLENGE_LABELS,
     FEATURES,
     MODEL,
@@ -31,10 +31,10 @@ from patient_hub.signal.strip import (
     fit_strip_model,
     strip_features,
 )
-from patient_hub.signal.strip import _premature_pause as premature_pause
+from telemed_signal.strip import _premature_pause as premature_pause
 
 FloatArray = npt.NDArray[np.float64]
-PHYSIONET = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "physionet"
+PHYSIONET = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "physionet"
 STRIPS = PHYSIONET / "challenge2017"
 FS_HZ = 300.0
 

@@ -37,7 +37,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from patient_hub.signal.lethal_rules import (
+from telemed_signal.lethal_rules import (
     AMP,
     CORR,
     PREV,

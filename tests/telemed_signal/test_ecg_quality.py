@@ -12,7 +12,7 @@ import numpy.typing as npt
 import pytest
 from scipy.signal import resample_poly
 
-from patient_hub.signal.ecg_quality import (
+from telemed_signal.ecg_quality import (
     EcgQuality,
     EcgQualityMonitor,
     SqiReason,
@@ -21,7 +21,7 @@ from patient_hub.signal.ecg_quality import (
 )
 
 FloatArray = npt.NDArray[np.float64]
-PHYSIONET = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "physionet"
+PHYSIONET = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "physionet"
 RATES_HZ = (130, 250, 360, 500)
 
 

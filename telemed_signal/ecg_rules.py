@@ -1,6 +1,6 @@
 """QRS decision rules of Hamilton & Tompkins (1986), run as an event-driven state machine.
 
-MWI peaks (see :mod:`patient_hub.signal.ecg_features`) arrive in time order. Each goes
+MWI peaks (see :mod:`telemed_signal.ecg_features`) arrive in time order. Each goes
 through:
 
 - peak dominance: a peak is dropped if a larger peak lies within ``R`` on either side (WFDB
@@ -37,7 +37,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from patient_hub.signal.ecg_features import Candidate
+from telemed_signal.ecg_features import Candidate
 
 N_HISTORY = 8
 THRESHOLD_FRACTION = 0.3125

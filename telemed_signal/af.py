@@ -55,8 +55,8 @@ import numpy as np
 import numpy.typing as npt
 from scipy.signal import lfilter
 
-from patient_hub.signal.beats import EPOCH, check_beat_times, check_t0, utc_at
-from patient_hub.signal.findings import Finding, Severity
+from telemed_signal.beats import EPOCH, check_beat_times, check_t0, utc_at
+from telemed_signal.findings import Finding, Severity
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -435,4 +435,4 @@ class AfDetector:
 
 
 # Short-strip classification lives in strip.py (it does not import this module: no cycle).
-from patient_hub.signal.strip import classify_strip  # noqa: E402
+from telemed_signal.strip import classify_strip  # noqa: E402

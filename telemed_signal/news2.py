@@ -27,7 +27,7 @@ from enum import IntEnum, StrEnum
 from numbers import Real
 from typing import Any
 
-from patient_hub.signal.findings import Finding, Severity
+from telemed_signal.findings import Finding, Severity
 
 METHOD = "NEWS2 (Royal College of Physicians, 2017)"
 

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from patient_hub.signal.findings import Severity
-from patient_hub.signal.news2 import (
+from telemed_signal.findings import Severity
+from telemed_signal.news2 import (
     Consciousness,
     News2Input,
     News2Parameter,

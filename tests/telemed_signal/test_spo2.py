@@ -10,8 +10,8 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from patient_hub.signal.findings import Severity
-from patient_hub.signal.spo2 import (
+from telemed_signal.findings import Severity
+from telemed_signal.spo2 import (
     DesaturationDetector,
     DesaturationParams,
     SpotReading,
@@ -23,7 +23,7 @@ from patient_hub.signal.spo2 import (
 
 T0 = datetime(2025, 3, 1, 22, 0, tzinfo=UTC)
 NUMERICS = (
-    Path(__file__).resolve().parents[4] / "shared" / "data" / "physionet" / "mimic2wdb_numerics"
+    Path(__file__).resolve().parents[3] / "shared" / "data" / "physionet" / "mimic2wdb_numerics"
 )
 
 

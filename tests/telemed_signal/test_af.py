@@ -11,7 +11,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from patient_hub.signal.af import (
+from telemed_signal.af import (
     AfBeatClassifier,
     AfDetector,
     AfParams,
@@ -23,7 +23,7 @@ from patient_hub.signal.af import (
 FloatArray = npt.NDArray[np.float64]
 
 # shared/ sits beside the repository root (CI clones the repo next to a copy of it).
-PHYSIONET = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "physionet"
+PHYSIONET = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "physionet"
 AFDB_RECORDS = ("00735", "04048", "05261", "06995", "08215", "08378")
 
 # Beat-level floors (%), 0.5 points under what the detector measures (bench/bench_af.py).
@@ -283,7 +283,7 @@ def test_afdb_overall_beats_petrenas_2015(afdb_counts: dict[str, npt.NDArray[np.
 def _mitdb_beats(record: str) -> FloatArray:
     import wfdb
 
-    from patient_hub.signal.ecg import BEAT_SYMBOLS
+    from telemed_signal.ecg import BEAT_SYMBOLS
 
     ann = wfdb.rdann(str(PHYSIONET / "mitdb" / record), "atr")
     beats = np.isin(ann.symbol, sorted(BEAT_SYMBOLS))
@@ -305,7 +305,7 @@ def test_mitdb_202_af_and_flutter_found_in_the_second_half() -> None:
     """202 (unannotated here): the directory notes place its AF/flutter in the latter part."""
     import wfdb
 
-    from patient_hub.signal.ecg import detect_r_peaks
+    from telemed_signal.ecg import detect_r_peaks
 
     record = wfdb.rdrecord(str(PHYSIONET / "mitdb_unannotated" / "202"), channels=[0])
     t = detect_r_peaks(record.p_signal[:, 0], record.fs) / record.fs

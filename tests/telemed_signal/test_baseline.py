@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from patient_hub.signal.baseline import RobustBaseline
-from patient_hub.signal.findings import Severity
+from telemed_signal.baseline import RobustBaseline
+from telemed_signal.findings import Severity
 
 T0 = datetime(2025, 2, 1, 7, 0, tzinfo=UTC)
 WEEK = [80.0, 80.2, 79.8, 80.1, 79.9, 80.0, 80.3]  # median 80.0, MAD 0.1

@@ -9,7 +9,7 @@ Definitions follow the Task Force of the ESC and NASPE (1996), Table 1, on 5-min
   intervals, % (the Task Force denominator; some tools divide by the number of differences).
 
 NN intervals are RR intervals between normal beats: intervals labelled premature,
-compensatory, long or artefact by the 20 % rule of :mod:`patient_hub.signal.beats` are
+compensatory, long or artefact by the 20 % rule of :mod:`telemed_signal.beats` are
 excluded, and a successive difference counts only when both intervals are NN. Windows start
 at ``origin_s`` (default: the first beat) and hold the intervals that end inside them.
 
@@ -19,7 +19,7 @@ intervals are non-NN (so AF, bigeminy and noisy stretches give no HRV rather tha
 one) and it has at least 2 NN intervals and 1 NN difference. Invalid windows carry NaN and
 the reason. The 20 % rule alone does not catch all AF (slow, moderately irregular AF passes
 it), so callers should also pass ``excluded`` beats: those in AF episodes
-(:func:`patient_hub.signal.af.detect_af`) or on unusable ECG; their intervals are not NN.
+(:func:`telemed_signal.af.detect_af`) or on unusable ECG; their intervals are not NN.
 
 References:
     Task Force of the European Society of Cardiology and the North American Society of Pacing
@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from patient_hub.signal.beats import EctopicFilter, RrClass, check_beat_times
+from telemed_signal.beats import EctopicFilter, RrClass, check_beat_times
 
 FloatArray = npt.NDArray[np.float64]
 

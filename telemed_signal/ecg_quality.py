@@ -26,7 +26,7 @@ match) are deliberately left out: they score a true asystole or a ventricular fi
 noise, exactly the events whose alarms must not be suppressed. Likewise a low but non-flat
 signal is not penalised. The noise and wander limits were checked on the PhysioNet/CinC 2015
 alarms (true-alarm windows stay usable, several false ones do not) and the 2017 strips (noisy
-"~" against normal "N"); see ``tests/patient_hub/signal/test_ecg_quality.py``. The pipeline
+"~" against normal "N"); see ``tests/telemed_signal/test_ecg_quality.py``. The pipeline
 should not raise beat-derived alarms (pause, asystole, rate, AF) over windows whose SQI is
 below 0.5: see :func:`is_usable`.
 

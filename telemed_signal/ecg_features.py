@@ -1,10 +1,10 @@
-"""Streaming QRS feature extraction for the R-peak detector in :mod:`patient_hub.signal.ecg`.
+"""Streaming QRS feature extraction for the R-peak detector in :mod:`telemed_signal.ecg`.
 
 The chain follows Hamilton & Tompkins (1986) and Hamilton's open-source detector (2002):
 band-pass (here a 2nd-order Butterworth, 5-15 Hz), a 10 ms first difference, its absolute
 value, and a moving-window integrator (MWI). Peaks are MWI samples that are the largest within
 +/- ``PEAK_HALF_WIDTH_S`` (Hamilton's peak detector waits ~100 ms after a maximum); choosing
-between nearby peaks is left to :mod:`patient_hub.signal.ecg_rules`.
+between nearby peaks is left to :mod:`telemed_signal.ecg_rules`.
 
 Every filter keeps its state between chunks, and every decision about a sample waits until
 its whole look-ahead window has arrived, so the output depends only on the samples, never on

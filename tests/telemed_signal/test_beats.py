@@ -9,7 +9,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from patient_hub.signal.beats import (
+from telemed_signal.beats import (
     EctopicFilter,
     RateLimits,
     RhythmMonitor,
@@ -21,7 +21,7 @@ from patient_hub.signal.beats import (
     clean_rr,
     instantaneous_hr_bpm,
 )
-from patient_hub.signal.findings import Finding, Severity
+from telemed_signal.findings import Finding, Severity
 
 T0 = datetime(2026, 5, 4, 10, 0, tzinfo=UTC)
 

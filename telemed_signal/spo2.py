@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from patient_hub.signal.findings import Finding, Severity
+from telemed_signal.findings import Finding, Severity
 
 ODI_METHOD = "ODI: drop >= {drop:g} % below a {window:g} s running median baseline for >= {dur:g} s"
 LOW_METHOD = "Sustained SpO2 < {thr:g} % for >= {dur:g} s"

@@ -3,22 +3,22 @@
 :class:`LethalArrhythmiaMonitor` watches one patient's bedside waveforms (keys are WFDB signal
 names: ``I``, ``II``, ``III``, ``V``, ``aVF``, ``MCL`` ... for ECG leads, ``PLETH`` and
 ``ABP`` for pulse waveforms; others such as ``RESP`` are ignored) and raises a
-:class:`~patient_hub.signal.findings.Finding` for each of the five alarms of the
+:class:`~telemed_signal.findings.Finding` for each of the five alarms of the
 PhysioNet/CinC Challenge 2015: ``asystole``, ``extreme_bradycardia``, ``extreme_tachycardia``,
 ``ventricular_tachycardia`` and ``ventricular_flutter_fib``.
 
 Pipeline, per channel, all causal:
 
-* ECG: R peaks from :class:`~patient_hub.signal.ecg.RPeakDetectorBank` (Hamilton & Tompkins
+* ECG: R peaks from :class:`~telemed_signal.ecg.RPeakDetectorBank` (Hamilton & Tompkins
   1986, one bank for the patient's leads), beat morphology and fibrillation windows from
-  :class:`~patient_hub.signal.lethal_ecg.EcgLeadTracker`, and signal quality from
-  :func:`~patient_hub.signal.ecg_quality.ecg_sqi` (Li, Mark & Clifford 2008; Behar et al.
+  :class:`~telemed_signal.lethal_ecg.EcgLeadTracker`, and signal quality from
+  :func:`~telemed_signal.ecg_quality.ecg_sqi` (Li, Mark & Clifford 2008; Behar et al.
   2013), computed only for the spans a rule asks about, so that quiet streams cost little.
-* Pulse: pulses from :class:`~patient_hub.signal.lethal_pulse.PulseDetector` (Zong et al.
+* Pulse: pulses from :class:`~telemed_signal.lethal_pulse.PulseDetector` (Zong et al.
   2003 slope sum function).
 * Every second each lead's last 4 s are scored for fibrillation, and every ``eval_s`` (2 s;
-  the alarm criteria span 4 s and more) the rules of :mod:`patient_hub.signal.lethal_rules`
-  and :mod:`patient_hub.signal.lethal_ventricular` look at the last 20-24 s. A condition
+  the alarm criteria span 4 s and more) the rules of :mod:`telemed_signal.lethal_rules`
+  and :mod:`telemed_signal.lethal_ventricular` look at the last 20-24 s. A condition
   found opens an episode (a Finding with ``end`` None), one no longer found closes it (a
   Finding with its end). Each Finding's ``values`` name the channels, the beats (their times)
   and the measures that crossed which limit, and ``explanation`` says it in words, e.g. "No
@@ -52,13 +52,13 @@ import numpy as np
 import numpy.typing as npt
 from scipy.ndimage import maximum_filter1d, minimum_filter1d
 
-from patient_hub.signal.beats import EPOCH, check_t0, utc_at
-from patient_hub.signal.ecg import RPeakDetectorBank
-from patient_hub.signal.ecg_quality import ecg_sqi
-from patient_hub.signal.findings import Finding, Severity
-from patient_hub.signal.lethal_ecg import EcgLeadTracker
-from patient_hub.signal.lethal_pulse import PulseDetector
-from patient_hub.signal.lethal_rules import (
+from telemed_signal.beats import EPOCH, check_t0, utc_at
+from telemed_signal.ecg import RPeakDetectorBank
+from telemed_signal.ecg_quality import ecg_sqi
+from telemed_signal.findings import Finding, Severity
+from telemed_signal.lethal_ecg import EcgLeadTracker
+from telemed_signal.lethal_pulse import PulseDetector
+from telemed_signal.lethal_rules import (
     ALARMS,
     AMP,
     FOUND,
@@ -72,7 +72,7 @@ from patient_hub.signal.lethal_rules import (
     bradycardia,
     tachycardia,
 )
-from patient_hub.signal.lethal_ventricular import fibrillation, ventricular_tachycardia
+from telemed_signal.lethal_ventricular import fibrillation, ventricular_tachycardia
 
 __all__ = [
     "ALARMS",
@@ -111,7 +111,7 @@ MIN_SQI = 0.5
 METHOD = (
     "PhysioNet/CinC 2015 alarm criteria on quality-gated multi-lead ECG (Hamilton-Tompkins "
     "R peaks, template/width beat morphology, VF-filter leakage and TCSC) with pulse-wave "
-    "agreement (Zong SSF); see patient_hub.signal.lethal_rules"
+    "agreement (Zong SSF); see telemed_signal.lethal_rules"
 )
 
 

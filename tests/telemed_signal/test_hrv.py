@@ -9,11 +9,11 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from patient_hub.signal.af import detect_af
-from patient_hub.signal.hrv import HrvRules, HrvStream, HrvWindow, hrv_time_domain
+from telemed_signal.af import detect_af
+from telemed_signal.hrv import HrvRules, HrvStream, HrvWindow, hrv_time_domain
 
 FloatArray = npt.NDArray[np.float64]
-PHYSIONET = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "physionet"
+PHYSIONET = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "physionet"
 
 
 def _times(rr_s: FloatArray) -> FloatArray:

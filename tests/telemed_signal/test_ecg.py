@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from scipy import signal
 from scipy.signal import resample_poly
 
-from patient_hub.signal import ecg_features
-from patient_hub.signal.ecg import (
+from telemed_signal import ecg_features
+from telemed_signal.ecg import (
     BEAT_SYMBOLS,
     MAX_DELAY_S,
     RPeakDetector,
@@ -24,7 +24,7 @@ from patient_hub.signal.ecg import (
     detect_r_peaks,
     match_beats,
 )
-from patient_hub.signal.ecg_features import (
+from telemed_signal.ecg_features import (
     QrsFeatureStream,
     _LeadPlan,
     _lfilter,
@@ -34,7 +34,7 @@ from patient_hub.signal.ecg_features import (
 )
 
 # shared/ sits beside the repository root (CI clones the repo next to a copy of it).
-PHYSIONET = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "physionet"
+PHYSIONET = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "physionet"
 MITDB_RECORDS = ("100", "102", "103", "104", "105", "106", "107")
 
 # F1 floors (%) at 150 ms over whole records (no learning period left out), set ~0.05 points

@@ -30,7 +30,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from patient_hub.signal.findings import Finding, Severity
+from telemed_signal.findings import Finding, Severity
 
 
 def _require_utc(at: datetime) -> datetime:

@@ -7,7 +7,7 @@ rhythm, or ``"noisy"`` (too noisy to classify). It computes the features of
 stored below (:data:`MODEL`); :func:`fit_strip_model` is the training procedure.
 
 Features (unit-free or in s / bpm, except the QRS amplitude in mV and the quality index,
-which expect mV), from the R peaks of :func:`patient_hub.signal.ecg.detect_r_peaks` and a
+which expect mV), from the R peaks of :func:`telemed_signal.ecg.detect_r_peaks` and a
 zero-phase 0.5-40 Hz copy of the strip:
 
 * rhythm: heart rate and its excess below 60 / above 100 bpm; RR coefficient of variation,
@@ -16,8 +16,8 @@ zero-phase 0.5-40 Hz copy of the strip:
   Moorman (2011) (COSEn, m = 1, r = 30 ms), the AF measure validated on short records;
   Petrenas et al.'s (2015) irregularity (share of pairs of median-filtered intervals in
   8-interval windows differing by >= 30 ms, the core of
-  :func:`patient_hub.signal.af.detect_af`, whose 34-beat smoothing is too slow for a 30 s
-  strip); ectopy by the 20 % rule of :func:`patient_hub.signal.beats.classify_rr` (premature
+  :func:`telemed_signal.af.detect_af`, whose 34-beat smoothing is too slow for a 30 s
+  strip); ectopy by the 20 % rule of :func:`telemed_signal.beats.classify_rr` (premature
   and compensatory shares, the variation of the remaining normal intervals, short-long
   alternation), premature beats followed by a pause against the local median of 5 intervals
   (< 0.85 then > 1.1 of it: PACs and PVCs, the commonest "other" rhythm) and the ratio of
@@ -30,7 +30,7 @@ zero-phase 0.5-40 Hz copy of the strip:
 * QRS and repolarisation: equivalent width and amplitude of the median QRS, its polarity, the
   share of beats unlike it (correlation < 0.8) and of those also wider (ventricular ectopy),
   the beat-to-beat amplitude variation, ST level and T-wave amplitude against the QRS;
-* quality: the mean signal-quality index of :func:`patient_hub.signal.ecg_quality.ecg_sqi`,
+* quality: the mean signal-quality index of :func:`telemed_signal.ecg_quality.ecg_sqi`,
   the kurtosis of the filtered strip (kSQI of Li et al. 2008: QRS complexes over a quiet
   baseline make it peaked), beats per minute as detected, and the share of RR intervals under
   0.3 s.
@@ -81,9 +81,9 @@ from numpy.lib.stride_tricks import sliding_window_view
 from scipy import signal, stats
 from scipy.optimize import minimize
 
-from patient_hub.signal.beats import RrClass, classify_rr
-from patient_hub.signal.ecg import detect_r_peaks
-from patient_hub.signal.ecg_quality import ecg_sqi
+from telemed_signal.beats import RrClass, classify_rr
+from telemed_signal.ecg import detect_r_peaks
+from telemed_signal.ecg_quality import ecg_sqi
 
 __all__ = [
     "CHALLENGE_LABELS",

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from patient_hub.signal.findings import Finding, Severity
+from telemed_signal.findings import Finding, Severity
 
 #: MAD * 1.4826 estimates the standard deviation of normally distributed data.
 MAD_TO_SD = 1.4826

@@ -1,8 +1,8 @@
 """Decision rules of the life-threatening arrhythmia detectors: pure functions on evidence.
 
 Each rule looks at the recent evidence of every channel (the beats and 4 s windows of each ECG
-lead from :mod:`patient_hub.signal.lethal_ecg`, the pulses of each pulse waveform from
-:mod:`patient_hub.signal.lethal_pulse`) and returns the :class:`Event` it finds, or None. The
+lead from :mod:`telemed_signal.lethal_ecg`, the pulses of each pulse waveform from
+:mod:`telemed_signal.lethal_pulse`) and returns the :class:`Event` it finds, or None. The
 alarm definitions are those of the PhysioNet/CinC Challenge 2015 (Clifford et al. 2015):
 
 * asystole: no QRS for >= 4 s;
@@ -12,12 +12,12 @@ alarm definitions are those of the PhysioNet/CinC Challenge 2015 (Clifford et al
 * ventricular flutter/fibrillation: a fibrillatory, flutter or oscillatory waveform >= 4 s.
 
 This module holds the shared evidence and the three rate rules; the two ventricular rules are
-in :mod:`patient_hub.signal.lethal_ventricular`. How the channels are combined, after the
+in :mod:`telemed_signal.lethal_ventricular`. How the channels are combined, after the
 multimodal entries of the Challenge (Plesinger et al. 2016; Fallet et al. 2016) and the
 quality-gated fusion of Johnson et al. (2015):
 
 * ECG first. A lead counts only where its signal-quality index
-  (:func:`patient_hub.signal.ecg_quality.ecg_sqi`, 2 s windows) is at least 0.5 (not missing,
+  (:func:`telemed_signal.ecg_quality.ecg_sqi`, 2 s windows) is at least 0.5 (not missing,
   flat, clipped, noisy or wandering). Asystole and bradycardia use the union of the beats of
   all leads (a beat missed in one lead is found in another), keeping only surely-QRS beats
   (:attr:`Evidence.confirmed`); tachycardia,

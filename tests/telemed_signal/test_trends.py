@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from patient_hub.signal.findings import Severity
-from patient_hub.signal.trends import (
+from telemed_signal.findings import Severity
+from telemed_signal.trends import (
     BpReading,
     HomeBpRule,
     Measurement,

@@ -18,15 +18,15 @@ import numpy.typing as npt
 import pytest
 from scipy.special import expit
 
-from patient_hub.signal.lethal import (
+from telemed_signal.lethal import (
     LethalArrhythmiaMonitor,
     confirm_alarm,
 )
-from patient_hub.signal.lethal_ecg import vf_window
-from patient_hub.signal.lethal_pulse import PulseDetector, detect_pulses
+from telemed_signal.lethal_ecg import vf_window
+from telemed_signal.lethal_pulse import PulseDetector, detect_pulses
 
 FloatArray = npt.NDArray[np.float64]
-PHYSIONET = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "physionet"
+PHYSIONET = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "physionet"
 ALARM_DIR = PHYSIONET / "challenge2015"
 ALARM_S = 300.0
 TYPES = {
@@ -258,7 +258,7 @@ def test_fibrillation_scores_unlike_a_qrs_train() -> None:
 
 
 def test_explanations_name_the_tolerance_when_a_rate_is_within_it() -> None:
-    from patient_hub.signal.lethal_rules import _limit
+    from telemed_signal.lethal_rules import _limit
 
     assert _limit(41.0, 40.0, 0.1, above=False) == (
         "limit 40 bpm, within the 10 % beat-timing tolerance"

@@ -40,7 +40,7 @@ import numpy as np
 import numpy.typing as npt
 from numpy.lib.stride_tricks import sliding_window_view
 
-from patient_hub.signal.findings import Finding, Severity
+from telemed_signal.findings import Finding, Severity
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -289,7 +289,7 @@ class RhythmMonitor:
       ongoing Finding (end None) at onset, again if it turns extreme (HIGH), and a closing one.
 
     The caller should not raise alarms on beats from unusable ECG (see
-    :mod:`patient_hub.signal.ecg_quality`): a lead-off looks exactly like asystole here.
+    :mod:`telemed_signal.ecg_quality`): a lead-off looks exactly like asystole here.
     """
 
     def __init__(
