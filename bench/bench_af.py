@@ -3,7 +3,8 @@
 Run from the repository root: ``.venv/bin/python bench/bench_af.py``.
 
 Protocol (docs: shared/reference/signal.md, section A2): MIT-BIH AF database records in
-``../shared/data/physionet/afdb``, unaudited ``.qrs`` beat times (fs 250), truth = beats
+``afdb`` of the full sets (``TELEMED_PHYSIONET_DIR``, default ``../shared/data/physionet``),
+unaudited ``.qrs`` beat times (fs 250), truth = beats
 inside ``(AFIB`` rhythm episodes of ``.atr`` (``(AFL``, ``(J``, ``(N`` are not AF); beat-level
 Se, Sp and PPV. Then MIT-BIH 202 (no annotations here): beats from our R-peak detector on lead
 0, the AF episodes found (minutes). Then specificity on MIT-BIH records without AF (reference
@@ -25,10 +26,12 @@ import wfdb
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from _physionet import physionet_dir  # noqa: E402  (bench/ is on sys.path)
+
 from telemed_signal.af import AfDetector, af_burden, af_episodes, detect_af  # noqa: E402
 from telemed_signal.ecg import BEAT_SYMBOLS, detect_r_peaks  # noqa: E402
 
-PHYSIONET = REPO.parent / "shared" / "data" / "physionet"
+PHYSIONET = physionet_dir()
 AFDB = ("00735", "04048", "05261", "06995", "08215", "08378")
 NON_AF_MITDB = ("100", "102", "103", "104", "105", "106", "107")
 FloatArray = npt.NDArray[np.float64]

@@ -37,6 +37,8 @@ from scipy.signal import resample_poly
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from _physionet import physionet_dir  # noqa: E402  (bench/ is on sys.path)
+
 from telemed_signal.lethal import (  # noqa: E402
     ALARMS,
     ECG_LEADS,
@@ -51,7 +53,7 @@ from telemed_signal.strip import (  # noqa: E402
     strip_features,
 )
 
-PHYSIONET = REPO.parent / "shared" / "data" / "physionet"
+PHYSIONET = physionet_dir()
 TYPES = {
     "Asystole": "asystole",
     "Bradycardia": "extreme_bradycardia",

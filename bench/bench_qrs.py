@@ -2,12 +2,13 @@
 
 Run from the repository root: ``.venv/bin/python bench/bench_qrs.py [--quick] [--records ...]``.
 
-Protocol (docs: shared/reference/signal.md, section D): MIT-BIH records from
-``../shared/data/physionet/mitdb``, channel 0, reference = beat labels only, greedy one-to-one
-matching within 150 ms over the whole record (no learning period left out). Times are CPU
-seconds of this process (``time.process_time``) spent in detection only, the best of
-``--repeat`` runs, every detector measured in the same run on the same records; the machine
-is shared, so the load it carried is printed with the figures. The ratio that matters is
+Protocol (docs: shared/reference/signal.md, section D): MIT-BIH records from ``mitdb`` of the
+full sets (``TELEMED_PHYSIONET_DIR``, default ``../shared/data/physionet``), channel 0,
+reference = beat labels only, greedy one-to-one matching within 150 ms over the whole record
+(no learning period left out). Times are CPU seconds of this process (``time.process_time``)
+spent in detection only, the best of ``--repeat`` runs, every detector measured in the same
+run on the same records; the machine is shared, so the load it carried is printed with the
+figures. The ratio that matters is
 ``ours_stream1s`` (1 s chunks fed to one ``RPeakDetector``) against ``wfdb_gqrs``.
 
 Then the multi-stream figure: N concurrent 250 Hz leads (real ECG, resampled) fed 1 s chunks,
@@ -35,6 +36,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from _machine import _cpu_model, _machine_ticks  # noqa: E402  (bench/ is on sys.path)
+from _physionet import physionet_dir  # noqa: E402  (bench/ is on sys.path)
 
 from telemed_signal.ecg import (  # noqa: E402
     BEAT_SYMBOLS,
@@ -45,7 +47,7 @@ from telemed_signal.ecg import (  # noqa: E402
 )
 from telemed_signal.ecg_features import _steady_kernel  # noqa: E402
 
-MITDB = REPO.parent / "shared" / "data" / "physionet" / "mitdb"
+MITDB = physionet_dir() / "mitdb"
 RECORDS = ("100", "102", "103", "104", "105", "106", "107")
 Signal = npt.NDArray[np.float64]
 

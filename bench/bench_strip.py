@@ -25,6 +25,8 @@ import numpy.typing as npt
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from _physionet import physionet_dir  # noqa: E402  (bench/ is on sys.path)
+
 from telemed_signal.strip import (  # noqa: E402
     CHALLENGE_LABELS,
     FEATURES,
@@ -37,7 +39,7 @@ from telemed_signal.strip import (  # noqa: E402
     strip_features,
 )
 
-STRIPS = REPO.parent / "shared" / "data" / "physionet" / "challenge2017"
+STRIPS = physionet_dir() / "challenge2017"
 FS_HZ = 300.0
 FloatArray = npt.NDArray[np.float64]
 

@@ -37,10 +37,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from _machine import _cpu_model  # noqa: E402  (bench/ is on sys.path)
+from _physionet import physionet_dir  # noqa: E402  (bench/ is on sys.path)
 
 from patient_hub.processing.worker import SignalProcessor  # noqa: E402
 
-DATA = REPO.parent / "shared" / "data" / "physionet"
+DATA = physionet_dir()
 T0 = datetime(2026, 11, 27, tzinfo=UTC)
 STRAP_RECORDS = ("100", "103", "105", "106")
 BEDSIDE_RECORDS = ("a103l", "a754s", "v452s", "v701l", "f697l", "t709l", "b125l", "f120s")

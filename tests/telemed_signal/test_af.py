@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -19,11 +18,10 @@ from telemed_signal.af import (
     af_episodes,
     detect_af,
 )
+from tests import physionet
 
 FloatArray = npt.NDArray[np.float64]
 
-# shared/ sits beside the repository root (CI clones the repo next to a copy of it).
-PHYSIONET = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "physionet"
 AFDB_RECORDS = ("00735", "04048", "05261", "06995", "08215", "08378")
 
 # Beat-level floors (%), 0.5 points under what the detector measures (bench/bench_af.py).
@@ -240,7 +238,7 @@ def _afdb(record: str) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
     """Unaudited .qrs beat times (s, fs 250) and whether each lies inside an (AFIB episode."""
     import wfdb
 
-    path = str(PHYSIONET / "afdb" / record)
+    path = str(physionet.record("afdb", record, ext="qrs"))
     qrs, atr = wfdb.rdann(path, "qrs"), wfdb.rdann(path, "atr")
     notes = np.array([a.rstrip("\x00") for a in atr.aux_note])
     rhythm = np.char.startswith(notes, "(")
@@ -285,7 +283,7 @@ def _mitdb_beats(record: str) -> FloatArray:
 
     from telemed_signal.ecg import BEAT_SYMBOLS
 
-    ann = wfdb.rdann(str(PHYSIONET / "mitdb" / record), "atr")
+    ann = wfdb.rdann(str(physionet.record("mitdb", record, ext="atr")), "atr")
     beats = np.isin(ann.symbol, sorted(BEAT_SYMBOLS))
     return np.asarray(ann.sample, dtype=np.float64)[beats] / 360.0
 
@@ -307,7 +305,7 @@ def test_mitdb_202_af_and_flutter_found_in_the_second_half() -> None:
 
     from telemed_signal.ecg import detect_r_peaks
 
-    record = wfdb.rdrecord(str(PHYSIONET / "mitdb_unannotated" / "202"), channels=[0])
+    record = wfdb.rdrecord(str(physionet.full("mitdb_unannotated", "202", ext="hea")), channels=[0])
     t = detect_r_peaks(record.p_signal[:, 0], record.fs) / record.fs
     labels = detect_af(t)
     half = t[-1] / 2

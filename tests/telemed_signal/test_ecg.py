@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import pickle
 from dataclasses import dataclass
-from pathlib import Path
+from functools import cache
 
 import numpy as np
 import numpy.typing as npt
@@ -32,10 +32,11 @@ from telemed_signal.ecg_features import (
     _steady_kernel,
     _window_sums,
 )
+from tests import physionet
 
-# shared/ sits beside the repository root (CI clones the repo next to a copy of it).
-PHYSIONET = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "physionet"
 MITDB_RECORDS = ("100", "102", "103", "104", "105", "106", "107")
+#: The records the project carries (channel 0, whole length): clean, paced, noisy, PVCs.
+SHIPPED_RECORDS = ("100", "104", "105", "106")
 
 # F1 floors (%) at 150 ms over whole records (no learning period left out), set ~0.05 points
 # under what the detector reaches (see bench/bench_qrs.py); 99.3 is the contract's minimum.
@@ -49,6 +50,9 @@ F1_FLOOR_PCT = {
     "107": 99.90,
 }
 AGGREGATE_F1_FLOOR_PCT = 99.80
+#: Aggregate F1 over the shipped records (100, 104, 105, 106): measured 99.76 (TP 9088, FP 30,
+#: FN 13), floor set 0.06 points under it.
+SHIPPED_AGGREGATE_F1_FLOOR_PCT = 99.70
 # Count and SHA-256 (little-endian int64) of the R peaks found in channel 0, pinned before the
 # detector was made faster: speed work must not move a single beat.
 PINNED_BEATS = {
@@ -67,10 +71,11 @@ class BeatRecord:
     beats: npt.NDArray[np.int64]
 
 
+@cache
 def _load_mitdb(name: str) -> BeatRecord:
     import wfdb
 
-    path = str(PHYSIONET / "mitdb" / name)
+    path = str(physionet.record("mitdb", name))
     record = wfdb.rdrecord(path, channels=[0])
     ann = wfdb.rdann(path, "atr")
     keep = np.array([s in BEAT_SYMBOLS for s in ann.symbol], dtype=bool)
@@ -84,8 +89,8 @@ def _load_mitdb(name: str) -> BeatRecord:
 
 @pytest.fixture(scope="module")
 def mitdb() -> dict[str, BeatRecord]:
-    """The seven shipped MIT-BIH Arrhythmia records, read once for this module."""
-    return {name: _load_mitdb(name) for name in MITDB_RECORDS}
+    """The MIT-BIH Arrhythmia records the project carries, read once."""
+    return {name: _load_mitdb(name) for name in SHIPPED_RECORDS}
 
 
 @pytest.fixture(params=["compiled", "numpy"])
@@ -149,12 +154,24 @@ def test_match_beats_rejects_bad_rate() -> None:
 # --- accuracy on real records ------------------------------------------------------------
 
 
-def test_accuracy_on_mitdb_meets_floors(mitdb: dict[str, BeatRecord]) -> None:
-    totals = np.zeros(3, dtype=np.int64)
-    for name, rec in mitdb.items():
-        counts = match_beats(detect_r_peaks(rec.ecg_mv, rec.fs_hz), rec.beats, rec.fs_hz)
-        totals += counts
-        assert _f1_pct(*counts) >= F1_FLOOR_PCT[name], (name, counts)
+@cache
+def _counts(name: str) -> tuple[int, int, int]:
+    rec = _load_mitdb(name)
+    return match_beats(detect_r_peaks(rec.ecg_mv, rec.fs_hz), rec.beats, rec.fs_hz)
+
+
+@pytest.mark.parametrize("name", MITDB_RECORDS)
+def test_accuracy_on_a_mitdb_record_meets_its_floor(name: str) -> None:
+    assert _f1_pct(*_counts(name)) >= F1_FLOOR_PCT[name], (name, _counts(name))
+
+
+def test_accuracy_over_the_shipped_records_meets_its_floor() -> None:
+    totals = np.sum([_counts(name) for name in SHIPPED_RECORDS], axis=0)
+    assert _f1_pct(*totals) >= SHIPPED_AGGREGATE_F1_FLOOR_PCT, tuple(totals)
+
+
+def test_accuracy_over_all_development_records_meets_its_floor() -> None:
+    totals = np.sum([_counts(name) for name in MITDB_RECORDS], axis=0)
     assert _f1_pct(*totals) >= AGGREGATE_F1_FLOOR_PCT, tuple(totals)
 
 

@@ -19,9 +19,9 @@ from telemed_signal.ecg_quality import (
     ecg_sqi,
     is_usable,
 )
+from tests import physionet
 
 FloatArray = npt.NDArray[np.float64]
-PHYSIONET = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "physionet"
 RATES_HZ = (130, 250, 360, 500)
 
 
@@ -30,7 +30,7 @@ def _clean(fs_hz: int) -> FloatArray:
     """The first 60 s of MIT-BIH 100 (MLII, mV), resampled from 360 Hz to ``fs_hz``."""
     import wfdb
 
-    record = wfdb.rdrecord(str(PHYSIONET / "mitdb" / "100"), channels=[0], sampto=360 * 60)
+    record = wfdb.rdrecord(str(physionet.record("mitdb", "100")), channels=[0], sampto=360 * 60)
     x = np.asarray(record.p_signal[:, 0], dtype=np.float64)
     g = np.gcd(fs_hz, 360)
     return np.asarray(resample_poly(x, fs_hz // g, 360 // g), dtype=np.float64)
@@ -152,7 +152,7 @@ def _alarm_windows(record: str, lead: str | None = None) -> FloatArray:
     ECG lead."""
     import wfdb
 
-    rec = wfdb.rdrecord(str(PHYSIONET / "challenge2015" / record))
+    rec = wfdb.rdrecord(str(physionet.record("challenge2015", record)))
     fs = int(rec.fs)
     ecg = [i for i, n in enumerate(rec.sig_name) if n not in ("PLETH", "ABP", "RESP")]
     leads = [rec.sig_name.index(lead)] if lead else ecg
@@ -160,16 +160,24 @@ def _alarm_windows(record: str, lead: str | None = None) -> FloatArray:
     return np.asarray(np.max([ecg_sqi(seg[:, i], fs).sqi for i in leads], axis=0), np.float64)
 
 
-def _alarms() -> list[tuple[str, bool]]:
-    rows = csv.reader((PHYSIONET / "challenge2015" / "ALARMS").read_text().splitlines())
+def _alarms(folder: Path) -> list[tuple[str, bool]]:
+    rows = csv.reader((folder / "ALARMS").read_text().splitlines())
     return [(r[0], r[2] == "1") for r in rows if r]
 
 
-def test_true_alarm_segments_stay_usable() -> None:
+def _true_alarms_stay_usable(folder: Path) -> None:
     """On every true alarm, some lead stays usable in at least 6 of the 7 windows."""
-    for record, true in _alarms():
+    for record, true in _alarms(folder):
         if true:
             assert np.sum(_alarm_windows(record) >= 0.5) >= 6, record
+
+
+def test_true_alarm_segments_stay_usable_on_the_shipped_alarms() -> None:
+    _true_alarms_stay_usable(physionet.subset("challenge2015"))
+
+
+def test_true_alarm_segments_stay_usable_on_all_development_alarms() -> None:
+    _true_alarms_stay_usable(physionet.full("challenge2015", "ALARMS").parent)
 
 
 @pytest.mark.parametrize(("record", "lead"), [("b528s", None), ("a778s", "II"), ("f572s", None)])
@@ -178,15 +186,28 @@ def test_flat_line_and_noise_false_alarms_are_flagged(record: str, lead: str | N
     assert np.sum(_alarm_windows(record, lead) < 0.5) >= 3
 
 
-def test_noisy_2017_strips_score_worse_than_normal_ones() -> None:
+def _low_windows(folder: Path) -> dict[str, list[float]]:
+    """Whether each SQI window of the normal (N) and noisy (~) strips in ``folder`` is < 0.5."""
     import wfdb
 
-    folder = PHYSIONET / "challenge2017"
     labels = dict(csv.reader((folder / "REFERENCE.csv").read_text().splitlines()))
     low: dict[str, list[float]] = {"N": [], "~": []}
     for name, label in labels.items():
         if label in low:
             rec = wfdb.rdrecord(str(folder / name))
             low[label] += (ecg_sqi(rec.p_signal[:, 0], rec.fs).sqi < 0.5).tolist()
+    return low
+
+
+def test_noisy_2017_strips_score_worse_than_normal_ones_on_the_shipped_strips() -> None:
+    # Measured on the shipped strips: 3 of 499 normal windows (0.006) and 11 of 204 noisy ones
+    # (0.054) below 0.5; the bounds of the full set hold with a margin of two windows or more.
+    low = _low_windows(physionet.subset("challenge2017"))
+    assert np.mean(low["N"]) < 0.01
+    assert np.mean(low["~"]) > 0.04
+
+
+def test_noisy_2017_strips_score_worse_than_normal_ones_on_all_development_strips() -> None:
+    low = _low_windows(physionet.full("challenge2017", "REFERENCE.csv").parent)
     assert np.mean(low["N"]) < 0.01
     assert np.mean(low["~"]) > 0.04

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -11,9 +10,9 @@ import pytest
 
 from telemed_signal.af import detect_af
 from telemed_signal.hrv import HrvRules, HrvStream, HrvWindow, hrv_time_domain
+from tests import physionet
 
 FloatArray = npt.NDArray[np.float64]
-PHYSIONET = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "physionet"
 
 
 def _times(rr_s: FloatArray) -> FloatArray:
@@ -136,7 +135,7 @@ def test_afdb_sinus_windows_are_valid_and_af_windows_are_not() -> None:
     """Record 08378 (.qrs beats): 5-min windows entirely in sinus rhythm vs entirely in AF."""
     import wfdb
 
-    path = str(PHYSIONET / "afdb" / "08378")
+    path = str(physionet.record("afdb", "08378", ext="qrs"))
     qrs, atr = wfdb.rdann(path, "qrs"), wfdb.rdann(path, "atr")
     t = np.asarray(qrs.sample, dtype=np.float64) / 250.0
     notes = np.array([a.rstrip("\x00") for a in atr.aux_note])

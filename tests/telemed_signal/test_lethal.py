@@ -4,14 +4,13 @@ CI runs a fixed representative subset, 12 of the 62 development alarms (true and
 type, chosen among the hard cases: a false asystole with artefact, a paced true asystole, a
 VT run missed by the R-peak detector, a VF during CPR ...), each of which the method gets
 right today, plus the behaviour tests; ``bench/bench_lethal.py`` scores all 62 (92.4 overall,
-real time).
+real time). All of them are among the recordings the project carries (``tests/data/physionet``).
 """
 
 from __future__ import annotations
 
 import pickle
 from functools import cache
-from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -24,10 +23,9 @@ from telemed_signal.lethal import (
 )
 from telemed_signal.lethal_ecg import vf_window
 from telemed_signal.lethal_pulse import PulseDetector, detect_pulses
+from tests import physionet
 
 FloatArray = npt.NDArray[np.float64]
-PHYSIONET = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "physionet"
-ALARM_DIR = PHYSIONET / "challenge2015"
 ALARM_S = 300.0
 TYPES = {
     "Asystole": "asystole",
@@ -53,17 +51,12 @@ SUBSET = (
 )
 
 
-def _need_data() -> None:
-    if not (ALARM_DIR / "ALARMS").exists():
-        pytest.skip(f"PhysioNet data not found at {ALARM_DIR}")
-
-
 @cache
 def _record(name: str) -> tuple[dict[str, FloatArray], float, str, bool]:
     """Signals by WFDB name, fs, alarm type and truth of one Challenge 2015 record."""
     import wfdb
 
-    rec = wfdb.rdrecord(str(ALARM_DIR / name))
+    rec = wfdb.rdrecord(str(physionet.record("challenge2015", name)))
     signals = {
         s: np.asarray(rec.p_signal[:, i], dtype=np.float64) for i, s in enumerate(rec.sig_name)
     }
@@ -72,14 +65,12 @@ def _record(name: str) -> tuple[dict[str, FloatArray], float, str, bool]:
 
 @pytest.mark.parametrize(("name", "alarm", "truth"), SUBSET)
 def test_confirm_alarm_on_hard_development_alarms(name: str, alarm: str, truth: bool) -> None:
-    _need_data()
     signals, fs, kind, label = _record(name)
     assert (kind, label) == (alarm, truth)
     assert confirm_alarm(signals, fs, alarm, ALARM_S) is truth
 
 
 def test_no_sample_after_the_alarm_is_used() -> None:
-    _need_data()
     signals, fs, kind, _ = _record("a754s")
     cut = int(ALARM_S * fs)
     scrambled = {k: v.copy() for k, v in signals.items()}
@@ -113,7 +104,6 @@ def _run(
 
 
 def test_findings_do_not_depend_on_chunking() -> None:
-    _need_data()
     signals, fs = _window("v758s", 240.0, 300.0)
     one = _run(LethalArrhythmiaMonitor(list(signals), fs), signals, int(fs))
     odd = _run(LethalArrhythmiaMonitor(list(signals), fs), signals, 97)
@@ -164,7 +154,6 @@ def test_a_monitor_checkpointed_inside_a_hop_resumes_identically() -> None:
 
 
 def test_a_checkpointed_monitor_resumes_identically() -> None:
-    _need_data()
     signals, fs = _window("a754s", 240.0, 300.0)
     n, half = int(60 * fs), int(30 * fs)
     straight = LethalArrhythmiaMonitor(list(signals), fs)
@@ -178,7 +167,6 @@ def test_a_checkpointed_monitor_resumes_identically() -> None:
 
 
 def test_asystole_finding_says_why() -> None:
-    _need_data()
     signals, fs = _window("a754s", 240.0, 300.0)
     monitor = LethalArrhythmiaMonitor(list(signals), fs, patient_id="p1")
     findings = [f for f in monitor.process(signals) if f.kind == "asystole"]
@@ -223,7 +211,6 @@ def test_a_pause_with_a_beating_pulse_is_not_an_asystole() -> None:
 
 
 def test_pulse_detector_counts_every_arterial_pulse() -> None:
-    _need_data()
     signals, fs, _, _ = _record("b841l")  # regular sinus rhythm at 60 bpm, clean ABP
     pulses = detect_pulses(signals["ABP"][: int(120 * fs)], fs)
     ibi = np.diff(pulses.t_s)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -20,11 +19,10 @@ from telemed_signal.spo2 import (
     spo2_odi,
     spo2_spot_findings,
 )
+from tests import physionet
 
 T0 = datetime(2025, 3, 1, 22, 0, tzinfo=UTC)
-NUMERICS = (
-    Path(__file__).resolve().parents[3] / "shared" / "data" / "physionet" / "mimic2wdb_numerics"
-)
+NUMERICS = physionet.subset("mimic2wdb_numerics")
 
 
 def seg(value: float, seconds: int) -> npt.NDArray[np.float64]:
@@ -246,9 +244,9 @@ def test_sustained_low_finding_severity_depends_on_the_nadir(
     assert finding.method == "Sustained SpO2 < 90 % for >= 60 s"
 
 
-@pytest.mark.skipif(not NUMERICS.exists(), reason="shared PhysioNet numerics not available")
 def test_real_icu_numerics_episodes_and_dropouts() -> None:
-    wfdb = pytest.importorskip("wfdb")
+    import wfdb
+
     rec = wfdb.rdrecord(str(NUMERICS / "s25047-2704-05-04-10-44n"))
     spo2 = rec.p_signal[:, rec.sig_name.index("SpO2")]
     assert (spo2 == 0).sum() == 11  # real probe dropouts in this record

@@ -1,11 +1,13 @@
 """Short-strip rhythm classification on the PhysioNet/CinC Challenge 2017 development strips.
 
-All 600 strips run (features once, about 15 s). Two kinds of floors: the F1 of the stored
-model on these strips (it was fitted on them, so these guard against regressions, e.g. a
-change of the R-peak detector that shifts the features), and the stratified 5-fold
-cross-validated F1 of a refit (the score to expect on new strips). Floors sit a few points
-under what ``bench/bench_strip.py`` reports (stored: N 0.873, A 0.934, O 0.683, ~ 0.734,
-mean 0.830; fold seed 0: N 0.843, A 0.899, O 0.591, mean 0.778).
+On a fresh clone the stored model is scored on the strips the project carries (a stratified
+sample of 91 of the 600, ``tests/data/physionet/challenge2017``); with the full development sets
+(``TELEMED_PHYSIONET_DIR``) all 600 run too (features once, about 15 s). Two kinds of floors: the
+F1 of the stored model on these strips (it was fitted on them, so these guard against
+regressions, e.g. a change of the R-peak detector that shifts the features), and the stratified
+5-fold cross-validated F1 of a refit on all 600 (the score to expect on new strips). Floors sit a
+few points under what ``bench/bench_strip.py`` reports (stored: N 0.873, A 0.934, O 0.683, ~
+0.734, mean 0.830; fold seed 0: N 0.843, A 0.899, O 0.591, mean 0.778).
 """
 
 from __future__ import annotations
@@ -32,31 +34,36 @@ from telemed_signal.strip import (
     strip_features,
 )
 from telemed_signal.strip import _premature_pause as premature_pause
+from tests import physionet
 
 FloatArray = npt.NDArray[np.float64]
-PHYSIONET = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "physionet"
-STRIPS = PHYSIONET / "challenge2017"
 FS_HZ = 300.0
 
 
+def _folder(full: bool) -> Path:
+    """The shipped strips, or all 600 development strips of the full sets."""
+    if full:
+        return physionet.full("challenge2017", "REFERENCE.csv").parent
+    return physionet.subset("challenge2017")
+
+
 @cache
-def _strips() -> tuple[tuple[str, str, FloatArray], ...]:
-    """(name, class, ECG mV) of every development strip."""
-    if not (STRIPS / "REFERENCE.csv").exists():
-        pytest.skip(f"PhysioNet data not found at {STRIPS}")
+def _strips(full: bool = False) -> tuple[tuple[str, str, FloatArray], ...]:
+    """(name, class, ECG mV) of every strip listed in the folder's ``REFERENCE.csv``."""
     import wfdb
 
+    folder = _folder(full)
     out = []
-    with open(STRIPS / "REFERENCE.csv", newline="") as fh:
+    with open(folder / "REFERENCE.csv", newline="") as fh:
         for name, label in csv.reader(fh):
-            x = np.asarray(wfdb.rdrecord(str(STRIPS / name)).p_signal[:, 0], dtype=np.float64)
+            x = np.asarray(wfdb.rdrecord(str(folder / name)).p_signal[:, 0], dtype=np.float64)
             out.append((name, STRIP_CLASSES[CHALLENGE_LABELS.index(label)], x))
     return tuple(out)
 
 
 @cache
-def _features() -> tuple[list[dict[str, float]], list[str]]:
-    strips = _strips()
+def _features(full: bool = False) -> tuple[list[dict[str, float]], list[str]]:
+    strips = _strips(full)
     return [strip_features(x, FS_HZ) for _, _, x in strips], [c for _, c, _ in strips]
 
 
@@ -69,8 +76,18 @@ def _f1(truth: list[str], said: list[str]) -> dict[str, float]:
     return out
 
 
-def test_stored_model_on_the_development_strips() -> None:
+def test_stored_model_on_the_shipped_strips() -> None:
+    # Measured on the 91 shipped strips: N 0.862, A 0.923, O 0.727, ~ 0.857, mean(N, A, O)
+    # 0.837; floors a little under each (one strip more or less moves an F1 by ~0.02-0.04).
     feats, truth = _features()
+    f1 = _f1(truth, [classify_features(f) for f in feats])
+    assert f1["normal"] >= 0.84 and f1["af"] >= 0.90 and f1["other"] >= 0.70, f1
+    assert f1["noisy"] >= 0.80, f1
+    assert np.mean([f1["normal"], f1["af"], f1["other"]]) >= 0.81, f1
+
+
+def test_stored_model_on_all_development_strips() -> None:
+    feats, truth = _features(full=True)
     f1 = _f1(truth, [classify_features(f) for f in feats])
     assert f1["normal"] >= 0.85 and f1["af"] >= 0.91 and f1["other"] >= 0.65, f1
     assert f1["noisy"] >= 0.68, f1
@@ -78,7 +95,7 @@ def test_stored_model_on_the_development_strips() -> None:
 
 
 def test_cross_validated_f1_of_a_refit() -> None:
-    feats, truth = _features()
+    feats, truth = _features(full=True)
     x = np.stack([feature_vector(f) for f in feats])
     y = np.array([STRIP_CLASSES.index(c) for c in truth])
     rng = np.random.default_rng(0)
@@ -98,7 +115,7 @@ def test_cross_validated_f1_of_a_refit() -> None:
 
 
 def test_stored_model_is_what_the_training_procedure_gives() -> None:
-    feats, truth = _features()
+    feats, truth = _features(full=True)
     x = np.stack([feature_vector(f) for f in feats])
     refit = fit_strip_model(x, truth)
     agree = np.mean(MODEL.scores(x).argmax(axis=1) == refit.scores(x).argmax(axis=1))
@@ -108,15 +125,21 @@ def test_stored_model_is_what_the_training_procedure_gives() -> None:
 def test_classify_strip_is_the_model_on_the_strip_features() -> None:
     strips = _strips()
     feats, _ = _features()
-    for i in (0, 1, 2, 3, 4, 599):
+    for i in (0, 1, 2, 3, 4, len(strips) - 1):
         assert classify_strip(strips[i][2], FS_HZ) == classify_features(feats[i])
 
 
-def test_af_strips_read_as_af() -> None:
-    strips = _strips()
-    feats, truth = _features()
+#: Share of AF strips classed as AF: all 600 (>= 0.9 since the model was fitted), or the shipped
+#: ones (measured 24 of 27, 0.889; floor 0.85: one more miss passes, two fail).
+AF_AS_AF = {True: 0.9, False: 0.85}
+
+
+@pytest.mark.parametrize("full", [False, True], ids=["shipped", "all"])
+def test_af_strips_read_as_af(full: bool) -> None:
+    strips = _strips(full)
+    feats, truth = _features(full)
     af = [classify_features(f) for f, c in zip(feats, truth, strict=True) if c == "af"]
-    assert np.mean(np.asarray(af) == "af") >= 0.9
+    assert np.mean(np.asarray(af) == "af") >= AF_AS_AF[full]
     assert strips[0][1] == "af" and classify_strip(strips[0][2], FS_HZ) == "af"
 
 

@@ -13,7 +13,6 @@ import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 from functools import cache
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -27,10 +26,9 @@ from patient_hub.processing.bedside import MAX_SKEW_S, BedsideProcessor
 from patient_hub.processing.worker import SignalProcessor
 from telemed_signal.findings import Finding
 from telemed_signal.lethal import ECG_LEADS, LethalArrhythmiaMonitor
+from tests import physionet
 
 FloatArray = npt.NDArray[np.float64]
-PHYSIONET = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "physionet"
-ALARM_DIR = PHYSIONET / "challenge2015"
 T0 = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
 ALARM_S = 300.0
 #: Wire kind, unit and resolution of a WFDB channel (ECG in whole microvolts).
@@ -40,10 +38,9 @@ ECG_WIRE = ("ecg", "uV", 1.0)
 
 @cache
 def _record(name: str) -> tuple[dict[str, FloatArray], float]:
-    wfdb = pytest.importorskip("wfdb")
-    if not (ALARM_DIR / "ALARMS").exists():
-        pytest.skip(f"PhysioNet data not found at {ALARM_DIR}")
-    rec = wfdb.rdrecord(str(ALARM_DIR / name), sampto=int(ALARM_S * 250))
+    import wfdb
+
+    rec = wfdb.rdrecord(str(physionet.record("challenge2015", name)), sampto=int(ALARM_S * 250))
     return {s: rec.p_signal[:, i].astype(np.float64) for i, s in enumerate(rec.sig_name)}, float(
         rec.fs
     )

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import numpy.typing as npt
-import pytest
 
 from patient_hub.processing.worker import SignalProcessor
 from telemed_signal.af import AfDetector
 from telemed_signal.findings import Finding
+from tests import physionet
 
 FloatArray = npt.NDArray[np.float64]
-PHYSIONET = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "physionet"
 T0 = datetime(2026, 11, 27, 1, 0, tzinfo=UTC)
 
 
@@ -73,10 +71,9 @@ def test_af_from_strap_intervals_has_onset_and_offset() -> None:
 
 
 def test_the_intervals_give_the_libraries_episodes_on_a_real_record() -> None:
-    wfdb = pytest.importorskip("wfdb")
-    path = PHYSIONET / "afdb" / "06995"
-    if not path.with_suffix(".qrs").exists():
-        pytest.skip("afdb not found")
+    import wfdb
+
+    path = physionet.record("afdb", "06995", ext="qrs")
     beats = np.asarray(wfdb.rdann(str(path), "qrs").sample, dtype=np.float64)[:12000] / 250.0
     found = run(notifications(beats))
     # The library on the same beats (the first beat is where the strap's first note starts).

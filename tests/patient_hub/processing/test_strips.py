@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -14,18 +13,18 @@ import pytest
 from patient_hub.processing.worker import SignalProcessor
 from telemed_signal.af import classify_strip
 from telemed_signal.findings import Severity
+from tests import physionet
 
-PHYSIONET = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "physionet"
-STRIPS = PHYSIONET / "challenge2017"
+# The shipped strips keep the development set's order and its first four N and A strips.
+STRIPS = physionet.subset("challenge2017")
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 LABELS = {"N": "normal", "A": "af"}
 
 
 def strips(label: str, n: int) -> list[np.ndarray]:
     """The first ``n`` development strips of a class, in mV."""
-    wfdb = pytest.importorskip("wfdb")
-    if not (STRIPS / "REFERENCE.csv").exists():
-        pytest.skip("Challenge 2017 strips not found")
+    import wfdb
+
     with open(STRIPS / "REFERENCE.csv", newline="") as fh:
         names = [name for name, lab in csv.reader(fh) if lab == label][:n]
     return [wfdb.rdrecord(str(STRIPS / name)).p_signal[:, 0] for name in names]
