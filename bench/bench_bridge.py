@@ -706,6 +706,9 @@ def verify(hub_db: Path, outbox_db: Path) -> dict[str, Any]:
     out: dict[str, Any] = {}
     with contextlib.closing(sqlite3.connect(outbox_db)) as db:
         row = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").fetchone()
+        base = db.execute("SELECT seq_base FROM numbering").fetchone()
+        # Wire numbers are the hub-reserved base + the outbox's ids (docs/protocol.md).
+        out["seq_base"] = int(base[0]) if base else 0
         out["outbox_max_seq"] = int(row[0]) if row else 0
         out["outbox_left"] = int(db.execute("SELECT count(*) FROM outbox").fetchone()[0])
         out["raw_left"] = int(db.execute("SELECT count(*) FROM raw").fetchone()[0])
@@ -725,13 +728,13 @@ def verify(hub_db: Path, outbox_db: Path) -> dict[str, Any]:
         ).fetchone()
     rows = out["readings"]["rows"] + out["sample_chunks"]["rows"]
     out["rows"] = rows
-    m = out["outbox_max_seq"]
+    m, base = out["outbox_max_seq"], out["seq_base"]
     out["ok"] = (
         m > 0
         and rows == m
         and out["distinct_seqs"] == m
-        and out["min_seq"] == 1
-        and out["max_seq"] == m
+        and out["min_seq"] == base + 1
+        and out["max_seq"] == base + m
         and out["outbox_left"] == 0
         and out["raw_left"] == 0
     )

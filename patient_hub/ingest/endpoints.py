@@ -10,7 +10,7 @@ from pydantic import TypeAdapter
 
 from patient_hub.bus.base import TOPIC_READINGS, TOPIC_SAMPLES
 from patient_hub.db import unit_of_work
-from patient_hub.ingest import repository, service
+from patient_hub.ingest import service
 from patient_hub.runtime import HubContext
 from telemed_core.errors import Forbidden, TelemedError
 from telemed_core.protocol import (
@@ -49,9 +49,10 @@ async def _handshake(ws: WebSocket, hub: HubContext) -> service.BridgeSession | 
         frame = parse_bridge_frame(first)
         if not isinstance(frame, Hello):
             raise Forbidden("the first frame must be hello")
-        async with unit_of_work(hub.sessions) as session:
+        # The write lock: reserving a block writes, and SQLite has one writer.
+        async with hub.write_lock, unit_of_work(hub.sessions) as session:
             bridge = await service.authenticate(session, frame, hub.clock())
-            last_seq = await repository.last_seq(session, bridge.bridge_id)
+            last_seq, seq_base = await service.welcome_numbers(session, bridge, frame.new_outbox)
     except TimeoutError:
         await ws.send_text(dump(Error(code="timeout", message="no hello within 10 s")))
         await ws.close(POLICY_VIOLATION)
@@ -60,7 +61,8 @@ async def _handshake(ws: WebSocket, hub: HubContext) -> service.BridgeSession | 
         await ws.send_text(dump(Error(code=exc.code, message=exc.message)))
         await ws.close(POLICY_VIOLATION)
         return None
-    await ws.send_text(dump(Welcome(bridge_id=bridge.bridge_id, last_seq=last_seq)))
+    welcome = Welcome(bridge_id=bridge.bridge_id, last_seq=last_seq, seq_base=seq_base)
+    await ws.send_text(dump(welcome))
     return bridge
 
 
