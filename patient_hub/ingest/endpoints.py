@@ -9,6 +9,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import TypeAdapter
 
 from patient_hub.bus.base import TOPIC_READINGS, TOPIC_SAMPLES
+from patient_hub.bus.partitions import publish_for_analysis
 from patient_hub.db import unit_of_work
 from patient_hub.ingest import service
 from patient_hub.runtime import HubContext
@@ -78,21 +79,11 @@ async def _store_and_publish(hub: HubContext, bridge: service.BridgeSession, bat
     # Published after commit, and before the ack: a crash in between makes the bridge resend,
     # and consumers are idempotent by (bridge_id, seq). Nothing durable is ever unpublished.
     if batch.readings:
-        await hub.bus.publish(
-            TOPIC_READINGS,
-            {
-                "bridge_id": bridge.bridge_id,
-                "readings": _readings_json.dump_python(batch.readings, mode="json"),
-            },
-        )
+        readings = _readings_json.dump_python(batch.readings, mode="json")
+        await publish_for_analysis(hub.bus, TOPIC_READINGS, bridge.bridge_id, readings)
     if batch.chunks:
-        await hub.bus.publish(
-            TOPIC_SAMPLES,
-            {
-                "bridge_id": bridge.bridge_id,
-                "chunks": _chunks_json.dump_python(batch.chunks, mode="json"),
-            },
-        )
+        chunks = _chunks_json.dump_python(batch.chunks, mode="json")
+        await publish_for_analysis(hub.bus, TOPIC_SAMPLES, bridge.bridge_id, chunks)
     return Ack(
         batch_id=batch.batch_id,
         up_to_seq=batch.max_seq,
