@@ -25,7 +25,7 @@ much memory does it use, with N devices streaming":
 
 Latency is measured per item by a thin ``Outbox`` subclass (no behaviour of the pipeline, outbox
 or uplink is replaced; an ``Uplink`` subclass only notes when ``ws.send`` returned): the device stamps the notification time before calling ``on_payload``;
-``resolve_raw`` (the commit of what the notification parsed to) records the seq range it was
+``append`` (the one commit of what the notification parsed to) records the seq range it was
 given; ``pending`` (the uplink picking a batch) records when the batch was picked; and
 ``delete`` (which the uplink calls only once the hub's ack for that batch arrived) is the ack
 time of every seq in it. Latencies go to log-spaced histograms (2 % buckets), so the bench's own
@@ -275,8 +275,9 @@ def make_timed_outbox(path: Path, max_items: int) -> Any:
             self.seq_gaps = 0
             self.track_bytes_max = 0
 
-        def resolve_raw(self, raw_id: int, items: Any) -> list[int]:
-            seqs = super().resolve_raw(raw_id, items)
+        def append(self, items: Any) -> list[int]:
+            items = list(items)
+            seqs = super().append(items)
             if seqs:
                 t = time.perf_counter()
                 n = len(seqs)
@@ -1034,7 +1035,7 @@ as fast as the bridge accepts; paced, each device is due every 1/rate s and the 
 notification time (event-loop delay counts against the bridge). Payloads are pre-encoded
 spec-exact bytes (ECG frames get a fresh strap timestamp each): encoding is not measured.
 Times: the device stamps the notification before on_payload; an Outbox subclass notes each
-commit's seq range (resolve_raw), when the uplink picks a batch (pending) and when it deletes a
+commit's seq range (append), when the uplink picks a batch (pending) and when it deletes a
 batch, which the Uplink does right after the hub's ack for it arrived: that instant is the ack
 time of every seq in the batch; an Uplink subclass only notes when ws.send returned (its
 _expect hook). Latency per item = ack - notification (log histogram, 2 % buckets). With

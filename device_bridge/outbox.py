@@ -2,10 +2,11 @@
 
 Three tables, one file:
 
-* ``raw`` -- bytes exactly as a device sent them, with the receive time, written **before**
-  parsing is trusted. A raw row is removed in the same transaction that appends what it parsed
-  to, or it moves to ``quarantine`` when it does not parse. A crash in between leaves the raw row,
-  and ``raw_pending`` hands it back for parsing on restart: nothing a device sent is lost.
+* ``raw`` -- bytes as a device sent them, with the receive time, not yet parsed. The pipeline
+  parses a notification in memory and commits once: its items, or its bytes in ``quarantine``
+  (one commit per notification instead of two; see ``pipeline.py``). ``record_raw`` stays for
+  callers that must store bytes before they can parse them, and an outbox written by an older
+  bridge may hold raw rows: ``raw_pending`` hands them back for parsing on start.
 * ``outbox`` -- parsed items waiting for the hub's ack. Each gets the outbox's next id when
   appended (AUTOINCREMENT: never reused). Its sequence number on the wire is ``seq_base + id``,
   where ``seq_base`` is a block of numbers the hub reserved for this outbox file at its first
@@ -170,6 +171,15 @@ class Outbox:
                 (reason, raw_id),
             )
             self._db.execute("DELETE FROM raw WHERE id = ?", (raw_id,))
+
+    def quarantine(self, raw: RawRecord, reason: str) -> None:
+        """Keep a notification that does not parse: its bytes, receive time and the reason."""
+        with self._errors("quarantine"), self._transaction():
+            self._db.execute(
+                "INSERT INTO quarantine (device, characteristic, payload, received_at, reason) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (raw.device, raw.characteristic, raw.payload, raw.received_at.isoformat(), reason),
+            )
 
     def quarantined(self, limit: int = 100) -> list[tuple[str, str, bytes, str, str]]:
         """(device, characteristic, payload, received_at, reason), newest first."""
