@@ -10,8 +10,9 @@ from contextlib import asynccontextmanager
 from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from clinician_api.auth.endpoints import router as auth_router
@@ -121,6 +122,11 @@ def create_app(settings: ServerSettings) -> FastAPI:
         """Liveness: the process answers (with its role, node name and process id)."""
         return {"status": "ok", "role": settings.role, "node": settings.worker_name,
                 "pid": os.getpid()}  # fmt: skip
+
+    @app.get("/metrics", tags=["ops"], include_in_schema=False)
+    async def prometheus_metrics() -> Response:
+        """Prometheus text format: ingest, worker and bridge figures of this process."""
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/readyz", tags=["ops"], response_model=None)
     async def readyz() -> JSONResponse | dict[str, object]:

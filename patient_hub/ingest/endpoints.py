@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import TypeAdapter
 
+from patient_hub import metrics
 from patient_hub.bus.base import TOPIC_READINGS, TOPIC_SAMPLES
 from patient_hub.bus.partitions import publish_for_analysis
 from patient_hub.db import unit_of_work
@@ -104,10 +106,17 @@ async def _serve(ws: WebSocket, hub: HubContext, bridge: service.BridgeSession) 
             if isinstance(frame, Hello):
                 raise Forbidden("already authenticated: hello is only the first frame")
             batch_id = frame.batch_id
+            started = time.perf_counter()
             ack = await _store_and_publish(hub, bridge, frame)
         except TelemedError as exc:
+            if batch_id is not None:
+                metrics.INGEST_BATCHES.labels("refused").inc()
             await ws.send_text(dump(Error(code=exc.code, message=exc.message, batch_id=batch_id)))
             continue
+        metrics.INGEST_BATCH_SECONDS.observe(time.perf_counter() - started)
+        metrics.INGEST_BATCHES.labels("acked").inc()
+        metrics.INGEST_ITEMS.labels("stored").inc(ack.stored)
+        metrics.INGEST_ITEMS.labels("duplicate").inc(ack.duplicates)
         await ws.send_text(dump(ack))
 
 
@@ -119,6 +128,10 @@ async def bridge_socket(ws: WebSocket) -> None:
     try:
         bridge = await _handshake(ws, hub)
         if bridge is not None:
-            await _serve(ws, hub, bridge)
+            metrics.BRIDGES_CONNECTED.inc()
+            try:
+                await _serve(ws, hub, bridge)
+            finally:
+                metrics.BRIDGES_CONNECTED.dec()
     except WebSocketDisconnect:
         pass

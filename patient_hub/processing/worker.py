@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from patient_hub import metrics
 from patient_hub.bus.base import TOPIC_FINDINGS, TOPIC_READINGS, Delivery
 from patient_hub.bus.leases import Leases
 from patient_hub.bus.partitions import (
@@ -212,6 +213,7 @@ class SignalWorker:
         gained = held - set(self.held)
         if gained:
             await self._take_over(gained)
+        metrics.WORKER_PARTITIONS.set(len(self.held))
         for partition in held & set(self.held):  # own messages whose handling failed
             for topic in ANALYSED:
                 name = work_topic(topic, partition)
@@ -236,6 +238,7 @@ class SignalWorker:
         )
         for partition in partitions:
             self.held[partition] = SignalProcessor(self.tz)
+        metrics.WORKER_TAKEOVERS.inc(len(partitions))
         for payload in replay_batches(history, skip):
             patient = payload["readings"][0]["patient_id"]
             self.held[partition_of(patient, self.partitions)].readings(
@@ -297,6 +300,7 @@ class SignalWorker:
             await self.hub.bus.publish(TOPIC_READINGS, {"bridge_id": "hub", "readings": derived})
         await self.hub.bus.ack(name, GROUP, [d.id for d in batch])
         self.processed += len(batch)
+        metrics.WORKER_MESSAGES.inc(len(batch))
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> None:
