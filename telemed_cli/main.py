@@ -4,6 +4,7 @@ an edge install (bridge, kiosk) needs no server packages."""
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import sys
 from pathlib import Path
@@ -168,6 +169,33 @@ def simulate(
     except Exception as exc:  # show the reason, not a traceback, to the operator
         _fail(f"{type(exc).__name__}: {exc}")
     console.print(f"produced {sum(produced.values())} items from {len(produced)} bridges")
+
+
+@app.command()
+def loadtest(
+    patients: Annotated[int, typer.Option(min=1, max=10_000)] = 100,
+    seconds: Annotated[float, typer.Option(min=1, help="simulated seconds of streaming")] = 30,
+    hub: Annotated[
+        str | None, typer.Option(help="measure a running hub (default: start the embedded one)")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """Simulated patients against a platform: throughput, latency, memory."""
+    from telemed_cli.loadtest import run
+
+    try:
+        report = asyncio.run(run(patients, seconds, hub))
+    except Exception as exc:  # show the reason, not a traceback, to the operator
+        _fail(f"{type(exc).__name__}: {exc}")
+    if as_json:
+        print(json.dumps(report))
+        return
+    table = Table(title="telemed loadtest")
+    table.add_column("figure")
+    table.add_column("value")
+    for key, value in report.items():
+        table.add_row(key, str(value))
+    console.print(table)
 
 
 @app.command()
