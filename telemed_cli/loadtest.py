@@ -45,6 +45,7 @@ class Watch:
     last_reading_at: dict[str, float] = field(default_factory=dict)
     readings: int = 0
     alerts: int = 0
+    error: str | None = None
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -94,13 +95,17 @@ async def ingest_counts(client: httpx.AsyncClient) -> dict[str, float]:
 
 
 async def watch(url: str, token: str, seen: Watch, stop: asyncio.Event) -> None:
+    """Follow the monitor socket until ``stop``; a failure is reported, not hidden."""
     ws_url = url.replace("http://", "ws://").replace("https://", "wss://") + "/ws/monitor"
-    async with websockets.connect(f"{ws_url}?access_token={token}", max_size=2**24) as ws:
-        while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(0.5):
-                    frame = json.loads(await ws.recv())
-                    note(frame, seen, time.time())
+    try:
+        async with websockets.connect(f"{ws_url}?access_token={token}", max_size=2**24) as ws:
+            while not stop.is_set():
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(0.5):
+                        frame = json.loads(await ws.recv())
+                        note(frame, seen, time.time())
+    except (OSError, websockets.WebSocketException, ValueError) as exc:
+        seen.error = f"{type(exc).__name__}: {exc}"
 
 
 def note(frame: dict[str, Any], seen: Watch, now: float) -> None:
@@ -152,8 +157,10 @@ async def _measure(
         ecg = [b for i, b in enumerate(bridges) if i % 10 == 0]
         rest = [b for i, b in enumerate(bridges) if i % 10 != 0]
         crisis = {b.patient_id: "hypertensive_crisis" for i, b in enumerate(bridges) if i % 20 == 1}
+        drain_s = max(60.0, 4 * seconds)
         runs = [run_bridges(url, group, seconds=seconds, outbox_dir=folder / "outbox", ecg=flag,
-                            scenarios=crisis) for group, flag in ((ecg, True), (rest, False)) if group]  # fmt: skip
+                            scenarios=crisis, drain_timeout_s=drain_s)
+                for group, flag in ((ecg, True), (rest, False)) if group]  # fmt: skip
         produced = await asyncio.gather(*runs)
         wall_s = time.monotonic() - started
         await asyncio.sleep(1.0)  # the last frames still on their way to the monitor
@@ -178,6 +185,7 @@ async def _measure(
         },  # fmt: skip
         "readings_on_monitor": seen.readings,
         "alerts_on_monitor": seen.alerts,
+        "monitor_error": seen.error,
         "server_rss_mib": rss_mib(pid),
         "wall_s": round(wall_s, 1),
         "hub": url,
