@@ -25,7 +25,7 @@ much memory does it use, with N devices streaming":
 
 Latency is measured per item by a thin ``Outbox`` subclass (no behaviour of the pipeline, outbox
 or uplink is replaced; an ``Uplink`` subclass only notes when ``ws.send`` returned): the device stamps the notification time before calling ``on_payload``;
-``resolve_raw`` (the commit of what the notification parsed to) records the seq range it was
+``append`` (the one commit of what the notification parsed to) records the seq range it was
 given; ``pending`` (the uplink picking a batch) records when the batch was picked; and
 ``delete`` (which the uplink calls only once the hub's ack for that batch arrived) is the ack
 time of every seq in it. Latencies go to log-spaced histograms (2 % buckets), so the bench's own
@@ -275,8 +275,9 @@ def make_timed_outbox(path: Path, max_items: int) -> Any:
             self.seq_gaps = 0
             self.track_bytes_max = 0
 
-        def resolve_raw(self, raw_id: int, items: Any) -> list[int]:
-            seqs = super().resolve_raw(raw_id, items)
+        def append(self, items: Any) -> list[int]:
+            items = list(items)
+            seqs = super().append(items)
             if seqs:
                 t = time.perf_counter()
                 n = len(seqs)
@@ -706,6 +707,9 @@ def verify(hub_db: Path, outbox_db: Path) -> dict[str, Any]:
     out: dict[str, Any] = {}
     with contextlib.closing(sqlite3.connect(outbox_db)) as db:
         row = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").fetchone()
+        base = db.execute("SELECT seq_base FROM numbering").fetchone()
+        # Wire numbers are the hub-reserved base + the outbox's ids (docs/protocol.md).
+        out["seq_base"] = int(base[0]) if base else 0
         out["outbox_max_seq"] = int(row[0]) if row else 0
         out["outbox_left"] = int(db.execute("SELECT count(*) FROM outbox").fetchone()[0])
         out["raw_left"] = int(db.execute("SELECT count(*) FROM raw").fetchone()[0])
@@ -725,13 +729,13 @@ def verify(hub_db: Path, outbox_db: Path) -> dict[str, Any]:
         ).fetchone()
     rows = out["readings"]["rows"] + out["sample_chunks"]["rows"]
     out["rows"] = rows
-    m = out["outbox_max_seq"]
+    m, base = out["outbox_max_seq"], out["seq_base"]
     out["ok"] = (
         m > 0
         and rows == m
         and out["distinct_seqs"] == m
-        and out["min_seq"] == 1
-        and out["max_seq"] == m
+        and out["min_seq"] == base + 1
+        and out["max_seq"] == base + m
         and out["outbox_left"] == 0
         and out["raw_left"] == 0
     )
@@ -1031,7 +1035,7 @@ as fast as the bridge accepts; paced, each device is due every 1/rate s and the 
 notification time (event-loop delay counts against the bridge). Payloads are pre-encoded
 spec-exact bytes (ECG frames get a fresh strap timestamp each): encoding is not measured.
 Times: the device stamps the notification before on_payload; an Outbox subclass notes each
-commit's seq range (resolve_raw), when the uplink picks a batch (pending) and when it deletes a
+commit's seq range (append), when the uplink picks a batch (pending) and when it deletes a
 batch, which the Uplink does right after the hub's ack for it arrived: that instant is the ack
 time of every seq in the batch; an Uplink subclass only notes when ws.send returned (its
 _expect hook). Latency per item = ack - notification (log histogram, 2 % buckets). With

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
 
 from clinician_api.auth.endpoints import router as auth_router
 from clinician_api.fhir_rest import outcome as fhir_outcome
@@ -25,9 +28,10 @@ from clinician_api.settings import ServerSettings
 from clinician_api.web.endpoints import WEB
 from clinician_api.web.endpoints import router as web_router
 from patient_hub.bus.base import Bus
+from patient_hub.bus.leases import Leases, MemoryLeases
 from patient_hub.db import make_engine
 from patient_hub.ingest.endpoints import router as ingest_router
-from patient_hub.processing.worker import SignalWorker
+from patient_hub.processing.worker import LeaseTiming, SignalWorker
 from patient_hub.runtime import HubContext
 
 log = logging.getLogger(__name__)
@@ -42,6 +46,15 @@ def make_bus(settings: ServerSettings) -> Bus:
     from patient_hub.bus.memory import MemoryBus
 
     return MemoryBus()
+
+
+def make_leases(settings: ServerSettings) -> Leases:
+    """Partition leases of the signal workers: in-process by default, on Redis when set."""
+    if settings.redis_url:
+        from patient_hub.bus.redis_leases import RedisLeases
+
+        return RedisLeases(settings.redis_url, prefix=settings.bus_prefix)
+    return MemoryLeases()
 
 
 def _problem(status: int, title: str, detail: str) -> JSONResponse:
@@ -62,16 +75,24 @@ def create_app(settings: ServerSettings) -> FastAPI:
         engine = make_engine(settings.database_url)
         bus = make_bus(settings)
         app.state.hub = HubContext.build(engine, bus)
-        app.state.fanout = MonitorFanout(bus)
-        await app.state.fanout.start()
-        app.state.fhir_subscriptions = SubscriptionHub(
-            app.state.hub, settings.worker_name, number_events=settings.role in ("all", "api")
-        )
-        await app.state.fhir_subscriptions.start()
+        serves_api = settings.role in ("all", "api")
+        if serves_api:
+            app.state.fanout = MonitorFanout(bus)
+            await app.state.fanout.start()
+            app.state.fhir_subscriptions = SubscriptionHub(app.state.hub, settings.worker_name)
+            await app.state.fhir_subscriptions.start()
         stop = asyncio.Event()
         workers = []
+        leases = make_leases(settings)
         if settings.role in ("all", "worker"):
-            worker = SignalWorker(app.state.hub, settings.worker_name, ZoneInfo(settings.timezone))
+            timing = LeaseTiming(settings.worker_lease_s, settings.worker_lease_s / 5)
+            worker = SignalWorker(
+                app.state.hub,
+                settings.worker_name,
+                ZoneInfo(settings.timezone),
+                leases,
+                timing=timing,
+            )
             app.state.worker = worker
             workers.append(asyncio.create_task(worker.run(stop), name="signal-worker"))
         try:
@@ -79,8 +100,10 @@ def create_app(settings: ServerSettings) -> FastAPI:
         finally:
             stop.set()
             await asyncio.gather(*workers, return_exceptions=True)
-            await app.state.fhir_subscriptions.stop()
-            await app.state.fanout.stop()
+            if serves_api:
+                await app.state.fhir_subscriptions.stop()
+                await app.state.fanout.stop()
+            await leases.close()
             await bus.close()
             await engine.dispose()
 
@@ -95,16 +118,43 @@ def create_app(settings: ServerSettings) -> FastAPI:
     fhir_outcome.install(app, _problem)
 
     @app.get("/healthz", tags=["ops"])
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    async def healthz() -> dict[str, object]:
+        """Liveness: the process answers (with its role, node name and process id)."""
+        return {"status": "ok", "role": settings.role, "node": settings.worker_name,
+                "pid": os.getpid()}  # fmt: skip
 
-    app.include_router(auth_router)
-    app.include_router(patients_router)
-    app.include_router(monitor_router)
-    app.include_router(ingest_router)
-    app.include_router(web_router)
-    app.include_router(fhir_transaction_router)
-    app.include_router(fhir_subscriptions_router)
-    app.include_router(fhir_search_router)
-    app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")
+    @app.get("/metrics", tags=["ops"], include_in_schema=False)
+    async def prometheus_metrics() -> Response:
+        """Prometheus text format: ingest, worker and bridge figures of this process."""
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/readyz", tags=["ops"], response_model=None)
+    async def readyz() -> JSONResponse | dict[str, object]:
+        """Readiness of this role: its database and bus answer; a worker has its leases."""
+        hub: HubContext = app.state.hub
+        try:
+            async with hub.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+            await hub.bus.ping()
+        except Exception as exc:  # any failure means "not ready", and says which
+            return _problem(503, "Not ready", f"{type(exc).__name__}: {exc}")
+        body: dict[str, object] = {"status": "ready", "role": settings.role}
+        worker = getattr(app.state, "worker", None)
+        if worker is not None:
+            if not worker.balanced:
+                return _problem(503, "Not ready", "the signal worker has not joined its group yet")
+            body["partitions"] = sorted(worker.held)
+        return body
+
+    if settings.role in ("all", "ingest"):
+        app.include_router(ingest_router)
+    if settings.role in ("all", "api"):
+        app.include_router(auth_router)
+        app.include_router(patients_router)
+        app.include_router(monitor_router)
+        app.include_router(web_router)
+        app.include_router(fhir_transaction_router)
+        app.include_router(fhir_subscriptions_router)
+        app.include_router(fhir_search_router)
+        app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")
     return app

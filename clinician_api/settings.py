@@ -24,13 +24,17 @@ class ServerSettings(BaseSettings):
     access_token_ttl_s: int = Field(default=8 * 3600, ge=60, le=7 * 86400)
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
-    #: all: everything in one process; api: ingest, REST, screens (no signal worker);
-    #: worker: the signal worker (it still answers /healthz). Scale out with Redis.
-    role: Literal["all", "api", "worker"] = "all"
+    #: all: everything in one process; ingest: the bridge websocket; api: REST, FHIR, screens
+    #: and their live sockets; worker: the signal worker. Every role answers /healthz and
+    #: /readyz. Split roles need Redis (docs/operations.md, "Scaling out").
+    role: Literal["all", "ingest", "api", "worker"] = "all"
     bus_prefix: str = "telemed:"
     #: The region's time zone: day boundaries of daily rules (weight, adherence) use it.
     timezone: str = "UTC"
     worker_name: str = Field(default_factory=lambda: f"worker-{os.getpid()}")
+    #: A signal worker's partition leases expire this long after its last renewal: a dead
+    #: worker's patients move to the others within about this time.
+    worker_lease_s: float = Field(default=10.0, ge=1.0, le=300.0)
 
     @model_validator(mode="after")
     def _split_roles_need_redis(self) -> ServerSettings:

@@ -2,13 +2,16 @@
 
 Three tables, one file:
 
-* ``raw`` -- bytes exactly as a device sent them, with the receive time, written **before**
-  parsing is trusted. A raw row is removed in the same transaction that appends what it parsed
-  to, or it moves to ``quarantine`` when it does not parse. A crash in between leaves the raw row,
-  and ``raw_pending`` hands it back for parsing on restart: nothing a device sent is lost.
-* ``outbox`` -- parsed items waiting for the hub's ack. Each gets the bridge's next sequence
-  number when appended; sequence numbers are never reused (AUTOINCREMENT), and ``advance_to``
-  lifts them above what the hub already has when an outbox was lost or replaced.
+* ``raw`` -- bytes as a device sent them, with the receive time, not yet parsed. The pipeline
+  parses a notification in memory and commits once: its items, or its bytes in ``quarantine``
+  (one commit per notification instead of two; see ``pipeline.py``). ``record_raw`` stays for
+  callers that must store bytes before they can parse them, and an outbox written by an older
+  bridge may hold raw rows: ``raw_pending`` hands them back for parsing on start.
+* ``outbox`` -- parsed items waiting for the hub's ack. Each gets the outbox's next id when
+  appended (AUTOINCREMENT: never reused). Its sequence number on the wire is ``seq_base + id``,
+  where ``seq_base`` is a block of numbers the hub reserved for this outbox file at its first
+  connection (``numbering``). Items captured before that wait, stored, for the block: a new or
+  replaced outbox can therefore never reuse a number the hub holds from an earlier outbox.
 * ``quarantine`` -- malformed payloads with their raw bytes and the parser's reason, kept for
   the operator (``telemed bridge run`` shows the count), never silently dropped.
 
@@ -30,6 +33,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 ItemKind = Literal["reading", "chunk"]
+
+_NUMBERING = """
+CREATE TABLE IF NOT EXISTS numbering (
+    one INTEGER PRIMARY KEY CHECK (one = 1),
+    seq_base INTEGER NOT NULL
+)"""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
@@ -62,6 +71,10 @@ NEAR_FULL_FRACTION = 0.8
 
 class OutboxError(RuntimeError):
     """The outbox cannot store: the message says why and what to do."""
+
+
+class SeqBaseUnknown(OutboxError):
+    """The hub has not yet reserved this outbox's sequence numbers: nothing can be sent."""
 
 
 class OutboxFull(OutboxError):
@@ -105,7 +118,13 @@ class Outbox:
             self._db.execute("PRAGMA journal_mode=WAL")
             # NORMAL survives a killed process (only power loss may drop the last commits).
             self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
+            if self._numbered_before_blocks():
+                # An outbox of an older bridge: its ids already are its wire numbers.
+                with self._transaction():
+                    self._db.execute(_NUMBERING)
+                    self._write_seq_base(0)
+            self._db.executescript(_SCHEMA + _NUMBERING + ";")
+        self._seq_base = self._read_seq_base()
         self._depth = int(self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
         self.changed = asyncio.Event()  # set when items arrive
         self.drained = asyncio.Event()  # set while nothing waits for an ack
@@ -153,6 +172,15 @@ class Outbox:
             )
             self._db.execute("DELETE FROM raw WHERE id = ?", (raw_id,))
 
+    def quarantine(self, raw: RawRecord, reason: str) -> None:
+        """Keep a notification that does not parse: its bytes, receive time and the reason."""
+        with self._errors("quarantine"), self._transaction():
+            self._db.execute(
+                "INSERT INTO quarantine (device, characteristic, payload, received_at, reason) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (raw.device, raw.characteristic, raw.payload, raw.received_at.isoformat(), reason),
+            )
+
     def quarantined(self, limit: int = 100) -> list[tuple[str, str, bytes, str, str]]:
         """(device, characteristic, payload, received_at, reason), newest first."""
         rows = self._db.execute(
@@ -186,24 +214,29 @@ class Outbox:
     # -- parsed items ----------------------------------------------------------------------
 
     def append(self, items: Iterable[tuple[ItemKind, dict[str, Any]]]) -> list[int]:
-        """Store items durably, in order; return their sequence numbers."""
+        """Store items durably, in order; return their outbox ids (wire seq = seq_base + id)."""
         with self._errors("append"), self._transaction():
             seqs, evicted = self._insert(list(items))
         self._after_insert(seqs, evicted)
         return seqs
 
     def pending(self, limit: int, *, newest_first: bool = False) -> list[OutboxItem]:
-        """Up to ``limit`` unacked items, oldest first unless ``newest_first``."""
+        """Up to ``limit`` unacked items with their wire sequence numbers, oldest first unless
+        ``newest_first``. Raise SeqBaseUnknown before the hub has reserved the numbers."""
+        base = self._require_seq_base()
         order = "DESC" if newest_first else "ASC"
         rows = self._db.execute(
             f"SELECT seq, item_kind, payload FROM outbox ORDER BY seq {order} LIMIT ?", (limit,)
         ).fetchall()
-        return [OutboxItem(seq, kind, json.loads(payload)) for seq, kind, payload in rows]
+        return [OutboxItem(base + i, kind, json.loads(payload)) for i, kind, payload in rows]
 
     def delete(self, seqs: Sequence[int]) -> None:
-        """Forget items the hub has acked."""
+        """Forget items the hub has acked (by their wire sequence numbers)."""
+        base = self._require_seq_base()
         with self._errors("delete acked items"), self._transaction():
-            cur = self._db.executemany("DELETE FROM outbox WHERE seq = ?", [(s,) for s in seqs])
+            cur = self._db.executemany(
+                "DELETE FROM outbox WHERE seq = ?", [(s - base,) for s in seqs]
+            )
         self._depth -= cur.rowcount
         if self._depth == 0:
             self.drained.set()
@@ -216,19 +249,29 @@ class Outbox:
     def near_full(self) -> bool:
         return self._depth >= NEAR_FULL_FRACTION * self.max_items
 
-    def next_seq(self) -> int:
-        row = self._db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").fetchone()
-        return (int(row[0]) if row else 0) + 1
+    @property
+    def seq_base(self) -> int | None:
+        """The block the hub reserved for this outbox (None until its first welcome)."""
+        return self._seq_base
 
-    def advance_to(self, last_seq: int) -> None:
-        """Make the next sequence number greater than ``last_seq`` (the hub's high-water mark)."""
-        if self.next_seq() > last_seq:
+    def set_seq_base(self, seq_base: int) -> None:
+        """Adopt the hub's reservation, once: the numbering of an outbox never changes."""
+        if self._seq_base is not None:
+            if seq_base != self._seq_base:
+                raise OutboxError(
+                    f"outbox {self.path} is numbered from {self._seq_base}, not {seq_base}"
+                )
             return
-        with self._errors("advance sequence"), self._transaction():
-            self._db.execute("DELETE FROM sqlite_sequence WHERE name = 'outbox'")
-            self._db.execute(
-                "INSERT INTO sqlite_sequence (name, seq) VALUES ('outbox', ?)", (last_seq,)
-            )
+        with self._errors("save sequence base"), self._transaction():
+            self._write_seq_base(seq_base)
+        self._seq_base = seq_base
+
+    def highest_seq(self) -> int:
+        """The highest wire sequence number this outbox assigned (0 when none, or not known)."""
+        row = self._db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").fetchone()
+        if row is None or self._seq_base is None:
+            return 0
+        return self._seq_base + int(row[0])
 
     def close(self) -> None:
         self._db.close()
@@ -256,6 +299,26 @@ class Outbox:
             )
             seqs.append(int(cur.lastrowid or 0))
         return seqs, evicted
+
+    def _numbered_before_blocks(self) -> bool:
+        """An outbox file of an older bridge: it has numbered items but no ``numbering``."""
+        tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master")}
+        return "outbox" in tables and "numbering" not in tables
+
+    def _write_seq_base(self, seq_base: int) -> None:
+        self._db.execute("INSERT INTO numbering (one, seq_base) VALUES (1, ?)", (seq_base,))
+
+    def _read_seq_base(self) -> int | None:
+        row = self._db.execute("SELECT seq_base FROM numbering").fetchone()
+        return int(row[0]) if row else None
+
+    def _require_seq_base(self) -> int:
+        if self._seq_base is None:
+            raise SeqBaseUnknown(
+                f"outbox {self.path} has no sequence numbers yet: the hub reserves them at the "
+                "first connection"
+            )
+        return self._seq_base
 
     def _evict_chunks(self, needed: int) -> int:
         cur = self._db.execute(

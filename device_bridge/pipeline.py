@@ -1,14 +1,16 @@
 """From device bytes to outbox items: capture raw, parse, anchor time, never lose anything.
 
 ``BridgePipeline.on_payload`` is what the BLE link (or the simulator) calls for every
-notification/indication. Order of work, each step durable before the next:
+notification/indication. It parses the bytes in memory (``device_bridge.gatt.decode``, or the
+Polar PMD ECG decoder) and commits once: the parsed readings/chunks, or the bytes with their
+receive time and the parser's reason in quarantine (any exception of a parser, a bug included,
+quarantines: nothing a device sent is dropped silently).
 
-1. the raw bytes and receive time go to the outbox's ``raw`` table;
-2. they are parsed (``device_bridge.gatt.decode``, or the Polar PMD ECG decoder);
-3. the parsed readings/chunks replace the raw row in one transaction, or the raw row moves to
-   quarantine with the parser's reason.
-
-A crash between 1 and 3 leaves the raw row; ``recover()`` parses it on the next start.
+One commit, not two: until #18 the raw bytes were committed first and replaced by their items in
+a second commit. Parsing is pure Python on bytes already in memory, so the first commit only
+protected against a process killed in the microseconds of parsing, which loses the notification
+either way (it was in memory until then); it cost a second SQLite commit per notification.
+``recover()`` still parses raw rows left by older bridges.
 """
 
 from __future__ import annotations
@@ -91,9 +93,9 @@ class BridgePipeline:
     def on_payload(
         self, address: str, characteristic: str, payload: bytes, received_at: datetime
     ) -> int:
-        """Capture, parse and store one notification; return how many items it produced."""
-        raw_id = self.outbox.record_raw(address, characteristic, payload, received_at)
-        return self._parse(RawRecord(raw_id, address, characteristic, bytes(payload), received_at))
+        """Parse and store one notification in one commit (its items, or its raw bytes in
+        quarantine with the reason); return how many items it produced."""
+        return self._parse(RawRecord(0, address, characteristic, bytes(payload), received_at))
 
     def recover(self) -> int:
         """Parse raw rows a crash left behind; return how many items they produced."""
@@ -108,17 +110,30 @@ class BridgePipeline:
         self._ecg_clocks.pop(address, None)
 
     def _parse(self, raw: RawRecord) -> int:
+        """Parse a notification (``raw.id`` 0) or a raw row left by an older bridge (``raw.id``
+        > 0, which is replaced in the same transaction)."""
         binding = self.bindings.get(raw.device)
         try:
             if binding is None:
                 raise UnsupportedCharacteristic(f"device {raw.device} is not paired to a patient")
             items = self._items(binding, raw)
-        except (MalformedPayload, UnsupportedCharacteristic) as exc:
-            log.warning("quarantined %s from %s: %s", raw.characteristic, raw.device, exc)
-            self.outbox.quarantine_raw(raw.id, str(exc))
+        except Exception as exc:  # a parser bug too: the bytes are kept with the reason
+            reason = (
+                str(exc)
+                if isinstance(exc, MalformedPayload | UnsupportedCharacteristic)
+                else (f"parser error {type(exc).__name__}: {exc}")
+            )
+            log.warning("quarantined %s from %s: %s", raw.characteristic, raw.device, reason)
+            if raw.id:
+                self.outbox.quarantine_raw(raw.id, reason)
+            else:
+                self.outbox.quarantine(raw, reason)
             self.stats.quarantined += 1
             return 0
-        self.outbox.resolve_raw(raw.id, items)
+        if raw.id:
+            self.outbox.resolve_raw(raw.id, items)
+        else:
+            self.outbox.append(items)
         self.stats.parsed += 1
         self.stats.last_reading_at[raw.device] = raw.received_at
         return len(items)

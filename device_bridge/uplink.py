@@ -112,13 +112,21 @@ class Uplink:
         self.status.state = "stopped"
 
     async def _handshake(self, ws: ClientConnection) -> None:
-        await ws.send(dump(Hello(bridge_id=self.bridge_id, token=self._token, software="telemed")))
+        new_outbox = self.outbox.seq_base is None
+        hello = Hello(
+            bridge_id=self.bridge_id, token=self._token, software="telemed", new_outbox=new_outbox
+        )
+        await ws.send(dump(hello))
         frame = parse_hub_frame(await self._recv(ws))
         if isinstance(frame, Error):
             raise NotAuthenticated(f"hub refused bridge {self.bridge_id}: {frame.message}")
         if not isinstance(frame, Welcome):
             raise ConnectionError(f"expected welcome, got {frame.type}")
-        self.outbox.advance_to(frame.last_seq)
+        if new_outbox:
+            if frame.seq_base is None:
+                raise ConnectionError("the hub reserved no sequence numbers for a new outbox")
+            # Items captured before this moment are numbered now, above anything the hub holds.
+            self.outbox.set_seq_base(frame.seq_base)
 
     async def _drain(self, ws: ClientConnection, stop: asyncio.Event) -> None:
         while not stop.is_set():

@@ -4,6 +4,8 @@ an edge install (bridge, kiosk) needs no server packages."""
 from __future__ import annotations
 
 import asyncio
+import json
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -68,7 +70,8 @@ def serve(
     ] = None,
     redis_url: Annotated[str | None, typer.Option(help="redis://... to use Redis Streams")] = None,
     role: Annotated[
-        str | None, typer.Option(help="all (default), api (ingest + screens) or worker (signal)")
+        str | None,
+        typer.Option(help="all (default), ingest (bridges), api (REST, FHIR, screens), worker"),
     ] = None,
 ) -> None:
     """Run the hub and the clinician API (migrates the database first)."""
@@ -84,6 +87,57 @@ def serve(
 
 
 @app.command()
+def cluster(
+    ingest: Annotated[int, typer.Option(min=1, max=32, help="ingest nodes (bridges)")] = 1,
+    workers: Annotated[int, typer.Option(min=1, max=32, help="signal workers")] = 2,
+    api: Annotated[int, typer.Option(min=1, max=32, help="API/screen nodes")] = 2,
+    host: Annotated[str, typer.Option(help="address the nodes listen on")] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option(help="first port of ingest then API nodes (0: any free ports)")
+    ] = 8000,
+    database_url: Annotated[str | None, typer.Option(help="postgresql://...")] = None,
+    redis_url: Annotated[str | None, typer.Option(help="redis://...")] = None,
+) -> None:
+    """A local scale-out cluster: ingest, worker and API nodes sharing PostgreSQL and Redis."""
+    from telemed_cli.cluster import node_env, plan, supervise
+
+    settings = _settings(database_url=database_url, redis_url=redis_url)
+    if not settings.database_url.startswith(("postgresql://", "postgres://")):
+        _fail("a cluster shares one database: set --database-url postgresql://... "
+              "(or TELEMED_DATABASE_URL)")  # fmt: skip
+    if not settings.redis_url:
+        _fail("a cluster shares one bus: set --redis-url redis://... (or TELEMED_REDIS_URL)")
+    nodes = plan(ingest, workers, api, port)
+    env = node_env(settings.database_url, settings.redis_url, settings.bus_prefix)
+
+    async def main() -> None:
+        from clinician_api.migrate import upgrade_async
+
+        await upgrade_async(settings.database_url)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        say = console.print
+        running = [asyncio.create_task(supervise(n, env, host, stop, say)) for n in nodes]
+        async with asyncio.timeout(120):
+            await asyncio.gather(*(n.ready.wait() for n in nodes))
+        table = Table(title="telemed cluster")
+        for column in ("node", "role", "url"):
+            table.add_column(column)
+        for n in nodes:
+            table.add_row(n.name, n.role, n.url)
+            console.print(
+                f"TELEMED_NODE {n.name} {n.role} {n.url}", highlight=False, soft_wrap=True
+            )
+        console.print(table)
+        console.print("TELEMED_CLUSTER_READY", highlight=False)
+        await asyncio.gather(*running)
+
+    asyncio.run(main())
+
+
+@app.command()
 def simulate(
     hub: Annotated[str, typer.Option(help="hub URL, e.g. http://127.0.0.1:8000")],
     patients: Annotated[int, typer.Option(min=1, max=10_000)] = 3,
@@ -96,12 +150,15 @@ def simulate(
     outbox_dir: Annotated[
         Path | None, typer.Option(help="folder for the bridges' outboxes")
     ] = None,
+    api: Annotated[
+        str | None, typer.Option(help="API node for enrolment, when not the --hub node")
+    ] = None,
 ) -> None:
     """Simulated bridges with simulated devices, over the real wire protocol and websockets."""
     from telemed_cli.simulate import enrol, run_bridges
 
     async def main() -> dict[str, int]:
-        bridges = await enrol(hub, admin_user, admin_password, patients)
+        bridges = await enrol(api or hub, admin_user, admin_password, patients)
         console.print(f"enrolled {len(bridges)} simulated bridges on {hub}")
         return await run_bridges(hub, bridges, seconds=seconds, outbox_dir=outbox_dir, ecg=ecg)
 
@@ -112,6 +169,33 @@ def simulate(
     except Exception as exc:  # show the reason, not a traceback, to the operator
         _fail(f"{type(exc).__name__}: {exc}")
     console.print(f"produced {sum(produced.values())} items from {len(produced)} bridges")
+
+
+@app.command()
+def loadtest(
+    patients: Annotated[int, typer.Option(min=1, max=10_000)] = 100,
+    seconds: Annotated[float, typer.Option(min=1, help="simulated seconds of streaming")] = 30,
+    hub: Annotated[
+        str | None, typer.Option(help="measure a running hub (default: start the embedded one)")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """Simulated patients against a platform: throughput, latency, memory."""
+    from telemed_cli.loadtest import run
+
+    try:
+        report = asyncio.run(run(patients, seconds, hub))
+    except Exception as exc:  # show the reason, not a traceback, to the operator
+        _fail(f"{type(exc).__name__}: {exc}")
+    if as_json:
+        print(json.dumps(report))
+        return
+    table = Table(title="telemed loadtest")
+    table.add_column("figure")
+    table.add_column("value")
+    for key, value in report.items():
+        table.add_row(key, str(value))
+    console.print(table)
 
 
 @app.command()

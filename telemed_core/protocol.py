@@ -3,16 +3,18 @@
 Conversation (see docs/protocol.md for the full description)::
 
     bridge                                   hub
-      hello {bridge_id, token}      ─▶
-                                    ◀─  welcome {last_seq}        (or error + close)
+      hello {bridge_id, token, new_outbox}  ─▶
+                                    ◀─  welcome {last_seq, seq_base}  (or error + close)
       batch {batch_id, readings, chunks} ─▶
                                     ◀─  ack {batch_id, up_to_seq, stored, duplicates}
       heartbeat {sent_at}           ─▶
                                     ◀─  heartbeat {sent_at}
                                     ◀─  error {code, message, batch_id?}
 
-Every reading and sample chunk carries a per-bridge, strictly increasing ``seq``. The hub stores
-idempotently by (bridge_id, seq) and sends ``ack`` only after the batch is committed; the bridge
+Every reading and sample chunk carries a per-bridge, strictly increasing ``seq``. An outbox that
+has never been numbered asks for a block of its own (``new_outbox``): its items are numbered
+``seq_base + 1, seq_base + 2, ...``, so a replaced outbox can never reuse a stored number. The
+hub stores idempotently by (bridge_id, seq), refuses a different item under a stored number, and sends ``ack`` only after the batch is committed; the bridge
 deletes a batch from its outbox only when its ack arrives. An invalid frame gets an ``error``
 frame and changes nothing; the connection stays open.
 """
@@ -27,6 +29,9 @@ from telemed_core.errors import InvalidInput
 from telemed_core.values import Identifier, Reading, SampleChunk, UtcDatetime
 
 PROTOCOL_VERSION: Literal[1] = 1
+#: Sequence numbers of one outbox's life: the hub reserves block ``k`` as ``seq_base = k * 2**40``
+#: and the outbox numbers its items ``seq_base + 1 ...`` (2**40 items: 35 years at 1,000/s).
+SEQ_BLOCK = 2**40
 #: Largest batch a hub accepts (readings + chunks); bridges split larger uploads.
 MAX_BATCH_ITEMS = 5_000
 
@@ -43,14 +48,18 @@ class Hello(_Frame):
     bridge_id: Identifier
     token: str = Field(min_length=16, max_length=256)
     software: str = Field(default="", max_length=100)
+    #: The outbox has no ``seq_base`` yet (a new or replaced outbox): reserve one.
+    new_outbox: bool = False
 
 
 class Welcome(_Frame):
-    """The hub accepted the bridge; ``last_seq`` is the highest sequence number it has stored."""
+    """The hub accepted the bridge; ``last_seq`` is the highest sequence number it has stored,
+    ``seq_base`` the block reserved for a ``new_outbox`` (None when none was asked for)."""
 
     type: Literal["welcome"] = "welcome"
     bridge_id: str
     last_seq: int = 0
+    seq_base: int | None = Field(default=None, ge=0)
 
 
 class Batch(_Frame):

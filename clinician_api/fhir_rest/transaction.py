@@ -25,6 +25,7 @@ from clinician_api.fhir_rest.outcome import (
     operation_outcome,
 )
 from patient_hub.bus.base import TOPIC_READINGS
+from patient_hub.bus.partitions import publish_for_analysis
 from patient_hub.db import unit_of_work
 from patient_hub.fhir import transaction
 from patient_hub.fhir.transaction import Applied, EntryResponse, Uploader
@@ -97,7 +98,7 @@ async def _publish(hub: HubContext, uploader: Uploader, stored: list[Reading]) -
     """After commit, exactly like bridge ingest, so the readings flow through the same processing."""
     if stored:
         payload = _readings_json.dump_python(stored, mode="json")
-        await hub.bus.publish(TOPIC_READINGS, {"bridge_id": uploader.source, "readings": payload})
+        await publish_for_analysis(hub.bus, TOPIC_READINGS, uploader.source, payload)
 
 
 async def _batch(hub: HubContext, body: dict[str, Any], uploader: Uploader) -> JSONResponse:

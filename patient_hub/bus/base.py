@@ -16,7 +16,7 @@ Semantics, the same in both:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -45,6 +45,19 @@ class Bus(Protocol):
         """Up to ``count`` new messages for ``consumer`` of ``group`` (waits up to ``block_s``)."""
         ...
 
+    async def consume_many(
+        self,
+        topics: Sequence[str],
+        group: str,
+        consumer: str,
+        *,
+        count: int = 100,
+        block_s: float = 1.0,
+    ) -> list[tuple[str, Delivery]]:
+        """``consume`` on several topics at once: (topic, delivery) pairs, up to ``count`` per
+        topic, waiting up to ``block_s`` for the first message on any of them."""
+        ...
+
     async def ack(self, topic: str, group: str, ids: list[str]) -> None:
         """Mark messages as processed by ``group``."""
         ...
@@ -58,6 +71,10 @@ class Bus(Protocol):
     def listen(self, topic: str) -> AbstractAsyncContextManager[AsyncIterator[Payload]]:
         """Every message published on ``topic`` after entering the context (broadcast, best
         effort): ``async with bus.listen(t) as messages: async for m in messages: ...``."""
+        ...
+
+    async def ping(self) -> None:
+        """Raise if the bus does not answer (readiness)."""
         ...
 
     async def close(self) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -80,6 +80,37 @@ class MemoryBus:
             g.pending[msg_id] = (consumer, now, payload)
         return [Delivery(msg_id, payload) for msg_id, payload in batch]
 
+    async def consume_many(
+        self,
+        topics: Sequence[str],
+        group: str,
+        consumer: str,
+        *,
+        count: int = 100,
+        block_s: float = 1.0,
+    ) -> list[tuple[str, Delivery]]:
+        got = await self._take_many(topics, group, consumer, count)
+        if got or block_s <= 0 or self._closed or not topics:
+            return got
+        waiters = [asyncio.ensure_future(self._topic(t).changed.wait()) for t in topics]
+        try:
+            await asyncio.wait(waiters, timeout=block_s, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+        return await self._take_many(topics, group, consumer, count)
+
+    async def _take_many(
+        self, topics: Sequence[str], group: str, consumer: str, count: int
+    ) -> list[tuple[str, Delivery]]:
+        got: list[tuple[str, Delivery]] = []
+        for topic in topics:
+            got += [
+                (topic, d)
+                for d in await self.consume(topic, group, consumer, count=count, block_s=0)
+            ]
+        return got
+
     async def ack(self, topic: str, group: str, ids: list[str]) -> None:
         g = self._topic(topic).groups.get(group)
         if g is not None:
@@ -111,6 +142,10 @@ class MemoryBus:
             yield _drain(queue)
         finally:
             t.listeners.discard(queue)
+
+    async def ping(self) -> None:
+        if self._closed:
+            raise RuntimeError("the bus is closed")
 
     async def close(self) -> None:
         self._closed = True

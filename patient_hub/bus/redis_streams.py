@@ -5,7 +5,7 @@ payload, which is what makes Redis cheap here: see ARCHITECTURE.md's budget)."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -64,6 +64,31 @@ class RedisBus:
         return [
             Delivery(msg_id.decode(), _decode(fields))
             for _stream, entries in reply or []
+            for msg_id, fields in entries
+            if fields
+        ]
+
+    async def consume_many(
+        self,
+        topics: Sequence[str],
+        group: str,
+        consumer: str,
+        *,
+        count: int = 100,
+        block_s: float = 1.0,
+    ) -> list[tuple[str, Delivery]]:
+        if not topics:
+            return []
+        for topic in topics:
+            await self._ensure_group(topic, group)
+        block_ms = max(1, int(block_s * 1000)) if block_s > 0 else None
+        reply = await self._redis.xreadgroup(
+            group, consumer, {self._key(t): ">" for t in topics}, count=count, block=block_ms
+        )
+        n = len(self._prefix)
+        return [
+            (stream.decode()[n:], Delivery(msg_id.decode(), _decode(fields)))
+            for stream, entries in reply or []
             for msg_id, fields in entries
             if fields
         ]

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import TypeAdapter
 
+from patient_hub import metrics
 from patient_hub.bus.base import TOPIC_READINGS, TOPIC_SAMPLES
+from patient_hub.bus.partitions import publish_for_analysis
 from patient_hub.db import unit_of_work
-from patient_hub.ingest import repository, service
+from patient_hub.ingest import service
 from patient_hub.runtime import HubContext
 from telemed_core.errors import Forbidden, TelemedError
 from telemed_core.protocol import (
@@ -49,9 +52,10 @@ async def _handshake(ws: WebSocket, hub: HubContext) -> service.BridgeSession | 
         frame = parse_bridge_frame(first)
         if not isinstance(frame, Hello):
             raise Forbidden("the first frame must be hello")
-        async with unit_of_work(hub.sessions) as session:
+        # The write lock: reserving a block writes, and SQLite has one writer.
+        async with hub.write_lock, unit_of_work(hub.sessions) as session:
             bridge = await service.authenticate(session, frame, hub.clock())
-            last_seq = await repository.last_seq(session, bridge.bridge_id)
+            last_seq, seq_base = await service.welcome_numbers(session, bridge, frame.new_outbox)
     except TimeoutError:
         await ws.send_text(dump(Error(code="timeout", message="no hello within 10 s")))
         await ws.close(POLICY_VIOLATION)
@@ -60,7 +64,8 @@ async def _handshake(ws: WebSocket, hub: HubContext) -> service.BridgeSession | 
         await ws.send_text(dump(Error(code=exc.code, message=exc.message)))
         await ws.close(POLICY_VIOLATION)
         return None
-    await ws.send_text(dump(Welcome(bridge_id=bridge.bridge_id, last_seq=last_seq)))
+    welcome = Welcome(bridge_id=bridge.bridge_id, last_seq=last_seq, seq_base=seq_base)
+    await ws.send_text(dump(welcome))
     return bridge
 
 
@@ -76,21 +81,11 @@ async def _store_and_publish(hub: HubContext, bridge: service.BridgeSession, bat
     # Published after commit, and before the ack: a crash in between makes the bridge resend,
     # and consumers are idempotent by (bridge_id, seq). Nothing durable is ever unpublished.
     if batch.readings:
-        await hub.bus.publish(
-            TOPIC_READINGS,
-            {
-                "bridge_id": bridge.bridge_id,
-                "readings": _readings_json.dump_python(batch.readings, mode="json"),
-            },
-        )
+        readings = _readings_json.dump_python(batch.readings, mode="json")
+        await publish_for_analysis(hub.bus, TOPIC_READINGS, bridge.bridge_id, readings)
     if batch.chunks:
-        await hub.bus.publish(
-            TOPIC_SAMPLES,
-            {
-                "bridge_id": bridge.bridge_id,
-                "chunks": _chunks_json.dump_python(batch.chunks, mode="json"),
-            },
-        )
+        chunks = _chunks_json.dump_python(batch.chunks, mode="json")
+        await publish_for_analysis(hub.bus, TOPIC_SAMPLES, bridge.bridge_id, chunks)
     return Ack(
         batch_id=batch.batch_id,
         up_to_seq=batch.max_seq,
@@ -111,10 +106,17 @@ async def _serve(ws: WebSocket, hub: HubContext, bridge: service.BridgeSession) 
             if isinstance(frame, Hello):
                 raise Forbidden("already authenticated: hello is only the first frame")
             batch_id = frame.batch_id
+            started = time.perf_counter()
             ack = await _store_and_publish(hub, bridge, frame)
         except TelemedError as exc:
+            if batch_id is not None:
+                metrics.INGEST_BATCHES.labels("refused").inc()
             await ws.send_text(dump(Error(code=exc.code, message=exc.message, batch_id=batch_id)))
             continue
+        metrics.INGEST_BATCH_SECONDS.observe(time.perf_counter() - started)
+        metrics.INGEST_BATCHES.labels("acked").inc()
+        metrics.INGEST_ITEMS.labels("stored").inc(ack.stored)
+        metrics.INGEST_ITEMS.labels("duplicate").inc(ack.duplicates)
         await ws.send_text(dump(ack))
 
 
@@ -126,6 +128,10 @@ async def bridge_socket(ws: WebSocket) -> None:
     try:
         bridge = await _handshake(ws, hub)
         if bridge is not None:
-            await _serve(ws, hub, bridge)
+            metrics.BRIDGES_CONNECTED.inc()
+            try:
+                await _serve(ws, hub, bridge)
+            finally:
+                metrics.BRIDGES_CONNECTED.dec()
     except WebSocketDisconnect:
         pass

@@ -38,6 +38,8 @@ class Bridge(Base):
         ForeignKey("telemedpoints.id"), default=None
     )
     last_seen_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
+    #: Blocks of sequence numbers reserved so far, one per outbox life (protocol.SEQ_BLOCK).
+    seq_blocks: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class ReadingRow(Base):

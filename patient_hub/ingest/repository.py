@@ -3,17 +3,38 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from patient_hub.ingest.models import Bridge, ReadingRow, SampleChunkRow
 from patient_hub.patients.models import Patient
+from telemed_core.protocol import SEQ_BLOCK
 from telemed_core.values import Reading, SampleChunk
+
+#: What must be equal for a resent item to be the stored one (everything but the storage time).
+_READING_FIELDS = (
+    "patient_id", "device_id", "kind", "value", "unit", "measured_at", "device_time",
+    "received_at", "flags",
+)  # fmt: skip
+_CHUNK_FIELDS = (
+    "patient_id", "device_id", "kind", "lead", "unit", "factor", "fs_hz", "start", "samples",
+    "flags",
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Inserted:
+    """What an idempotent insert did: seqs newly stored, and replayed seqs whose stored item
+    differs from the one sent (with the first differing field)."""
+
+    new: set[int]
+    differing: list[tuple[int, str]]
 
 
 def dialect_insert(session: AsyncSession, table: Any) -> Any:
@@ -44,12 +65,27 @@ async def last_seq(session: AsyncSession, bridge_id: str) -> int:
     return max(readings or 0, chunks or 0)
 
 
+async def reserve_seq_base(session: AsyncSession, bridge_id: str) -> int:
+    """Reserve the next block of sequence numbers for a new outbox of ``bridge_id``.
+
+    The bridge row is locked (``FOR UPDATE``; SQLite has one writer), so two outboxes never get
+    one block, and the block lies above every number stored for the bridge (rows stored before
+    blocks existed, or by an outbox whose block the hub has forgotten after a restore)."""
+    used = await session.scalar(
+        select(Bridge.seq_blocks).where(Bridge.id == bridge_id).with_for_update()
+    )
+    highest = await last_seq(session, bridge_id)
+    block = max(used or 0, -(-highest // SEQ_BLOCK))
+    await session.execute(update(Bridge).where(Bridge.id == bridge_id).values(seq_blocks=block + 1))
+    return block * SEQ_BLOCK
+
+
 async def insert_readings(
     session: AsyncSession, bridge_id: str, readings: Sequence[Reading], stored_at: datetime
-) -> set[int]:
-    """Insert readings that are not stored yet; return the sequence numbers newly stored."""
+) -> Inserted:
+    """Insert readings that are not stored yet; compare replays with the stored ones."""
     if not readings:
-        return set()
+        return Inserted(set(), [])
     rows = [
         {
             "bridge_id": bridge_id,
@@ -67,15 +103,15 @@ async def insert_readings(
         }
         for r in readings
     ]
-    return await _insert_new(session, ReadingRow.__table__, rows)
+    return await _insert_new(session, ReadingRow.__table__, rows, _READING_FIELDS)
 
 
 async def insert_chunks(
     session: AsyncSession, bridge_id: str, chunks: Sequence[SampleChunk], stored_at: datetime
-) -> set[int]:
-    """Insert sample chunks that are not stored yet; return the sequence numbers newly stored."""
+) -> Inserted:
+    """Insert sample chunks that are not stored yet; compare replays with the stored ones."""
     if not chunks:
-        return set()
+        return Inserted(set(), [])
     rows = [
         {
             "bridge_id": bridge_id,
@@ -95,13 +131,16 @@ async def insert_chunks(
         }
         for c in chunks
     ]
-    return await _insert_new(session, SampleChunkRow.__table__, rows)
+    return await _insert_new(session, SampleChunkRow.__table__, rows, _CHUNK_FIELDS)
 
 
-async def _insert_new(session: AsyncSession, table: Any, rows: list[dict[str, Any]]) -> set[int]:
-    """Insert rows whose (bridge_id, seq) is new; return the seqs actually inserted.
+async def _insert_new(
+    session: AsyncSession, table: Any, rows: list[dict[str, Any]], fields: tuple[str, ...]
+) -> Inserted:
+    """Insert rows whose (bridge_id, seq) is new; compare the others with what is stored.
 
     A Core insert on the Table, not the ORM entity: the ORM bulk path costs more than the SQL.
+    The comparison reads only the replayed rows, so a batch with no replay costs nothing more.
     """
     stmt = (
         dialect_insert(session, table)
@@ -109,4 +148,29 @@ async def _insert_new(session: AsyncSession, table: Any, rows: list[dict[str, An
         .returning(table.c.seq)
     )
     result = await session.execute(stmt, rows)
-    return set(result.scalars())
+    new = set(result.scalars())
+    replays = {row["seq"]: row for row in rows if row["seq"] not in new}
+    if not replays:
+        return Inserted(new, [])
+    return Inserted(new, await _differing(session, table, rows[0]["bridge_id"], replays, fields))
+
+
+async def _differing(
+    session: AsyncSession,
+    table: Any,
+    bridge_id: str,
+    replays: dict[int, dict[str, Any]],
+    fields: tuple[str, ...],
+) -> list[tuple[int, str]]:
+    stored = await session.execute(
+        select(table.c.seq, *(table.c[f] for f in fields)).where(
+            table.c.bridge_id == bridge_id, table.c.seq.in_(sorted(replays))
+        )
+    )
+    differing = []
+    for row in stored:
+        sent = replays[row.seq]
+        field = next((f for f in fields if getattr(row, f) != sent[f]), None)
+        if field is not None:
+            differing.append((row.seq, field))
+    return sorted(differing)

@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from patient_hub.ingest import repository
-from telemed_core.errors import Forbidden, NotAuthenticated
+from telemed_core.errors import Conflict, Forbidden, NotAuthenticated
 from telemed_core.protocol import Batch, Hello
 
 
@@ -69,12 +69,40 @@ def check_patients(bridge: BridgeSession, batch: Batch) -> None:
         raise Forbidden(f"bridge {bridge.bridge_id} may not send for patients {sorted(foreign)}")
 
 
+class SeqConflict(Conflict):
+    """A bridge sent a different item under a sequence number the hub already holds."""
+
+    code = "seq-conflict"
+
+
+async def welcome_numbers(
+    session: AsyncSession, bridge: BridgeSession, new_outbox: bool
+) -> tuple[int, int | None]:
+    """(highest stored seq, the block reserved for a new outbox or None) for the welcome."""
+    seq_base = None
+    if new_outbox:
+        seq_base = await repository.reserve_seq_base(session, bridge.bridge_id)
+    return await repository.last_seq(session, bridge.bridge_id), seq_base
+
+
 async def store_batch(
     session: AsyncSession, bridge: BridgeSession, batch: Batch, now: datetime
 ) -> StoreResult:
-    """Store the batch's new items; items already stored (replays) are counted, not doubled."""
-    new_readings = await repository.insert_readings(session, bridge.bridge_id, batch.readings, now)
-    new_chunks = await repository.insert_chunks(session, bridge.bridge_id, batch.chunks, now)
-    stored = len(new_readings) + len(new_chunks)
+    """Store the batch's new items; items already stored (replays) are counted, not doubled.
+
+    A replay must equal the stored item: a different item under a stored number raises
+    SeqConflict, and the caller's rollback leaves the whole batch unstored (the bridge keeps it).
+    """
+    readings = await repository.insert_readings(session, bridge.bridge_id, batch.readings, now)
+    chunks = await repository.insert_chunks(session, bridge.bridge_id, batch.chunks, now)
+    differing = readings.differing + chunks.differing
+    if differing:
+        shown = ", ".join(f"seq {seq} ({field})" for seq, field in differing[:5])
+        raise SeqConflict(
+            f"bridge {bridge.bridge_id} sent {len(differing)} item(s) that differ from the ones "
+            f"stored under the same sequence number: {shown}; the batch is refused and stays on "
+            "the bridge (was its outbox replaced without a new sequence block?)"
+        )
+    stored = len(readings.new) + len(chunks.new)
     total = len(batch.readings) + len(batch.chunks)
     return StoreResult(stored=stored, duplicates=total - stored)

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from patient_hub.ingest.models import ReadingRow
+from patient_hub.patients.models import Patient
 
 
 async def readings_of_patient(
@@ -61,3 +62,20 @@ async def latest_per_kind(session: AsyncSession, patient_ids: Sequence[str]) -> 
 
 async def count_readings(session: AsyncSession) -> int:
     return int(await session.scalar(select(func.count(ReadingRow.id))) or 0)
+
+
+async def all_patient_ids(session: AsyncSession) -> list[str]:
+    return list(await session.scalars(select(Patient.id)))
+
+
+async def recent_of_kinds(
+    session: AsyncSession, patient_ids: Sequence[str], since: dict[str, datetime]
+) -> Sequence[ReadingRow]:
+    """The patients' readings of each kind in ``since`` measured at or after its time."""
+    if not since or not patient_ids:
+        return []
+    recent = or_(
+        *((ReadingRow.kind == kind) & (ReadingRow.measured_at >= at) for kind, at in since.items())
+    )
+    stmt = select(ReadingRow).where(ReadingRow.patient_id.in_(patient_ids), recent)
+    return (await session.scalars(stmt)).all()

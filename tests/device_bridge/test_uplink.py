@@ -15,9 +15,10 @@ from device_bridge.uplink import Uplink
 from patient_hub.db import make_engine, make_sessionmaker
 from patient_hub.ingest.models import ReadingRow
 from telemed_core.errors import NotAuthenticated
+from telemed_core.protocol import SEQ_BLOCK
 
 
-def fill(box: Outbox, n: int, patient: str = "p1") -> None:
+def fill(box: Outbox, n: int, patient: str = "p1", first_kg: float = 70) -> None:
     box.append(
         (
             "reading",
@@ -25,7 +26,7 @@ def fill(box: Outbox, n: int, patient: str = "p1") -> None:
                 "patient_id": patient,
                 "device_id": "scale-1",
                 "kind": "body_weight",
-                "value": 70 + i / 1000,
+                "value": first_kg + i / 1000,
                 "unit": "kg",
                 "measured_at": "2026-11-27T08:00:00Z",
             },
@@ -65,6 +66,35 @@ async def test_uplink_delivers_everything_once(hub: Any, seed: Any, tmp_path: Pa
     assert uplink.status.acked_items == 1234 and uplink.status.duplicates == 0
 
 
+async def stored_values(database_url: str) -> list[float]:
+    engine = make_engine(database_url)
+    try:
+        async with make_sessionmaker(engine)() as s:
+            return sorted(v for v in await s.scalars(select(ReadingRow.value)) if v is not None)
+    finally:
+        await engine.dispose()
+
+
+async def test_a_replaced_outbox_filled_before_it_reaches_the_hub_loses_nothing(
+    hub: Any, seed: Any, tmp_path: Path
+) -> None:
+    tokens = await seed(hub.settings.database_url)
+    url, token = hub.ws_url + "/ws/bridge", tokens["bridge-p1"]
+    first = Outbox(tmp_path / "o.db")
+    fill(first, 300, first_kg=70)
+    await drain(Uplink(url, "bridge-p1", token, first))
+    first.close()  # the disk is replaced: the bridge starts with an empty outbox file
+    second = Outbox(tmp_path / "new-disk" / "o.db")
+    fill(second, 200, first_kg=80)  # captured before the new outbox has ever met the hub
+    uplink = Uplink(url, "bridge-p1", token, second)
+    await drain(uplink)
+    expected = [70 + i / 1000 for i in range(300)] + [80 + i / 1000 for i in range(200)]
+    assert await stored_values(hub.settings.database_url) == sorted(expected)
+    assert uplink.status.duplicates == 0
+    seqs = await stored_seqs(hub.settings.database_url)
+    assert seqs == list(range(1, 301)) + list(range(SEQ_BLOCK + 1, SEQ_BLOCK + 201))
+
+
 async def test_killing_the_uplink_at_random_moments_loses_and_doubles_nothing(
     hub: Any, seed: Any, tmp_path: Path
 ) -> None:
@@ -84,7 +114,9 @@ async def test_killing_the_uplink_at_random_moments_loses_and_doubles_nothing(
         kills += 1
         assert kills < 500
     assert kills > 3
-    assert await stored_seqs(hub.settings.database_url) == list(range(1, 3001))
+    base = box.seq_base  # a kill before the outbox saved its reserved block costs the block
+    assert base is not None and base % SEQ_BLOCK == 0
+    assert await stored_seqs(hub.settings.database_url) == list(range(base + 1, base + 3001))
 
 
 async def test_hub_down_for_the_whole_run_then_up_delivers_everything(

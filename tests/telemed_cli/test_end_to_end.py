@@ -129,3 +129,35 @@ async def test_simulated_bridges_reach_a_monitor_through_serve(
     finally:
         serve.terminate()
         await asyncio.wait_for(serve.wait(), 30)
+
+
+async def simulate(hub: str, env: dict[str, str]) -> int:
+    """One `telemed simulate` run with a fresh outbox (no --outbox-dir); items it produced."""
+    sim = await asyncio.create_subprocess_exec(
+        *TELEMED, "simulate", "--hub", hub, "--patients", "2", "--seconds", "3",
+        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    out, _ = await asyncio.wait_for(sim.communicate(), 90)
+    assert sim.returncode == 0, out.decode()
+    return int(re.search(r"produced (\d+) items", out.decode()).group(1))  # type: ignore[union-attr]
+
+
+async def test_a_second_simulate_run_with_fresh_outboxes_loses_nothing(
+    backend: dict[str, str],
+) -> None:
+    add = await asyncio.to_thread(
+        subprocess.run,
+        [*TELEMED, "user", "add", "admin", "--role", "admin"],
+        input="s3cret-admin\n", env=backend, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert add.returncode == 0, add.stdout + add.stderr
+    serve, url = await start_serve(backend)
+    try:
+        # The second run re-enrols the same bridges, whose new outboxes number from 1 locally.
+        produced = await simulate(url, backend) + await simulate(url, backend)
+        readings, distinct, chunks = await count_rows(backend["TELEMED_DATABASE_URL"])
+        assert readings == distinct
+        assert readings + chunks == produced
+    finally:
+        serve.terminate()
+        await asyncio.wait_for(serve.wait(), 30)

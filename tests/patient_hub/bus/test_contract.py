@@ -106,3 +106,24 @@ async def test_a_lagging_group_loses_nothing_however_much_is_published() -> None
         seen += [d.payload["i"] for d in got]
     assert seen == list(range(total))
     await bus.close()
+
+
+async def test_consume_many_takes_from_every_topic_and_names_it(bus: Bus) -> None:
+    await bus.publish("a", {"i": 0})
+    await bus.publish("b", {"i": 1})
+    got = await bus.consume_many(["a", "b", "c"], "g", "c1", count=10, block_s=0.5)
+    assert sorted((topic, d.payload["i"]) for topic, d in got) == [("a", 0), ("b", 1)]
+    assert await bus.consume_many(["a", "b"], "g", "c1", count=10, block_s=0.05) == []
+
+
+async def test_consume_many_waits_for_the_first_message_on_any_topic(bus: Bus) -> None:
+    await bus.consume_many(["a", "b"], "g", "c", block_s=0.01)  # creates the groups
+
+    async def later() -> None:
+        await asyncio.sleep(0.1)
+        await bus.publish("b", {"late": True})
+
+    task = asyncio.create_task(later())
+    got = await bus.consume_many(["a", "b"], "g", "c", count=1, block_s=3)
+    await task
+    assert [(t, d.payload) for t, d in got] == [("b", {"late": True})]

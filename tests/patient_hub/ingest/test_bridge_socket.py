@@ -42,11 +42,17 @@ def batch(
 
 
 async def connect(hub: Any, bridge: str, token: str) -> Any:
+    ws, _ = await hello(hub, bridge, token)
+    return ws
+
+
+async def hello(hub: Any, bridge: str, token: str, **fields: Any) -> tuple[Any, dict[str, Any]]:
     ws = await websockets.connect(hub.ws_url + "/ws/bridge")
-    await ws.send(json.dumps({"type": "hello", "v": 1, "bridge_id": bridge, "token": token}))
+    frame = {"type": "hello", "v": 1, "bridge_id": bridge, "token": token, **fields}
+    await ws.send(json.dumps(frame))
     welcome = json.loads(await ws.recv())
     assert welcome["type"] == "welcome", welcome
-    return ws
+    return ws, welcome
 
 
 async def stored(database_url: str) -> list[tuple[str, int]]:
@@ -219,3 +225,69 @@ async def test_sample_chunks_are_stored_with_their_samples(hub: Any, seed: Any) 
 
     assert np.frombuffer(row.samples, dtype="<i4").tolist() == chunk["samples"]
     assert (row.n_samples, row.fs_hz, count) == (5, 130.0, 0)
+
+
+async def test_each_new_outbox_gets_its_own_block_above_everything_stored(
+    hub: Any, seed: Any
+) -> None:
+    tokens = await seed(hub.settings.database_url)
+    token = tokens["bridge-p1"]
+    ws, first = await hello(hub, "bridge-p1", token, new_outbox=True)
+    await ws.send(batch(1, [reading(1), reading(2)]))
+    assert json.loads(await ws.recv())["stored"] == 2
+    await ws.close()
+    ws, second = await hello(hub, "bridge-p1", token, new_outbox=True)
+    await ws.close()
+    ws, third = await hello(hub, "bridge-p1", token, new_outbox=True)  # nothing stored by second
+    await ws.close()
+    ws, known = await hello(hub, "bridge-p1", token)
+    await ws.close()
+    assert [first["seq_base"], second["seq_base"], third["seq_base"]] == [0, 2**40, 2 * 2**40]
+    assert (known["seq_base"], known["last_seq"]) == (None, 2)
+
+
+async def test_a_new_outbox_starts_above_numbers_stored_before_blocks_existed(
+    hub: Any, seed: Any
+) -> None:
+    tokens = await seed(hub.settings.database_url)
+    ws = await connect(hub, "bridge-p1", tokens["bridge-p1"])
+    await ws.send(batch(1, [reading(2**40 + 5)]))  # e.g. an outbox advanced by the old rule
+    await ws.recv()
+    await ws.close()
+    ws, welcome = await hello(hub, "bridge-p1", tokens["bridge-p1"], new_outbox=True)
+    await ws.close()
+    assert welcome["seq_base"] == 2 * 2**40
+
+
+async def test_a_different_reading_under_a_stored_seq_is_refused_and_changes_nothing(
+    hub: Any, seed: Any
+) -> None:
+    tokens = await seed(hub.settings.database_url)
+    ws = await connect(hub, "bridge-p1", tokens["bridge-p1"])
+    await ws.send(batch(1, [reading(1, value=70.0)]))
+    assert json.loads(await ws.recv())["stored"] == 1
+    await ws.send(batch(2, [reading(1, value=71.0), reading(2)]))  # seq 1 reused, seq 2 new
+    error = json.loads(await ws.recv())
+    await ws.send(batch(3, [reading(1, value=70.0)]))  # the true replay is still a duplicate
+    replay = json.loads(await ws.recv())
+    await ws.close()
+    assert (error["type"], error["code"], error["batch_id"]) == ("error", "seq-conflict", 2)
+    assert "seq 1 (value)" in error["message"]
+    assert (replay["type"], replay["duplicates"]) == ("ack", 1)
+    assert await stored(hub.settings.database_url) == [("bridge-p1", 1)]
+
+
+async def test_a_different_sample_chunk_under_a_stored_seq_is_refused(hub: Any, seed: Any) -> None:
+    tokens = await seed(hub.settings.database_url)
+    ws = await connect(hub, "bridge-p1", tokens["bridge-p1"])
+    chunk = {
+        "seq": 1, "patient_id": "p1", "device_id": "strap-1", "fs_hz": 130,
+        "start": "2026-11-27T10:00:00Z", "samples": [0, 5, 10],
+    }  # fmt: skip
+    await ws.send(batch(1, [], [chunk]))
+    assert json.loads(await ws.recv())["stored"] == 1
+    await ws.send(batch(2, [], [{**chunk, "samples": [0, 5, 11]}]))
+    error = json.loads(await ws.recv())
+    await ws.close()
+    assert (error["code"], error["batch_id"]) == ("seq-conflict", 2)
+    assert "seq 1 (samples)" in error["message"]
