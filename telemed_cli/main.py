@@ -4,6 +4,7 @@ an edge install (bridge, kiosk) needs no server packages."""
 from __future__ import annotations
 
 import asyncio
+import signal
 import socket
 import sys
 from pathlib import Path
@@ -33,8 +34,9 @@ errors = Console(stderr=True)
 DatabaseUrl = Annotated[
     str | None,
     typer.Option(
-        help="sqlite:///path or postgresql://... [default: sqlite:///var/telemed.db]",
+        help="sqlite:///path or postgresql://...",
         envvar="TELEMED_DATABASE_URL",
+        show_default="sqlite:///var/telemed.db",
     ),
 ]
 
@@ -118,14 +120,14 @@ def serve(
     host: Annotated[
         str | None,
         typer.Option(
-            help="address to listen on [default: 127.0.0.1; 0.0.0.0 for every interface, "
-            "behind a TLS proxy]",
+            help="address to listen on (0.0.0.0: every interface, behind a TLS proxy)",
             envvar="TELEMED_HOST",
+            show_default="127.0.0.1",
         ),
     ] = None,
     port: Annotated[
         int | None,
-        typer.Option(help="port (0 picks a free one) [default: 8000]", envvar="TELEMED_PORT"),
+        typer.Option(help="port (0 picks a free one)", envvar="TELEMED_PORT", show_default="8000"),
     ] = None,
     database_url: DatabaseUrl = None,
     redis_url: Annotated[
@@ -135,7 +137,9 @@ def serve(
     role: Annotated[
         str | None,
         typer.Option(
-            help="all (default), api (ingest + screens) or worker (signal)", envvar="TELEMED_ROLE"
+            help="all, api (ingest + screens) or worker (signal)",
+            envvar="TELEMED_ROLE",
+            show_default="all",
         ),
     ] = None,
 ) -> None:
@@ -153,6 +157,7 @@ def serve(
         )
         console.print(f"TELEMED_READY {url}", highlight=False, soft_wrap=True)
 
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     with _interrupt_quietly():
         asyncio.run(_serve(settings, ready))
 
@@ -259,13 +264,22 @@ def db_upgrade(database_url: DatabaseUrl = None) -> None:
     upgrade(settings.database_url)
     after = asyncio.run(current_revision(settings.database_url))
     if before == after:
-        console.print(f"{where}: already at the latest schema ({after})", highlight=False)
+        console.print(
+            f"{where}: already at the latest schema ({after})", highlight=False, soft_wrap=True
+        )
     else:
         console.print(
             f"{where}: migrated from {before or 'an empty database'} to {after} "
             f"(head {head_revision()})",
             highlight=False,
+            soft_wrap=True,
         )
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    """uvicorn handles SIGTERM during serve (a graceful stop), then raises it again: that
+    second one ends the process with status 0 rather than "killed by SIGTERM"."""
+    raise SystemExit(0)
 
 
 class _interrupt_quietly:  # noqa: N801 - used as a statement, like contextlib's helpers

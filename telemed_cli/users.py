@@ -18,8 +18,9 @@ T = TypeVar("T")
 DatabaseUrl = Annotated[
     str | None,
     typer.Option(
-        help="sqlite:///path or postgresql://... [default: sqlite:///var/telemed.db]",
+        help="sqlite:///path or postgresql://...",
         envvar="TELEMED_DATABASE_URL",
+        show_default="sqlite:///var/telemed.db",
     ),
 ]
 
