@@ -175,9 +175,17 @@ def simulate(
     outbox_dir: Annotated[
         Path | None, typer.Option(help="folder for the bridges' outboxes")
     ] = None,
+    remove: Annotated[
+        bool, typer.Option("--remove", help="delete the simulated patients (sim-*) and their data")
+    ] = False,
 ) -> None:
-    """Simulated bridges with simulated devices, over the real wire protocol and websockets."""
+    """Simulated bridges with simulated devices, over the real wire protocol and websockets.
+    Simulated patients are test data (HTEST); --remove deletes them from the hub."""
     from telemed_cli.simulate import enrol, run_bridges
+
+    if remove:
+        _remove_simulated(hub, admin_user, admin_password)
+        return
 
     async def main() -> dict[str, int]:
         bridges = await enrol(hub, admin_user, admin_password, patients)
@@ -191,6 +199,20 @@ def simulate(
     except Exception as exc:  # show the reason, not a traceback, to the operator
         _fail(explain(exc))
     console.print(f"produced {sum(produced.values())} items from {len(produced)} bridges")
+
+
+def _remove_simulated(hub: str, admin_user: str, admin_password: str) -> None:
+    from telemed_cli.simulate import remove
+
+    try:
+        result = asyncio.run(remove(hub, admin_user, admin_password))
+    except Exception as exc:  # show the reason, not a traceback, to the operator
+        _fail(explain(exc))
+    rows = sum(result["rows"].values())
+    console.print(
+        f"removed {result['patients']} simulated patients and {rows} rows from {hub}",
+        highlight=False,
+    )
 
 
 @app.command()
