@@ -60,7 +60,10 @@ async def _handshake(ws: WebSocket, hub: HubContext) -> service.BridgeSession | 
         await ws.send_text(dump(Error(code=exc.code, message=exc.message)))
         await ws.close(POLICY_VIOLATION)
         return None
-    await ws.send_text(dump(Welcome(bridge_id=bridge.bridge_id, last_seq=last_seq)))
+    patients = sorted(bridge.allowed_patients)
+    await ws.send_text(
+        dump(Welcome(bridge_id=bridge.bridge_id, last_seq=last_seq, patients=patients))
+    )
     return bridge
 
 
