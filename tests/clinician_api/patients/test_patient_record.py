@@ -189,3 +189,35 @@ async def test_removal_never_touches_real_patients(hub: Any, seed: Any) -> None:
         left = sorted(p["id"] for p in (await client.get("/api/patients")).json())
     assert removed.json()["patients"] == 0
     assert left == ["p1", "p2", "p3"]
+
+
+async def test_readings_of_a_test_patient_carry_htest(hub: Any, seed: Any, tmp_path: Any) -> None:
+    import asyncio
+
+    from device_bridge.outbox import Outbox
+    from device_bridge.uplink import Uplink
+    from tests.device_bridge.test_uplink import fill
+
+    headers = await _admin(hub, seed)
+    async with httpx.AsyncClient(base_url=hub.url, headers=headers) as client:
+        sim = {"id": "sim-9", "display_name": "Sim 9", "is_test": True}
+        await client.post("/api/patients", json=sim)
+        token = (
+            await client.post("/api/bridges", json={"bridge_id": "sim-b9", "patient_id": "sim-9"})
+        ).json()["token"]
+        box = Outbox(tmp_path / "sim.db")
+        fill(box, 2, patient="sim-9")
+        stop = asyncio.Event()
+        link = asyncio.create_task(
+            Uplink(hub.ws_url + "/ws/bridge", "sim-b9", token, box).run(stop)
+        )
+        while box.depth():
+            await asyncio.sleep(0.05)
+        stop.set()
+        await link
+        box.close()
+        readings = (await client.get("/api/patients/sim-9/readings")).json()
+        bundle = (await client.get("/fhir/Observation?patient=sim-9")).json()
+    assert len(readings) == 2 and all("simulated" in r["flags"] for r in readings)
+    codes = [s["code"] for e in bundle["entry"] for s in e["resource"]["meta"]["security"]]
+    assert codes == ["HTEST", "HTEST"]
