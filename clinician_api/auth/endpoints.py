@@ -100,9 +100,10 @@ def _safe_next(target: str | None) -> str:
 
 
 def login_page_html(
-    message: str, status_code: int = 200, next_page: str = "/monitor"
+    message: str, status_code: int = 200, next_page: str = "/monitor", username: str = ""
 ) -> HTMLResponse:
     page = _LOGIN_HTML.replace("{{error}}", html.escape(message))
+    page = page.replace("{{username}}", html.escape(username, quote=True))
     return HTMLResponse(page.replace("{{next}}", html.escape(_safe_next(next_page))), status_code)
 
 
@@ -133,9 +134,10 @@ async def login_submit(
     try:
         access = await sign_in(request, session, settings, username, password)
     except TooManyRequests as exc:
-        return login_page_html(exc.message[:1].upper() + exc.message[1:] + ".", 429, next)
+        text = exc.message[:1].upper() + exc.message[1:] + "."
+        return login_page_html(text, 429, next, username)
     except NotAuthenticated:
-        return login_page_html("Wrong username or password.", 401, next)
+        return login_page_html("Wrong username or password.", 401, next, username)
     response = RedirectResponse(_safe_next(next), status_code=303)
     secure = request.url.scheme == "https"
     response.set_cookie(

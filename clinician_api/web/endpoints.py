@@ -37,4 +37,6 @@ async def monitor_page(request: Request) -> Response:
             "/login?error=expired" if request.cookies.get(COOKIE_NAME) else "/login",
             status_code=303,
         )
-    return FileResponse(WEB / "monitor.html")
+    # no-store: after sign-out the browser must ask again (and be sent to sign-in), not show
+    # a cached copy of a signed-in screen
+    return FileResponse(WEB / "monitor.html", headers={"Cache-Control": "no-store"})
