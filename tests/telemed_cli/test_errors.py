@@ -156,3 +156,19 @@ def test_version_and_help_show_defaults_and_environment_variables() -> None:
 )
 def test_passwords_in_urls_are_redacted(text: str, expected: str) -> None:
     assert redact(text) == expected
+
+
+async def test_simulate_with_wrong_credentials_is_one_line(hub: object, seed: object) -> None:
+    import asyncio
+
+    await seed(hub.settings.database_url)  # type: ignore[attr-defined,operator]
+    done = await asyncio.to_thread(
+        run,
+        "simulate",
+        "--hub",
+        hub.url,
+        "--admin-password",
+        "not-it",  # type: ignore[attr-defined]
+    )
+    line = one_line_error(done)
+    assert "refused the credentials" in line and "not-it" not in line

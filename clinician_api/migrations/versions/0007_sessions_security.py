@@ -46,6 +46,12 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_sign_in_failures_username"), "sign_in_failures", ["username"])
     op.create_index(op.f("ix_sign_in_failures_at"), "sign_in_failures", ["at"])
+    # Existing data: patients made by earlier `telemed simulate` and `telemed demo` runs are
+    # simulated (test data), so that they show as such and `simulate --remove` can delete them.
+    op.execute(
+        "UPDATE patients SET is_test = true WHERE "
+        "(id LIKE 'sim-%' AND display_name LIKE 'Simulated patient %') OR id LIKE 'demo-%'"
+    )
 
 
 def downgrade() -> None:
