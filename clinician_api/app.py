@@ -25,14 +25,17 @@ from clinician_api.monitor.endpoints import router as monitor_router
 from clinician_api.monitor.fanout import MonitorFanout
 from clinician_api.patients.endpoints import router as patients_router
 from clinician_api.settings import ServerSettings
+from clinician_api.web.docs import router as docs_router
 from clinician_api.web.endpoints import WEB
 from clinician_api.web.endpoints import router as web_router
+from patient_hub.accounts.security import ensure_signing_key
 from patient_hub.bus.base import Bus
 from patient_hub.bus.leases import Leases, MemoryLeases
-from patient_hub.db import make_engine
+from patient_hub.db import make_engine, unit_of_work
 from patient_hub.ingest.endpoints import router as ingest_router
 from patient_hub.processing.worker import LeaseTiming, SignalWorker
 from patient_hub.runtime import HubContext
+from telemed_core.values import utc_now
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +70,16 @@ def _problem(status: int, title: str, detail: str) -> JSONResponse:
     )
 
 
+async def with_signing_key(settings: ServerSettings, hub: HubContext) -> ServerSettings:
+    """The settings with the token signing key: TELEMED_SECRET_KEY if given, else the key the
+    cluster generated on its first start and keeps in its database."""
+    if settings.secret_key:
+        return settings
+    async with unit_of_work(hub.sessions) as session:
+        key = await ensure_signing_key(session, utc_now())
+    return settings.model_copy(update={"secret_key": key})
+
+
 def create_app(settings: ServerSettings) -> FastAPI:
     """Build the app; connections open in its lifespan and close with it."""
 
@@ -75,6 +88,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         engine = make_engine(settings.database_url)
         bus = make_bus(settings)
         app.state.hub = HubContext.build(engine, bus)
+        app.state.settings = await with_signing_key(settings, app.state.hub)
         serves_api = settings.role in ("all", "api")
         if serves_api:
             app.state.fanout = MonitorFanout(bus)
@@ -112,6 +126,9 @@ def create_app(settings: ServerSettings) -> FastAPI:
         version="0.1.0",
         description="Remote monitoring hub: ingest, readings, live monitoring.",
         lifespan=lifespan,
+        docs_url=None,  # clinician_api/web/docs.py: offline assets, sign-in in production
+        redoc_url=None,
+        openapi_url=None,
     )
     app.state.settings = settings
 
@@ -153,6 +170,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         app.include_router(patients_router)
         app.include_router(monitor_router)
         app.include_router(web_router)
+        app.include_router(docs_router)
         app.include_router(fhir_transaction_router)
         app.include_router(fhir_subscriptions_router)
         app.include_router(fhir_search_router)

@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clinician_api.auth import tokens
-from clinician_api.settings import ServerSettings
+from clinician_api.auth import csrf, tokens
+from clinician_api.settings import DEFAULT_IDLE_TIMEOUT_S, ServerSettings
 from patient_hub.access import Principal
+from patient_hub.accounts import security
 from patient_hub.accounts.models import Role, User
 from patient_hub.accounts.service import principal_of
 from patient_hub.db import unit_of_work
 from patient_hub.runtime import HubContext
 from telemed_core.errors import Forbidden, NotAuthenticated
+from telemed_core.values import utc_now
 
 COOKIE_NAME = "telemed_token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
 
 
@@ -43,14 +47,35 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
-async def principal_from_token(session: AsyncSession, secret: str, token: str | None) -> Principal:
-    """The active user behind ``token``; NotAuthenticated otherwise."""
+async def principal_from_token(
+    session: AsyncSession,
+    secret: str,
+    token: str | None,
+    *,
+    idle_timeout_s: int = DEFAULT_IDLE_TIMEOUT_S,
+) -> Principal:
+    """The active user behind ``token`` whose session is live; NotAuthenticated otherwise."""
+    return principal_of((await session_of_token(session, secret, token, idle_timeout_s))[0])
+
+
+async def session_of_token(
+    session: AsyncSession, secret: str, token: str | None, idle_timeout_s: int
+) -> tuple[User, str]:
+    """The active user and the live session id behind ``token``; NotAuthenticated otherwise."""
     if not token:
         raise NotAuthenticated("sign in first")
-    user = await session.get(User, tokens.verify(secret, token))
+    claims = tokens.verify(secret, token)
+    user = await session.get(User, claims.user_id)
     if user is None or not user.active:
         raise NotAuthenticated("the account no longer exists or is disabled")
-    return principal_of(user)
+    await security.check_session(
+        session, claims.session_id, user.id, utc_now(), timedelta(seconds=idle_timeout_s)
+    )
+    return user, claims.session_id
+
+
+def request_token(request: Request, bearer: str | None) -> str | None:
+    return bearer or request.cookies.get(COOKIE_NAME)
 
 
 async def current_principal(
@@ -58,8 +83,15 @@ async def current_principal(
     session: Session,
     bearer: Annotated[str | None, Depends(oauth2_scheme)],
 ) -> Principal:
-    token = bearer or request.cookies.get(COOKIE_NAME)
-    return await principal_from_token(session, get_settings(request).secret_key, token)
+    """The signed-in user. A state-changing request signed in by the cookie (a screen) must
+    carry the session's CSRF token (``clinician_api/auth/csrf.py``)."""
+    settings = get_settings(request)
+    user, sid = await session_of_token(
+        session, settings.secret_key, request_token(request, bearer), settings.idle_timeout_s
+    )
+    if bearer is None and request.method not in SAFE_METHODS:
+        csrf.check_csrf(settings.secret_key, sid, await csrf.submitted_csrf(request))
+    return principal_of(user)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

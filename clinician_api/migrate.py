@@ -33,3 +33,26 @@ def upgrade(database_url: str, revision: str = "head") -> None:
 async def upgrade_async(database_url: str) -> None:
     """Same, from inside a running event loop (env.py runs its own loop in a thread)."""
     await asyncio.to_thread(upgrade, database_url)
+
+
+async def current_revision(database_url: str) -> str | None:
+    """The schema revision the database is at (None: empty or not yet migrated)."""
+    from alembic.runtime.migration import MigrationContext
+
+    from patient_hub.db import make_engine
+
+    _ensure_sqlite_dir(database_url)
+    engine = make_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            return await conn.run_sync(
+                lambda sync: MigrationContext.configure(sync).get_current_revision()
+            )
+    finally:
+        await engine.dispose()
+
+
+def head_revision() -> str | None:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()

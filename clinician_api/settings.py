@@ -9,7 +9,7 @@ from zoneinfo import available_timezones
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEV_SECRET = "dev-only-secret-change-me-0123456789abcdef"
+DEFAULT_IDLE_TIMEOUT_S = 30 * 60
 
 
 class ServerSettings(BaseSettings):
@@ -17,12 +17,21 @@ class ServerSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="TELEMED_", extra="ignore")
 
-    environment: Literal["development", "demo", "production"] = "development"
+    #: production (the default) or demo (``telemed demo``: cookies without Secure, open /docs;
+    #: says so on start). There is no other "development" mode.
+    environment: Literal["demo", "production"] = "production"
     database_url: str = "sqlite:///var/telemed.db"
     redis_url: str | None = None
-    secret_key: str = DEV_SECRET
+    #: Token signing key. Empty (the default): the first process generates a random key and
+    #: stores it in the database, where every process of the cluster reads it.
+    secret_key: str = ""
     access_token_ttl_s: int = Field(default=8 * 3600, ge=60, le=7 * 86400)
+    #: A session with no request for this long ends (sign in again).
+    idle_timeout_s: int = Field(default=DEFAULT_IDLE_TIMEOUT_S, ge=60, le=7 * 86400)
+    #: Only the loopback interface unless told otherwise; put a TLS proxy in front.
     host: str = "127.0.0.1"
+    #: Proxies whose X-Forwarded-Proto/For are trusted (comma-separated IPs, or "*").
+    forwarded_allow_ips: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     #: all: everything in one process; ingest: the bridge websocket; api: REST, FHIR, screens
     #: and their live sockets; worker: the signal worker. Every role answers /healthz and
@@ -51,12 +60,10 @@ class ServerSettings(BaseSettings):
         return self
 
     @model_validator(mode="after")
-    def _no_default_secret_in_production(self) -> ServerSettings:
-        if self.environment == "production" and (
-            self.secret_key == DEV_SECRET or len(self.secret_key) < 32
-        ):
+    def _secret_key_long_enough(self) -> ServerSettings:
+        if self.secret_key and len(self.secret_key) < 32:
             raise ValueError(
-                "TELEMED_SECRET_KEY must be set to a random value of at least 32 characters "
-                "in production"
+                "TELEMED_SECRET_KEY must be a random value of at least 32 characters "
+                "(or unset: the server then generates one and keeps it in the database)"
             )
         return self

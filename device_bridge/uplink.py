@@ -17,6 +17,7 @@ from datetime import datetime
 import websockets
 from websockets.asyncio.client import ClientConnection
 
+from device_bridge import service_log
 from device_bridge.outbox import Outbox, OutboxItem
 from telemed_core.errors import NotAuthenticated, TelemedError
 from telemed_core.protocol import (
@@ -80,15 +81,15 @@ class Uplink:
         stop = stop or asyncio.Event()
         backoff = 0.5
         while not stop.is_set():
-            self.status.state = "connecting"
+            self._set_state("connecting")
             try:
                 async with websockets.connect(self.url, max_size=2**24) as ws:
                     await self._handshake(ws)
                     backoff = 0.5
-                    self.status.state = "online"
+                    self._set_state("online")
                     await self._drain(ws, stop)
-            except NotAuthenticated:
-                self.status.state = "stopped"
+            except NotAuthenticated as exc:
+                self._set_state("stopped", str(exc), level=logging.ERROR)
                 raise
             except (
                 OSError,
@@ -101,7 +102,7 @@ class Uplink:
                 log.info("uplink %s: %s; retrying in %.1f s", self.bridge_id, exc, backoff)
             if stop.is_set():
                 break
-            self.status.state = "backoff"
+            self._set_state("backoff", self.status.last_error, level=logging.WARNING)
             self.status.reconnects += 1
             try:
                 async with asyncio.timeout(backoff * (0.5 + random.random())):
@@ -109,7 +110,17 @@ class Uplink:
             except TimeoutError:
                 pass
             backoff = min(backoff * 2, self.max_backoff_s)
-        self.status.state = "stopped"
+        self._set_state("stopped")
+
+    def _set_state(self, state: str, reason: str = "", level: int = logging.INFO) -> None:
+        """Change the link state; every change is a structured log event."""
+        if state == self.status.state:
+            return
+        before, self.status.state = self.status.state, state
+        fields: dict[str, object] = {"bridge": self.bridge_id, "from": before, "to": state}
+        if reason:
+            fields["reason"] = reason
+        service_log.event("link", level, **fields, outbox_depth=self.outbox.depth())
 
     async def _handshake(self, ws: ClientConnection) -> None:
         new_outbox = self.outbox.seq_base is None
@@ -185,6 +196,11 @@ class Uplink:
         message = f"batch {error.batch_id} refused: {error.code}: {error.message}"
         self.status.last_error = message
         self.status.rejected.append(message)
+        service_log.event(
+            "batch_refused", logging.WARNING, bridge=self.bridge_id, code=error.code,
+            message=error.message, items=len(items), first_seq=items[0].seq if items else None,
+            outbox_depth=self.outbox.depth(),
+        )  # fmt: skip
         raise ConnectionError(message)
 
     async def _recv(self, ws: ClientConnection) -> str | bytes:

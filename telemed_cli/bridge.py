@@ -24,7 +24,7 @@ def _settings(**overrides: Any) -> Any:
 
 
 def _status_table(status: Any) -> Table:
-    table = Table(title=f"bridge · link {status.link_state} · outbox {status.outbox_depth}"
+    table = Table(title=f"bridge · link {status.link_state} · radio {status.radio} · outbox {status.outbox_depth}"
                   f"{' (NEAR FULL)' if status.outbox_near_full else ''} · acked {status.acked_items}"
                   f" · quarantined {status.quarantined}")  # fmt: skip
     for column in ("device", "patient", "profile", "last reading"):
@@ -85,19 +85,65 @@ def pair(
         str | None, typer.Option(help="stable name (default: from address)")
     ] = None,
     state_dir: Annotated[Path | None, typer.Option()] = None,
+    hub: Annotated[
+        str | None, typer.Option(help="hub URL", envvar="TELEMED_BRIDGE_HUB_URL")
+    ] = None,
+    bridge_id: Annotated[str | None, typer.Option(envvar="TELEMED_BRIDGE_BRIDGE_ID")] = None,
+    token: Annotated[str | None, typer.Option(envvar="TELEMED_BRIDGE_TOKEN")] = None,
+    check_hub: Annotated[
+        bool, typer.Option(help="ask the hub that this bridge may send for the patient")
+    ] = True,
 ) -> None:
-    """Bind a device to a patient; bonding happens on first connect when the device needs it."""
+    """Bind a device to a patient; bonding happens on first connect when the device needs it.
+    The address must be a Bluetooth address, and the hub must know the patient as one this
+    bridge serves (--no-check-hub to pair while the hub is out of reach)."""
     from device_bridge import bindings
+    from device_bridge.hub_check import check_address
     from device_bridge.pipeline import DeviceBinding
 
-    settings = _settings(state_dir=state_dir)
-    name = device_id or address.replace(":", "").lower()
+    settings = _settings(state_dir=state_dir, hub_url=hub, bridge_id=bridge_id, token=token)
+    try:
+        address = check_address(address)
+        if check_hub:
+            _check_patient_on_hub(settings, patient)
+    except (ValueError, PermissionError, LookupError) as exc:
+        _fail(str(exc))
+    name = device_id or address.replace(":", "").replace("-", "").lower()
     try:
         bindings.bind(settings.bindings_path, DeviceBinding(address, patient, name, profile))
     except ValueError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from exc
+        _fail(str(exc))
     console.print(f"paired {address} → patient {patient} ({profile})")
+
+
+def _fail(message: str) -> None:
+    console.print(f"[red]error:[/red] {message}", highlight=False)
+    raise typer.Exit(2)
+
+
+def _check_patient_on_hub(settings: Any, patient: str) -> None:
+    from device_bridge.hub_check import patients_of_bridge
+    from device_bridge.runner import ws_url
+
+    if not settings.bridge_id or not settings.token:
+        raise LookupError(
+            "to check the patient on the hub give --bridge-id and --token (or "
+            "TELEMED_BRIDGE_*), or pass --no-check-hub"
+        )
+    try:
+        allowed = asyncio.run(
+            patients_of_bridge(ws_url(settings.hub_url), settings.bridge_id, settings.token)
+        )
+    except (OSError, TimeoutError) as exc:
+        raise LookupError(
+            f"cannot reach the hub at {settings.hub_url} ({exc}); pair with --no-check-hub "
+            "and check later"
+        ) from exc
+    if patient not in allowed:
+        raise LookupError(
+            f"the hub knows no patient {patient!r} for bridge {settings.bridge_id} "
+            f"(it serves {', '.join(allowed) or 'no patient yet'})"
+        )
 
 
 @bridge_app.command("run")
@@ -113,7 +159,13 @@ def run(
     adapter: Annotated[str | None, typer.Option(help="Bluetooth adapter, e.g. hci0")] = None,
 ) -> None:
     """Run the bridge: devices → outbox → hub, with a live status view."""
-    from device_bridge.runner import BridgeRunner, ble_source, pair_simulated, simulated_source
+    from device_bridge.runner import (
+        BridgeRunner,
+        RadioStatus,
+        ble_source,
+        pair_simulated,
+        simulated_source,
+    )
 
     settings = _settings(hub_url=hub, bridge_id=bridge_id, token=token, state_dir=state_dir)
     if not settings.bridge_id or not settings.token:
@@ -123,8 +175,15 @@ def run(
         raise typer.Exit(2)
     if simulate:
         pair_simulated(settings, simulate)
-    sources = [simulated_source(simulate, speed=speed)] if simulate else [ble_source(adapter)]
-    runner = BridgeRunner(settings, sources)
+    radio = RadioStatus()
+    sources = (
+        [simulated_source(simulate, speed=speed)] if simulate else [ble_source(adapter, radio)]
+    )
+    runner = BridgeRunner(settings, sources, radio)
+    if not (status and console.is_terminal):  # a service: structured logs instead of a view
+        from device_bridge import service_log
+
+        service_log.configure()
 
     async def main() -> None:
         stop = asyncio.Event()

@@ -48,9 +48,12 @@ async def seed(settings: ServerSettings, n_patients: int) -> DemoSeed:
                 pid = f"demo-{i + 1}"
                 name = NAMES[i % len(NAMES)] + ("" if i < len(NAMES) else f" {i + 1}")
                 programme = "hypertension" if i % 3 == 2 else "heart_failure"
+                given, family = name.split(" ", 1)
                 await patients.upsert_patient(
-                    session, pid, name, utc_now(), programme=programme, telemedpoint_id=TELEMEDPOINT
-                )
+                    session, pid, name, utc_now(), programme=programme,
+                    telemedpoint_id=TELEMEDPOINT,
+                    record={"given_name": given, "family_name": family, "is_test": True},
+                )  # fmt: skip
                 ids.append(pid)
             for role in Role:
                 try:

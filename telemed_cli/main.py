@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import socket
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,14 +16,47 @@ from rich.console import Console
 from rich.table import Table
 
 from telemed_cli.bridge import bridge_app
+from telemed_cli.errors import explain, redact
+from telemed_cli.users import user_app
 
-app = typer.Typer(help="Telemed remote-monitoring platform.", no_args_is_help=True)
-user_app = typer.Typer(help="Accounts.", no_args_is_help=True)
+app = typer.Typer(
+    help="Telemed remote-monitoring platform. Settings come from options or TELEMED_* "
+    "environment variables (shown with each option).",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,  # a local may hold a password or a hash
+)
 db_app = typer.Typer(help="Database.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
 app.add_typer(db_app, name="db")
 app.add_typer(bridge_app, name="bridge")
 console = Console()
+errors = Console(stderr=True)
+
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option(
+        help="sqlite:///path or postgresql://...",
+        envvar="TELEMED_DATABASE_URL",
+        show_default="sqlite:///var/telemed.db",
+    ),
+]
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        console.print(f"telemed {version('telemed')}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="print the version")
+    ] = False,
+) -> None:
+    """Telemed remote-monitoring platform."""
 
 
 def _settings(**overrides: Any) -> Any:
@@ -32,8 +66,27 @@ def _settings(**overrides: Any) -> Any:
 
 
 def _fail(message: str) -> None:
-    console.print(f"[red]error:[/red] {message}")
-    raise typer.Exit(2)
+    errors.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(1)
+
+
+def listen_socket(host: str, port: int) -> socket.socket:
+    """Bind the listening socket here, so that a busy port is an OSError we can explain
+    (uvicorn would log it and call sys.exit)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
+#: Open connections (monitor websockets) get this long to close on SIGINT/SIGTERM.
+GRACEFUL_SHUTDOWN_S = 3
 
 
 async def _serve(settings: Any, on_ready: Any = None) -> None:
@@ -42,20 +95,22 @@ async def _serve(settings: Any, on_ready: Any = None) -> None:
     from clinician_api.app import create_app
     from clinician_api.migrate import upgrade_async
 
+    sock = listen_socket(settings.host, settings.port)
     await upgrade_async(settings.database_url)
     config = uvicorn.Config(
         create_app(settings),
-        host=settings.host,
-        port=settings.port,
         log_level="warning",
         ws_max_size=2**24,
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
     )
     server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
+    task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started and not task.done():  # noqa: ASYNC110 - uvicorn has no event
         await asyncio.sleep(0.05)
     if server.started:
-        port = server.servers[0].sockets[0].getsockname()[1]
+        port = sock.getsockname()[1]
         if on_ready is not None:
             await on_ready(f"http://{settings.host}:{port}")
     await task
@@ -63,27 +118,49 @@ async def _serve(settings: Any, on_ready: Any = None) -> None:
 
 @app.command()
 def serve(
-    host: Annotated[str | None, typer.Option(help="address to listen on")] = None,
-    port: Annotated[int | None, typer.Option(help="port (0 picks a free one)")] = None,
-    database_url: Annotated[
-        str | None, typer.Option(help="sqlite:///path or postgresql://...")
+    host: Annotated[
+        str | None,
+        typer.Option(
+            help="address to listen on (0.0.0.0: every interface, behind a TLS proxy)",
+            envvar="TELEMED_HOST",
+            show_default="127.0.0.1",
+        ),
     ] = None,
-    redis_url: Annotated[str | None, typer.Option(help="redis://... to use Redis Streams")] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(help="port (0 picks a free one)", envvar="TELEMED_PORT", show_default="8000"),
+    ] = None,
+    database_url: DatabaseUrl = None,
+    redis_url: Annotated[
+        str | None,
+        typer.Option(help="redis://... to use Redis Streams", envvar="TELEMED_REDIS_URL"),
+    ] = None,
     role: Annotated[
         str | None,
-        typer.Option(help="all (default), ingest (bridges), api (REST, FHIR, screens), worker"),
+        typer.Option(
+            help="all (default), ingest (bridges), api (REST, FHIR, screens), worker (signal)",
+            envvar="TELEMED_ROLE",
+            show_default="all",
+        ),
     ] = None,
 ) -> None:
-    """Run the hub and the clinician API (migrates the database first)."""
+    """Run the hub and the clinician API (migrates the database first). Production mode:
+    the token signing key is generated on first start and kept in the database."""
     settings = _settings(
         host=host, port=port, database_url=database_url, redis_url=redis_url, role=role
     )
 
     async def ready(url: str) -> None:
         console.print(f"telemed hub listening on [bold]{url}[/bold]", highlight=False)
+        console.print(
+            f"{settings.environment} mode, database {redact(settings.database_url)}",
+            highlight=False,
+        )
         console.print(f"TELEMED_READY {url}", highlight=False, soft_wrap=True)
 
-    asyncio.run(_serve(settings, ready))
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    with _interrupt_quietly():
+        asyncio.run(_serve(settings, ready))
 
 
 @app.command()
@@ -153,9 +230,17 @@ def simulate(
     api: Annotated[
         str | None, typer.Option(help="API node for enrolment, when not the --hub node")
     ] = None,
+    remove: Annotated[
+        bool, typer.Option("--remove", help="delete the simulated patients (sim-*) and their data")
+    ] = False,
 ) -> None:
-    """Simulated bridges with simulated devices, over the real wire protocol and websockets."""
+    """Simulated bridges with simulated devices, over the real wire protocol and websockets.
+    Simulated patients are test data (HTEST); --remove deletes them from the hub."""
     from telemed_cli.simulate import enrol, run_bridges
+
+    if remove:
+        _remove_simulated(hub, admin_user, admin_password)
+        return
 
     async def main() -> dict[str, int]:
         bridges = await enrol(api or hub, admin_user, admin_password, patients)
@@ -167,8 +252,22 @@ def simulate(
     except KeyboardInterrupt:
         return
     except Exception as exc:  # show the reason, not a traceback, to the operator
-        _fail(f"{type(exc).__name__}: {exc}")
+        _fail(explain(exc))
     console.print(f"produced {sum(produced.values())} items from {len(produced)} bridges")
+
+
+def _remove_simulated(hub: str, admin_user: str, admin_password: str) -> None:
+    from telemed_cli.simulate import remove
+
+    try:
+        result = asyncio.run(remove(hub, admin_user, admin_password))
+    except Exception as exc:  # show the reason, not a traceback, to the operator
+        _fail(explain(exc))
+    rows = sum(result["rows"].values())
+    console.print(
+        f"removed {result['patients']} simulated patients and {rows} rows from {hub}",
+        highlight=False,
+    )
 
 
 @app.command()
@@ -224,6 +323,11 @@ def demo(
             for name, _ in data.accounts:
                 table.add_row(name, name)
             console.print(table)
+            console.print(
+                "[yellow]demo mode[/yellow]: development settings (cookies without Secure, "
+                "open /docs, the weak password 'demo'): not for patient data",
+                highlight=False,
+            )
             console.print(f"Sign in:        [bold]{url}/login[/bold]", highlight=False)
             console.print(f"Group monitor:  [bold]{url}/monitor[/bold]", highlight=False)
             console.print(f"API docs:       [bold]{url}/docs[/bold]", highlight=False)
@@ -253,54 +357,53 @@ def demo(
         pass
 
 
-@user_app.command("add")
-def user_add(
-    name: str,
-    role: Annotated[
-        str, typer.Option(help="patient, nurse, cardiologist, responder, dispatcher, admin")
-    ],
-    patient: Annotated[str | None, typer.Option(help="patient id (role patient)")] = None,
-    telemedpoint: Annotated[str | None, typer.Option(help="telemedpoint id (role nurse)")] = None,
-    database_url: Annotated[str | None, typer.Option()] = None,
-) -> None:
-    """Add an account; the password is read from standard input."""
-    from patient_hub.accounts.service import create_user
-    from patient_hub.db import make_engine, make_sessionmaker, unit_of_work
-    from telemed_core.errors import TelemedError
-
-    settings = _settings(database_url=database_url)
-    password = sys.stdin.readline().rstrip("\n")
-
-    async def main() -> str:
-        from clinician_api.migrate import upgrade_async
-
-        await upgrade_async(settings.database_url)
-        engine = make_engine(settings.database_url)
-        try:
-            async with unit_of_work(make_sessionmaker(engine)) as session:
-                user = await create_user(
-                    session, name, password, role, patient_id=patient, telemedpoint_id=telemedpoint
-                )
-                return user.id
-        finally:
-            await engine.dispose()
-
-    try:
-        user_id = asyncio.run(main())
-    except TelemedError as exc:
-        _fail(exc.message)
-    console.print(f"added {name} ({role}) as {user_id}")
-
-
 @db_app.command("upgrade")
-def db_upgrade(database_url: Annotated[str | None, typer.Option()] = None) -> None:
-    """Apply the Alembic migrations to the database."""
-    from clinician_api.migrate import upgrade
+def db_upgrade(database_url: DatabaseUrl = None) -> None:
+    """Apply the Alembic migrations to the database; says which database and what changed."""
+    from clinician_api.migrate import current_revision, head_revision, upgrade
 
     settings = _settings(database_url=database_url)
+    where = redact(settings.database_url)
+    before = asyncio.run(current_revision(settings.database_url))
     upgrade(settings.database_url)
-    console.print("database is at the latest schema")
+    after = asyncio.run(current_revision(settings.database_url))
+    if before == after:
+        console.print(
+            f"{where}: already at the latest schema ({after})", highlight=False, soft_wrap=True
+        )
+    else:
+        console.print(
+            f"{where}: migrated from {before or 'an empty database'} to {after} "
+            f"(head {head_revision()})",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    """uvicorn handles SIGTERM during serve (a graceful stop), then raises it again: that
+    second one ends the process with status 0 rather than "killed by SIGTERM"."""
+    raise SystemExit(0)
+
+
+class _interrupt_quietly:  # noqa: N801 - used as a statement, like contextlib's helpers
+    """Ctrl-C ends a server with its own messages, not a KeyboardInterrupt traceback."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, exc: object, tb: object) -> bool:
+        return kind is KeyboardInterrupt
+
+
+def main() -> None:
+    """Console entry point: expected failures become one line on stderr and exit status 1."""
+    try:
+        app()
+    except Exception as exc:
+        errors.print(f"error: {explain(exc)}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(1)
 
 
 if __name__ == "__main__":
-    app()
+    main()

@@ -8,6 +8,7 @@ import tempfile
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -54,6 +55,7 @@ async def enrol(hub: str, admin_user: str, admin_password: str, patients: int) -
                 "id": pid,
                 "display_name": f"Simulated patient {i}",
                 "programme": "heart_failure",
+                "is_test": True,  # HTEST: shown as test data, removable with --remove
             }
             (await client.post("/api/patients", json=body, headers=headers)).raise_for_status()
             reply = await client.post(
@@ -64,6 +66,23 @@ async def enrol(hub: str, admin_user: str, admin_password: str, patients: int) -
             reply.raise_for_status()
             bridges.append(SimBridge(f"sim-bridge-{i}", pid, reply.json()["token"]))
         return bridges
+
+
+async def remove(
+    hub: str, admin_user: str, admin_password: str, prefix: str = "sim-"
+) -> dict[str, Any]:
+    """Delete the simulated cohort (test patients ``sim-*``) and all their data on the hub."""
+    async with httpx.AsyncClient(base_url=http_base(hub), timeout=60) as client:
+        response = await client.post(
+            "/auth/token", data={"username": admin_user, "password": admin_password}
+        )
+        response.raise_for_status()
+        headers = {"Authorization": f"Bearer {response.json()['access_token']}"}
+        reply = await client.delete("/api/test-data", params={"prefix": prefix}, headers=headers)
+        reply.raise_for_status()
+        result: dict[str, Any] = reply.json()
+        await client.post("/auth/logout", headers=headers)
+        return result
 
 
 async def produce(

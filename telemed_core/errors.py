@@ -54,3 +54,14 @@ class BusinessRuleViolation(TelemedError):
 
     status_code = 422
     code = "business-rule"
+
+
+class TooManyRequests(TelemedError):
+    """Refused for now (throttled or locked out); ``retry_after_s`` says when to try again."""
+
+    status_code = 429
+    code = "too-many-requests"
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s

@@ -60,6 +60,9 @@ class Welcome(_Frame):
     bridge_id: str
     last_seq: int = 0
     seq_base: int | None = Field(default=None, ge=0)
+    #: The patients this bridge may send for (its patient, or its telemedpoint's): ``bridge
+    #: pair`` checks a new binding against it. Optional: older hubs leave it out.
+    patients: list[str] = Field(default_factory=list)
 
 
 class Batch(_Frame):

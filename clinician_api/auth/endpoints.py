@@ -1,20 +1,30 @@
-"""Sign-in: OAuth2 password flow for API clients, a cookie for the web screens."""
+"""Sign-in: OAuth2 password flow for API clients, a cookie for the web screens; sign-out."""
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form
+from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
-from clinician_api.auth import tokens
-from clinician_api.deps import COOKIE_NAME, CurrentPrincipal, Session, get_settings
+from clinician_api.auth import csrf, tokens
+from clinician_api.auth.signin import plain_http_refusal, sign_in
+from clinician_api.deps import (
+    COOKIE_NAME,
+    CurrentPrincipal,
+    Session,
+    get_settings,
+    oauth2_scheme,
+    request_token,
+    session_of_token,
+)
 from clinician_api.settings import ServerSettings
-from patient_hub.accounts.service import verify_credentials
-from telemed_core.errors import NotAuthenticated
+from patient_hub.accounts import security
+from telemed_core.errors import Forbidden, NotAuthenticated, TooManyRequests
 from telemed_core.values import utc_now
 
 router = APIRouter()
@@ -40,16 +50,35 @@ class MeOut(BaseModel):
 
 @router.post("/auth/token", response_model=TokenOut, tags=["auth"])
 async def token(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()], session: Session, settings: Settings
+    request: Request,
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    session: Session,
+    settings: Settings,
 ) -> TokenOut:
-    """OAuth2 password flow: exchange username and password for a bearer token."""
-    user = await verify_credentials(session, form.username, form.password)
-    ttl = settings.access_token_ttl_s
-    return TokenOut(
-        access_token=tokens.issue(settings.secret_key, user.id, user.role, utc_now(), ttl),
-        expires_in=ttl,
-        role=user.role,
+    """OAuth2 password flow: exchange username and password for a bearer token (a new
+    session). Five wrong passwords in a minute throttle the name (429 with Retry-After)."""
+    refusal = plain_http_refusal(request, settings)
+    if refusal:
+        raise Forbidden(refusal)
+    access = await sign_in(request, session, settings, form.username, form.password)
+    return TokenOut(access_token=access.token, expires_in=access.ttl_s, role=access.role)
+
+
+@router.post("/auth/logout", status_code=204, tags=["auth"])
+async def api_logout(
+    request: Request,
+    session: Session,
+    settings: Settings,
+    bearer: Annotated[str | None, Depends(oauth2_scheme)],
+) -> Response:
+    """End the session of this token (cookie sign-ins also send the CSRF token)."""
+    _, sid = await session_of_token(
+        session, settings.secret_key, request_token(request, bearer), settings.idle_timeout_s
     )
+    if bearer is None:
+        csrf.check_csrf(settings.secret_key, sid, await csrf.submitted_csrf(request))
+    await security.end_session(session, sid, utc_now())
+    return Response(status_code=204)
 
 
 @router.get("/api/me", response_model=MeOut, tags=["auth"])
@@ -63,41 +92,89 @@ async def me(who: CurrentPrincipal) -> MeOut:
     )
 
 
+def _safe_next(target: str | None) -> str:
+    """Only a path on this site (no //host, no scheme): never an open redirect."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/monitor"
+
+
+def login_page_html(
+    message: str, status_code: int = 200, next_page: str = "/monitor", username: str = ""
+) -> HTMLResponse:
+    page = _LOGIN_HTML.replace("{{error}}", html.escape(message))
+    page = page.replace("{{username}}", html.escape(username, quote=True))
+    return HTMLResponse(page.replace("{{next}}", html.escape(_safe_next(next_page))), status_code)
+
+
 @router.get("/login", response_class=HTMLResponse, include_in_schema=False)
-async def login_page(error: str | None = None) -> HTMLResponse:
-    message = "Wrong username or password." if error else ""
-    return HTMLResponse(_LOGIN_HTML.replace("{{error}}", message))
+async def login_page(
+    request: Request, settings: Settings, error: str | None = None, next: str | None = None
+) -> HTMLResponse:
+    refusal = plain_http_refusal(request, settings)
+    if refusal:
+        return login_page_html(refusal, next_page=_safe_next(next))
+    messages = {"expired": "Your session ended: please sign in again."}
+    text = messages.get(error or "", "Wrong username or password." if error else "")
+    return login_page_html(text, next_page=_safe_next(next))
 
 
 @router.post("/login", include_in_schema=False)
 async def login_submit(
+    request: Request,
     session: Session,
     settings: Settings,
     username: Annotated[str, Form()],
     password: Annotated[str, Form()],
     next: Annotated[str, Form()] = "/monitor",
-) -> RedirectResponse:
+) -> Response:
+    refusal = plain_http_refusal(request, settings)
+    if refusal:
+        return login_page_html(refusal, 403, next)
     try:
-        user = await verify_credentials(session, username, password)
+        access = await sign_in(request, session, settings, username, password)
+    except TooManyRequests as exc:
+        text = exc.message[:1].upper() + exc.message[1:] + "."
+        return login_page_html(text, 429, next, username)
     except NotAuthenticated:
-        return RedirectResponse("/login?error=1", status_code=303)
-    ttl = settings.access_token_ttl_s
-    access = tokens.issue(settings.secret_key, user.id, user.role, utc_now(), ttl)
-    target = next if next.startswith("/") and not next.startswith("//") else "/monitor"
-    response = RedirectResponse(target, status_code=303)
+        return login_page_html("Wrong username or password.", 401, next, username)
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    secure = request.url.scheme == "https"
     response.set_cookie(
         COOKIE_NAME,
-        access,
-        max_age=ttl,
+        access.token,
+        max_age=access.ttl_s,
         httponly=True,
         samesite="strict",
-        secure=settings.environment == "production",
+        secure=secure,
+    )
+    response.set_cookie(
+        csrf.CSRF_COOKIE,
+        csrf.csrf_token(settings.secret_key, access.session_id),
+        max_age=access.ttl_s,
+        httponly=False,  # the screens' scripts read it to send it back
+        samesite="strict",
+        secure=secure,
     )
     return response
 
 
-@router.get("/logout", include_in_schema=False)
-async def logout() -> RedirectResponse:
+@router.post("/logout", include_in_schema=False)
+async def logout(request: Request, session: Session, settings: Settings) -> Response:
+    """Sign out of the screens (a form POST with the CSRF token): ends the session server-side."""
+    try:
+        _, sid = await session_of_token(
+            session, settings.secret_key, request.cookies.get(COOKIE_NAME), settings.idle_timeout_s
+        )
+    except NotAuthenticated:
+        sid = None  # already ended: just clear the cookies
+    if sid is not None:
+        csrf.check_csrf(settings.secret_key, sid, await csrf.submitted_csrf(request))
+        await security.end_session(session, sid, utc_now())
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE_NAME)
+    response.delete_cookie(csrf.CSRF_COOKIE)
     return response
+
+
+__all__ = ["router", "tokens"]

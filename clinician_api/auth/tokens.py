@@ -1,7 +1,8 @@
-"""Signed access tokens (JWT, HS256) carrying the user id and role."""
+"""Signed access tokens (JWT, HS256) carrying the user id, the role and the session id."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import jwt
@@ -9,17 +10,38 @@ import jwt
 from telemed_core.errors import NotAuthenticated
 
 ALGORITHM = "HS256"
+MIN_SECRET_LENGTH = 32
 
 
-def issue(secret: str, user_id: str, role: str, now: datetime, ttl_s: int) -> str:
-    claims = {"sub": user_id, "role": role, "iat": now, "exp": now + timedelta(seconds=ttl_s)}
-    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+@dataclass(frozen=True)
+class TokenClaims:
+    user_id: str
+    session_id: str
 
 
-def verify(secret: str, token: str) -> str:
-    """Return the user id of a valid, unexpired token; NotAuthenticated otherwise."""
+def _usable(secret: str) -> str:
+    if len(secret) < MIN_SECRET_LENGTH:  # never sign or verify with a missing or short key
+        raise RuntimeError("the signing key is not loaded (or shorter than 32 characters)")
+    return secret
+
+
+def issue(secret: str, user_id: str, role: str, sid: str, now: datetime, ttl_s: int) -> str:
+    claims = {
+        "sub": user_id,
+        "role": role,
+        "sid": sid,
+        "iat": now,
+        "exp": now + timedelta(seconds=ttl_s),
+    }
+    return jwt.encode(claims, _usable(secret), algorithm=ALGORITHM)
+
+
+def verify(secret: str, token: str) -> TokenClaims:
+    """The claims of a valid, unexpired token with a session; NotAuthenticated otherwise."""
     try:
-        claims = jwt.decode(token, secret, algorithms=[ALGORITHM], options={"require": ["exp"]})
+        claims = jwt.decode(
+            token, _usable(secret), algorithms=[ALGORITHM], options={"require": ["exp", "sid"]}
+        )
     except jwt.PyJWTError as exc:
         raise NotAuthenticated(f"invalid token: {exc}") from exc
-    return str(claims["sub"])
+    return TokenClaims(user_id=str(claims["sub"]), session_id=str(claims["sid"]))

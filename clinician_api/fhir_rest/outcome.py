@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from telemed_core.errors import TelemedError
+from telemed_core.errors import TelemedError, TooManyRequests
 
 FHIR_JSON = "application/fhir+json"
 
@@ -84,6 +84,8 @@ def install(app: FastAPI, problem: Any) -> None:
         if is_fhir(request):
             return outcome_response(exc.status_code, exc.message)
         result: JSONResponse = problem(exc.status_code, exc.code, exc.message)
+        if isinstance(exc, TooManyRequests):
+            result.headers["Retry-After"] = str(exc.retry_after_s)
         return result
 
     @app.exception_handler(RequestValidationError)

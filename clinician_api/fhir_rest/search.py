@@ -194,7 +194,10 @@ async def metadata(request: Request) -> JSONResponse:
 # -- Patient -------------------------------------------------------------------------------------
 
 
-@router.get("/Patient", summary="Search patients (_id, identifier, _lastUpdated)")
+@router.get(
+    "/Patient",
+    summary="Search patients (_id, identifier, name, family, given, birthdate, gender, _lastUpdated)",
+)
 async def search_patients(
     request: Request, session: Session, who: CurrentPrincipal
 ) -> JSONResponse:

@@ -46,7 +46,10 @@ async def current_uploader(request: Request) -> Uploader:
             bridge_id, token = _basic(credential)
             return await transaction.uploader_for_gateway(session, bridge_id, token, hub.clock())
         bearer = credential if scheme.lower() == "bearer" else request.cookies.get(COOKIE_NAME)
-        who = await principal_from_token(session, get_settings(request).secret_key, bearer)
+        settings = get_settings(request)
+        who = await principal_from_token(
+            session, settings.secret_key, bearer, idle_timeout_s=settings.idle_timeout_s
+        )
         return await transaction.uploader_for_user(session, who)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import patient_hub.accounts.models
+import patient_hub.accounts.security_models
 import patient_hub.fhir.subscriptions
 import patient_hub.fhir.transaction
 import patient_hub.findings.models

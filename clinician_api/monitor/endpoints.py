@@ -54,7 +54,9 @@ async def monitor_socket(ws: WebSocket) -> None:
     token = ws.query_params.get("access_token") or ws.cookies.get(COOKIE_NAME)
     try:
         async with unit_of_work(hub.sessions) as session:
-            who = await principal_from_token(session, settings.secret_key, token)
+            who = await principal_from_token(
+                session, settings.secret_key, token, idle_timeout_s=settings.idle_timeout_s
+            )
             visible = await visible_patient_ids(session, who)
     except TelemedError as exc:
         await ws.accept()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from sqlalchemy import select
@@ -13,6 +13,7 @@ from clinician_api.patients.schemas import (
     BridgeIn,
     BridgeOut,
     CareTeamIn,
+    EnrolledOut,
     FindingOut,
     PatientIn,
     PatientOut,
@@ -34,13 +35,19 @@ from telemed_core.values import utc_now
 router = APIRouter(tags=["patients"])
 
 
+def _patient_fields(p: Patient) -> dict[str, Any]:
+    fields = {name: getattr(p, name) for name in patients.RECORD_FIELDS}
+    return {
+        **fields,
+        "id": p.id,
+        "display_name": p.display_name,
+        "programme": p.programme,
+        "telemedpoint_id": p.telemedpoint_id,
+    }
+
+
 def _patient_out(p: Patient) -> PatientOut:
-    return PatientOut(
-        id=p.id,
-        display_name=p.display_name,
-        programme=p.programme,
-        telemedpoint_id=p.telemedpoint_id,
-    )
+    return PatientOut.model_construct(**_patient_fields(p))  # stored values: validated on entry
 
 
 def reading_out(r: ReadingRow) -> ReadingOut:
@@ -144,9 +151,21 @@ async def create_telemedpoint(body: TelemedpointIn, session: Session, _: Admin) 
     return {"id": body.id}
 
 
-@router.post("/api/patients", response_model=PatientOut, status_code=201, tags=["admin"])
-async def create_patient(body: PatientIn, session: Session, _: Admin) -> PatientOut:
-    """Create or update a patient (admin)."""
+@router.get("/api/patients/{patient_id}", response_model=PatientOut)
+async def read_patient(patient_id: str, session: Session, who: CurrentPrincipal) -> PatientOut:
+    """One patient's record, if the signed-in user may see the patient."""
+    await require_patient(session, who, patient_id)
+    patient = await session.get(Patient, patient_id)
+    if patient is None:
+        raise NotFound(f"no patient {patient_id!r}")
+    return _patient_out(patient)
+
+
+@router.post("/api/patients", response_model=EnrolledOut, status_code=201, tags=["admin"])
+async def create_patient(body: PatientIn, session: Session, _: Admin) -> EnrolledOut:
+    """Create or update a patient (admin). The birth number is checked by its rules and must
+    be unique; ``possible_duplicates`` lists other patients with the same name and birth date."""
+    assert body.display_name is not None  # PatientIn fills it from the name parts
     patient = await patients.upsert_patient(
         session,
         body.id,
@@ -154,8 +173,22 @@ async def create_patient(body: PatientIn, session: Session, _: Admin) -> Patient
         utc_now(),
         programme=body.programme,
         telemedpoint_id=body.telemedpoint_id,
+        record=body.model_dump(include=set(patients.RECORD_FIELDS)),
     )
-    return _patient_out(patient)
+    duplicates = await patients.likely_duplicates(session, patient)
+    return EnrolledOut.model_construct(**_patient_fields(patient), possible_duplicates=duplicates)
+
+
+@router.delete("/api/test-data", tags=["admin"])
+async def remove_test_data(
+    session: Session, _: Admin, prefix: Annotated[str, Query(min_length=1, max_length=64)]
+) -> dict[str, object]:
+    """Delete simulated patients (test data, HTEST) whose id starts with ``prefix`` and
+    everything that belongs to them. Real patients are never touched."""
+    from clinician_api.migrations.models import metadata
+
+    deleted = await patients.remove_test_patients(session, metadata, prefix)
+    return {"prefix": prefix, "patients": deleted.get("patients", 0), "rows": deleted}
 
 
 @router.post("/api/care-team", status_code=201, tags=["admin"])

@@ -25,9 +25,18 @@ async def monitor_page(request: Request) -> Response:
     """The group-monitoring screen; signs the user in first if needed."""
     try:
         async with unit_of_work(request.app.state.hub.sessions) as session:
+            settings = request.app.state.settings
             await principal_from_token(
-                session, request.app.state.settings.secret_key, request.cookies.get(COOKIE_NAME)
+                session,
+                settings.secret_key,
+                request.cookies.get(COOKIE_NAME),
+                idle_timeout_s=settings.idle_timeout_s,
             )
     except TelemedError:
-        return RedirectResponse("/login", status_code=303)
-    return FileResponse(WEB / "monitor.html")
+        return RedirectResponse(
+            "/login?error=expired" if request.cookies.get(COOKIE_NAME) else "/login",
+            status_code=303,
+        )
+    # no-store: after sign-out the browser must ask again (and be sent to sign-in), not show
+    # a cached copy of a signed-in screen
+    return FileResponse(WEB / "monitor.html", headers={"Cache-Control": "no-store"})

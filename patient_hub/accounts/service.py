@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from patient_hub.access import Principal
+from patient_hub.accounts import repository as repo
+from patient_hub.accounts import security
 from patient_hub.accounts.models import Role, User
-from telemed_core.errors import Conflict, InvalidInput, NotAuthenticated
+from patient_hub.patients.models import Patient, Telemedpoint
+from telemed_core.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
 from telemed_core.ids import new_id
 
 _hasher = PasswordHasher()
 #: A valid hash to verify against when the user does not exist (same timing either way).
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
-
-MIN_PASSWORD_LENGTH = 4
 
 
 def principal_of(user: User) -> Principal:
@@ -38,17 +41,22 @@ async def create_user(
     patient_id: str | None = None,
     telemedpoint_id: str | None = None,
 ) -> User:
-    """Add a user; raise Conflict if the name is taken, InvalidInput for bad values."""
+    """Add a user; raise Conflict if the name is taken, InvalidInput for bad values.
+
+    The password policy (``security.check_password_policy``) is the boundary's call: the CLI
+    and the API apply it; the demo seeds its documented ``demo`` password.
+    """
     try:
         role = Role(role)
     except ValueError as exc:
         raise InvalidInput(f"unknown role {role!r}; one of {[r.value for r in Role]}") from exc
     if not username or len(username) > 100 or not username.isprintable():
         raise InvalidInput("username must be 1-100 printable characters")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidInput(f"password must have at least {MIN_PASSWORD_LENGTH} characters")
+    if not password:
+        raise InvalidInput("the password is empty")
     if role is Role.PATIENT and patient_id is None:
         raise InvalidInput("a patient account must be linked to a patient")
+    await _check_relations(session, patient_id, telemedpoint_id)
     if await session.scalar(select(User.id).where(User.username == username)):
         raise Conflict(f"user {username!r} exists")
     user = User(
@@ -65,6 +73,15 @@ async def create_user(
     return user
 
 
+async def _check_relations(
+    session: AsyncSession, patient_id: str | None, telemedpoint_id: str | None
+) -> None:
+    if patient_id is not None and await session.get(Patient, patient_id) is None:
+        raise NotFound(f"no patient {patient_id!r}")
+    if telemedpoint_id is not None and await session.get(Telemedpoint, telemedpoint_id) is None:
+        raise NotFound(f"no telemedpoint {telemedpoint_id!r}")
+
+
 async def verify_credentials(session: AsyncSession, username: str, password: str) -> User:
     """The active user with this password; NotAuthenticated otherwise."""
     user = await session.scalar(select(User).where(User.username == username))
@@ -74,4 +91,32 @@ async def verify_credentials(session: AsyncSession, username: str, password: str
         raise NotAuthenticated("wrong username or password") from exc
     if user is None or not user.active:
         raise NotAuthenticated("wrong username or password")
+    return user
+
+
+async def _named_user(session: AsyncSession, username: str) -> User:
+    user = await repo.user_by_name(session, username)
+    if user is None:
+        raise NotFound(f"no user {username!r}")
+    return user
+
+
+async def set_password(session: AsyncSession, username: str, password: str, now: datetime) -> User:
+    """Reset a password (policy-checked): ends the user's sessions and lifts a lockout."""
+    security.check_password_policy(password, username)
+    user = await _named_user(session, username)
+    user.password_hash = _hasher.hash(password)
+    await security.end_all_sessions(session, user.id, now)
+    await security.clear_failures(session, username)
+    await session.flush()
+    return user
+
+
+async def set_active(session: AsyncSession, username: str, active: bool, now: datetime) -> User:
+    """Disable (ending every session at once) or re-enable an account."""
+    user = await _named_user(session, username)
+    user.active = active
+    if not active:
+        await security.end_all_sessions(session, user.id, now)
+    await session.flush()
     return user

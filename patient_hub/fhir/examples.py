@@ -14,7 +14,7 @@ import struct
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from patient_hub.fhir.codes import CODES_PATH
@@ -136,9 +136,23 @@ def pulse_chunks() -> dict[str, SampleChunk]:
 @dataclass(frozen=True, slots=True)
 class SamplePatient:
     id: str = PATIENT
-    display_name: str = "Example Patient"
+    display_name: str = "Jana Example"
     programme: str = "heart_failure"
     telemedpoint_id: str | None = "tmp-village-3"
+    family_name: str | None = "Example"
+    given_name: str | None = "Jana"
+    birth_date: date | None = date(1956, 3, 14)
+    sex: str | None = "female"
+    national_id: str | None = "5653141010"  # valid by the birth-number rules, not a real one
+    address_line: str | None = "Náves 12"
+    city: str | None = "Horní Example"
+    postal_code: str | None = "56901"
+    country: str | None = "CZ"
+    home_latitude: float | None = 49.7589
+    home_longitude: float | None = 16.4689
+    phone: str | None = "+420601234567"
+    treating_doctor: str | None = "MUDr. Petr Example"
+    is_test: bool = True
 
 
 def af_finding() -> Finding:

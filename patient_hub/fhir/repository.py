@@ -44,6 +44,7 @@ from patient_hub.fhir.codes import load_code_map
 from patient_hub.fhir.common import JsonDict, ReadingLike, fhir_datetime
 from patient_hub.fhir.errors import FhirMappingError
 from patient_hub.fhir.mapping import bp_panel, reading_to_observation
+from patient_hub.fhir.patient_sql import patient_demographic_conditions
 from patient_hub.fhir.resources import (
     device_to_fhir,
     finding_to_fhir,
@@ -614,6 +615,7 @@ def _patient_query(q: PatientQuery, visible: Patients) -> list[Any]:
     conds = _patient_filter(Patient.id, visible) + _dates(q.last_updated, Patient.created_at)
     if q.ids is not None:
         conds.append(Patient.id.in_(sorted(q.ids)) if q.ids else false())
+    conds += patient_demographic_conditions(q)
     if visible is not None and not visible:
         conds.append(false())
     return conds or [true()]

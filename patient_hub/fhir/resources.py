@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Protocol
 
 from patient_hub.fhir.common import (
@@ -35,6 +35,42 @@ class PatientLike(Protocol):
     def programme(self) -> str: ...
     @property
     def telemedpoint_id(self) -> str | None: ...
+    @property
+    def family_name(self) -> str | None: ...
+    @property
+    def given_name(self) -> str | None: ...
+    @property
+    def birth_date(self) -> date | None: ...
+    @property
+    def sex(self) -> str | None: ...
+    @property
+    def national_id(self) -> str | None: ...
+    @property
+    def address_line(self) -> str | None: ...
+    @property
+    def city(self) -> str | None: ...
+    @property
+    def postal_code(self) -> str | None: ...
+    @property
+    def country(self) -> str | None: ...
+    @property
+    def home_latitude(self) -> float | None: ...
+    @property
+    def home_longitude(self) -> float | None: ...
+    @property
+    def phone(self) -> str | None: ...
+    @property
+    def treating_doctor(self) -> str | None: ...
+    @property
+    def is_test(self) -> bool: ...
+
+
+#: Czech birth number (rodné číslo), as the Czech core IG names it (CZ_Rodcis_Identifier).
+BIRTH_NUMBER_SYSTEM = "https://ncez.mzcr.cz/fhir/sid/rcis"
+GEOLOCATION = "http://hl7.org/fhir/StructureDefinition/geolocation"
+#: Test data: v3 ActReason HTEST, as a security label (simulated patients and their data).
+HTEST = {"system": "http://terminology.hl7.org/CodeSystem/v3-ActReason", "code": "HTEST",
+         "display": "test health data"}  # fmt: skip
 
 
 def _logical_id(raw: str, prefix: str = "") -> str:
@@ -49,20 +85,80 @@ def _local_identifier(key: str, value: str) -> JsonDict:
 
 
 def patient_to_fhir(patient: PatientLike) -> JsonDict:
-    """A Patient with our identifier, the display name as ``name.text``, the programme as a
-    ``meta.tag`` and the telemedpoint as ``managingOrganization`` (by identifier)."""
+    """A Patient: our identifier and the birth number, the name (``text`` and its parts),
+    telecom, gender, birthDate, the home address with its geolocation, the treating doctor as
+    ``generalPractitioner``, the programme as a ``meta.tag``, test data as the HTEST security
+    label, and the telemedpoint as ``managingOrganization`` (by identifier)."""
+    meta: JsonDict = {"tag": [{"system": codes().local["programme"], "code": patient.programme}]}
+    if patient.is_test:
+        meta["security"] = [HTEST]
     out: JsonDict = {
         "resourceType": "Patient",
         "id": _logical_id(patient.id),
-        "meta": {"tag": [{"system": codes().local["programme"], "code": patient.programme}]},
-        "identifier": [_local_identifier("patient_identifier", patient.id)],
+        "meta": meta,
+        "identifier": _patient_identifiers(patient),
         "active": True,
-        "name": [{"text": patient.display_name}],
+        "name": [_human_name(patient)],
     }
+    if patient.phone:
+        out["telecom"] = [{"system": "phone", "value": patient.phone, "use": "home"}]
+    if patient.sex:
+        out["gender"] = patient.sex
+    if patient.birth_date:
+        out["birthDate"] = patient.birth_date.isoformat()
+    address = _address(patient)
+    if address:
+        out["address"] = [address]
+    if patient.treating_doctor:
+        out["generalPractitioner"] = [{"display": patient.treating_doctor}]
     if patient.telemedpoint_id:
         ident = _local_identifier("telemedpoint_identifier", patient.telemedpoint_id)
         out["managingOrganization"] = {"identifier": ident}
     return out
+
+
+def _patient_identifiers(patient: PatientLike) -> list[JsonDict]:
+    identifiers = [_local_identifier("patient_identifier", patient.id)]
+    if patient.national_id:
+        identifiers.append(
+            {"use": "official", "system": BIRTH_NUMBER_SYSTEM, "value": patient.national_id}
+        )
+    return identifiers
+
+
+def _human_name(patient: PatientLike) -> JsonDict:
+    name: JsonDict = {"text": patient.display_name}
+    if patient.family_name or patient.given_name:
+        name = {"use": "official", **name}
+    if patient.family_name:
+        name["family"] = patient.family_name
+    if patient.given_name:
+        name["given"] = patient.given_name.split()
+    return name
+
+
+def _address(patient: PatientLike) -> JsonDict | None:
+    address: JsonDict = {}
+    if patient.address_line:
+        address["line"] = [patient.address_line]
+    for key, value in (
+        ("city", patient.city), ("postalCode", patient.postal_code), ("country", patient.country)
+    ):  # fmt: skip
+        if value:
+            address[key] = value
+    if patient.home_latitude is not None and patient.home_longitude is not None:
+        address["extension"] = [
+            {
+                "url": GEOLOCATION,
+                "extension": [
+                    {"url": "latitude", "valueDecimal": patient.home_latitude},
+                    {"url": "longitude", "valueDecimal": patient.home_longitude},
+                ],
+            }
+        ]
+    if not address:
+        return None
+    return {"use": "home", **address}
 
 
 # -- devices -------------------------------------------------------------------------------

@@ -34,6 +34,15 @@ from typing import Literal
 from patient_hub.fhir.codes import Code, load_code_map
 from patient_hub.fhir.common import WAVEFORMS, decode_id
 from patient_hub.fhir.errors import FhirMappingError
+from patient_hub.fhir.patient_params import (
+    NAME_PARAMS,
+    BirthdateFilter,
+    NameFilter,
+    birthdate_filter,
+    gender_values,
+    name_filter,
+)
+from patient_hub.fhir.resources import BIRTH_NUMBER_SYSTEM
 from telemed_core.errors import InvalidInput
 from telemed_core.kinds import PULSE_CHANNELS
 
@@ -53,7 +62,9 @@ PAGING = frozenset({"_cursor", "_offset"})
 OBSERVATION_PARAMS = frozenset(
     {"patient", "subject", "code", "category", "date", "_lastUpdated", "_id", "identifier"}
 )
-PATIENT_PARAMS = frozenset({"_id", "identifier", "_lastUpdated"})
+PATIENT_PARAMS = frozenset(
+    {"_id", "identifier", "_lastUpdated", "name", "family", "given", "birthdate", "gender"}
+)
 DEVICE_PARAMS = frozenset({"_id", "identifier", "patient"})
 LASTN_PARAMS = frozenset({"patient", "subject", "code", "category", "date", "max", "_format"})
 SORTS = {
@@ -495,8 +506,15 @@ class ObservationQuery:
 
 @dataclass(frozen=True, slots=True)
 class PatientQuery:
+    """``identifiers``: per ``identifier`` parameter, (patient ids, birth numbers) either of
+    which matches; the parameters are ANDed, as are names, birth dates and genders."""
+
     ids: frozenset[str] | None = None
     last_updated: tuple[DateFilter, ...] = ()
+    identifiers: tuple[tuple[frozenset[str], frozenset[str]], ...] = ()
+    names: tuple[NameFilter, ...] = ()
+    birthdates: tuple[BirthdateFilter, ...] = ()
+    genders: tuple[frozenset[str], ...] = ()
     page: Page = Page(sort=Sort("_id", False))
     params: tuple[tuple[str, str], ...] = ()
 
@@ -697,17 +715,39 @@ def _and(a: frozenset[str] | None, b: frozenset[str] | None) -> frozenset[str] |
 def parse_patient_search(
     raw: Iterable[tuple[str, str]], *, lenient: bool = False, tz: tzinfo = UTC
 ) -> PatientQuery:
-    """Patient search: ``_id``, ``identifier`` (our patient id), ``_lastUpdated``."""
+    """Patient search: ``_id``, ``identifier`` (our patient id or the birth number),
+    ``name``/``family``/``given`` (starts a word, case-insensitive), ``birthdate`` (with
+    prefixes), ``gender``, ``_lastUpdated``."""
     p = _Params(raw, PATIENT_PARAMS | COMMON, lenient=lenient)
-    local = load_code_map().local
-    ids = _and(_plain_ids(p), _identifier_ids(p, {local["patient_identifier"]: ""}))
+    ids = _plain_ids(p)
     decoded = None if ids is None else frozenset(decode_ids(ids, ""))
     return PatientQuery(
         ids=decoded,
         last_updated=_dates(p, "_lastUpdated", tz),
+        identifiers=tuple(_patient_identifier(v) for v in p.all("identifier")),
+        names=tuple(
+            name_filter(part, v, any_of(v))  # type: ignore[arg-type]
+            for part in NAME_PARAMS
+            for v in p.all(part)
+        ),
+        birthdates=tuple(birthdate_filter(v) for v in p.all("birthdate")),
+        genders=tuple(gender_values(any_of(v)) for v in p.all("gender")),
         page=_page(p, "Patient", Sort("_id", False)),
         params=tuple(p.kept),
     )
+
+
+def _patient_identifier(value: str) -> tuple[frozenset[str], frozenset[str]]:
+    """One ``identifier`` value -> (patient ids, birth numbers) it may mean."""
+    local = load_code_map().local["patient_identifier"]
+    ids: set[str] = set()
+    numbers: set[str] = set()
+    for token in map(parse_token, split_escaped(value, ",")):
+        if token.system in (None, local):
+            ids |= decode_ids([token.code], "")
+        if token.system in (None, BIRTH_NUMBER_SYSTEM):
+            numbers.add(token.code.replace("/", ""))
+    return frozenset(ids), frozenset(numbers)
 
 
 def decode_ids(ids: Iterable[str], prefix: str) -> set[str]:

@@ -91,6 +91,9 @@ def chunk_to_observation(chunk: ChunkLike, *, base_url: str | None = None) -> Js
     meta: JsonDict = {"profile": [cm.profiles["phd_rtsa"]]}
     if flags:
         meta["tag"] = [{"system": cm.local["reading_flag"], "code": f} for f in flags]
+    if "simulated" in flags:
+        htest = {"system": cm.systems["act_reason"], "code": "HTEST", "display": "test health data"}
+        meta["security"] = [htest]
     out: JsonDict = {
         "resourceType": "Observation",
         "id": resource_id("ecg", getattr(chunk, "id", None)),

@@ -64,7 +64,10 @@ async def _handshake(ws: WebSocket, hub: HubContext) -> service.BridgeSession | 
         await ws.send_text(dump(Error(code=exc.code, message=exc.message)))
         await ws.close(POLICY_VIOLATION)
         return None
-    welcome = Welcome(bridge_id=bridge.bridge_id, last_seq=last_seq, seq_base=seq_base)
+    patients = sorted(bridge.allowed_patients)
+    welcome = Welcome(
+        bridge_id=bridge.bridge_id, last_seq=last_seq, seq_base=seq_base, patients=patients
+    )
     await ws.send_text(dump(welcome))
     return bridge
 

@@ -55,6 +55,16 @@ async def patients_of_telemedpoint(session: AsyncSession, telemedpoint_id: str) 
     return set(rows)
 
 
+async def test_patients_among(session: AsyncSession, patient_ids: set[str]) -> set[str]:
+    """Which of ``patient_ids`` are test patients (simulated data)."""
+    if not patient_ids:
+        return set()
+    rows = await session.scalars(
+        select(Patient.id).where(Patient.id.in_(sorted(patient_ids)), Patient.is_test.is_(True))
+    )
+    return set(rows)
+
+
 async def last_seq(session: AsyncSession, bridge_id: str) -> int:
     readings = await session.scalar(
         select(func.max(ReadingRow.seq)).where(ReadingRow.bridge_id == bridge_id)

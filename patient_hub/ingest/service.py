@@ -92,7 +92,10 @@ async def store_batch(
 
     A replay must equal the stored item: a different item under a stored number raises
     SeqConflict, and the caller's rollback leaves the whole batch unstored (the bridge keeps it).
+
+    Items of test patients (simulated) are stored with the ``simulated`` flag (HTEST).
     """
+    batch = await _mark_test_data(session, batch)
     readings = await repository.insert_readings(session, bridge.bridge_id, batch.readings, now)
     chunks = await repository.insert_chunks(session, bridge.bridge_id, batch.chunks, now)
     differing = readings.differing + chunks.differing
@@ -106,3 +109,23 @@ async def store_batch(
     stored = len(readings.new) + len(chunks.new)
     total = len(batch.readings) + len(batch.chunks)
     return StoreResult(stored=stored, duplicates=total - stored)
+
+
+async def _mark_test_data(session: AsyncSession, batch: Batch) -> Batch:
+    named = {r.patient_id for r in batch.readings} | {c.patient_id for c in batch.chunks}
+    test = await repository.test_patients_among(session, named)
+    if not test:
+        return batch
+
+    def mark(flags: list[str]) -> list[str]:
+        return flags if "simulated" in flags else [*flags, "simulated"]
+
+    readings = [
+        r.model_copy(update={"flags": mark(r.flags)}) if r.patient_id in test else r
+        for r in batch.readings
+    ]
+    chunks = [
+        c.model_copy(update={"flags": mark(c.flags)}) if c.patient_id in test else c
+        for c in batch.chunks
+    ]
+    return batch.model_copy(update={"readings": readings, "chunks": chunks})

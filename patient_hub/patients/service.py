@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
+from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from patient_hub.ingest.models import Bridge
 from patient_hub.ingest.service import hash_token
+from patient_hub.patients import repository as repo
 from patient_hub.patients.models import CareTeamMember, Patient, Telemedpoint
-from telemed_core.errors import InvalidInput, NotFound
+from telemed_core.errors import Conflict, InvalidInput, NotFound
 from telemed_core.ids import new_token
 
 PROGRAMMES = ("hypertension", "heart_failure", "telemedpoint", "first_responder")
@@ -21,6 +24,14 @@ async def ensure_telemedpoint(session: AsyncSession, telemedpoint_id: str, name:
         await session.flush()
 
 
+#: The demographic columns a record may set (``PatientRecord`` in the API).
+RECORD_FIELDS = (
+    "family_name", "given_name", "birth_date", "sex", "national_id", "address_line", "city",
+    "postal_code", "country", "home_latitude", "home_longitude", "phone", "treating_doctor",
+    "insurer", "timezone", "is_test",
+)  # fmt: skip
+
+
 async def upsert_patient(
     session: AsyncSession,
     patient_id: str,
@@ -29,8 +40,11 @@ async def upsert_patient(
     *,
     programme: str = "heart_failure",
     telemedpoint_id: str | None = None,
+    record: Mapping[str, object] | None = None,
 ) -> Patient:
-    """Create the patient, or update name/programme/telemedpoint of an existing one."""
+    """Create the patient, or update an existing one. ``record`` (validated by the caller)
+    replaces the demographic fields; a birth number already used by another patient is a
+    Conflict (one person, one record)."""
     if programme not in PROGRAMMES:
         raise InvalidInput(f"unknown programme {programme!r}; one of {list(PROGRAMMES)}")
     if telemedpoint_id is not None and await session.get(Telemedpoint, telemedpoint_id) is None:
@@ -42,8 +56,29 @@ async def upsert_patient(
     patient.display_name = display_name
     patient.programme = programme
     patient.telemedpoint_id = telemedpoint_id
+    if record is not None:
+        await _check_unique_national_id(session, patient_id, record.get("national_id"))
+        for name in RECORD_FIELDS:
+            if name in record:
+                setattr(patient, name, record[name])
     await session.flush()
     return patient
+
+
+async def _check_unique_national_id(session: AsyncSession, patient_id: str, value: object) -> None:
+    if isinstance(value, str):
+        other = await repo.with_national_id(session, value, patient_id)
+        if other is not None:
+            raise Conflict(f"patient {other!r} already has this birth number")
+
+
+async def likely_duplicates(session: AsyncSession, patient: Patient) -> list[str]:
+    """Other patients who are likely the same person (a warning at enrolment)."""
+    found = await repo.same_name_and_birth(
+        session, patient.id, patient.display_name, patient.family_name, patient.given_name,
+        patient.birth_date,
+    )  # fmt: skip
+    return list(found)
 
 
 async def add_to_care_team(session: AsyncSession, user_id: str, patient_id: str) -> None:
@@ -79,3 +114,19 @@ async def enrol_bridge(
     bridge.telemedpoint_id = telemedpoint_id
     await session.flush()
     return token
+
+
+async def remove_test_patients(
+    session: AsyncSession, metadata: MetaData, prefix: str
+) -> dict[str, int]:
+    """Delete the simulated cohort: test patients (``is_test``) whose id starts with
+    ``prefix``, with their readings, findings, bridges, accounts and everything else that
+    refers to them. Real patients never match. ``metadata`` describes every table of the
+    server; tables marked ``info={"append_only": True}`` (an audit log) are never touched.
+    Returns the rows deleted per table."""
+    if not prefix:
+        raise InvalidInput("give the id prefix of the simulated cohort, e.g. sim-")
+    ids = await repo.test_patient_ids(session, prefix)
+    if not ids:
+        return {}
+    return await repo.delete_patients_everywhere(session, metadata, ids)

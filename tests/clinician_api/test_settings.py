@@ -24,12 +24,27 @@ def test_settings_come_from_prefixed_environment(monkeypatch: pytest.MonkeyPatch
     )
 
 
-def test_production_refuses_the_default_secret(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TELEMED_ENVIRONMENT", "production")
+def test_production_is_the_default_and_listens_on_loopback_only() -> None:
+    settings = ServerSettings()
+    assert (settings.environment, settings.host, settings.secret_key) == (
+        "production",
+        "127.0.0.1",
+        "",  # generated on first start and kept in the database
+    )
+
+
+def test_a_given_secret_key_must_be_long(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TELEMED_SECRET_KEY", "short")
     with pytest.raises(ValidationError, match="TELEMED_SECRET_KEY"):
         ServerSettings()
     monkeypatch.setenv("TELEMED_SECRET_KEY", "k" * 40)
-    assert ServerSettings().environment == "production"
+    assert ServerSettings().secret_key == "k" * 40
+
+
+def test_there_is_no_development_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TELEMED_ENVIRONMENT", "development")
+    with pytest.raises(ValidationError, match="demo"):
+        ServerSettings()
 
 
 def test_fhir_resources_still_imports_beside_the_project() -> None:

@@ -19,7 +19,12 @@ function el(tag, attrs = {}, text = "") {
 
 function tile(patient) {
   const t = el("section", { class: "tile", id: `patient-${patient.id}`, "data-patient": patient.id });
-  t.append(el("h2", {}, patient.display_name));
+  const title = el("h2", {}, patient.display_name);
+  if (patient.is_test) {
+    t.classList.add("test-data");
+    title.append(el("span", { class: "test-badge", title: "simulated patient (HTEST): not real data" }, "TEST DATA"));
+  }
+  t.append(title);
   t.append(el("div", { class: "sub" }, `${patient.id} · ${patient.programme.replace("_", " ")}`));
   const grid = el("div", { class: "vitals" });
   for (const [kind, label] of SHOWN) {

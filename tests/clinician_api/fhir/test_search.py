@@ -398,6 +398,7 @@ async def test_metadata_is_public_and_names_this_server(world: World) -> None:
     assert cs["implementation"]["url"] == world.hub.url + "/fhir"
     device = next(x for x in cs["rest"][0]["resource"] if x["type"] == "Device")
     assert {p["name"] for p in device["searchParam"]} <= {
+        "_id",
         "patient",
         "identifier",
         "_count",
