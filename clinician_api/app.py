@@ -12,7 +12,10 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
+from alerts.engine.consumer import AlertWorker
+from alerts.episodes.endpoints import build_router as alerts_router
 from clinician_api.auth.endpoints import router as auth_router
+from clinician_api.deps import current_principal, get_session
 from clinician_api.fhir_rest import outcome as fhir_outcome
 from clinician_api.fhir_rest.search import router as fhir_search_router
 from clinician_api.fhir_rest.subscriptions import SubscriptionHub
@@ -74,6 +77,16 @@ def create_app(settings: ServerSettings) -> FastAPI:
             worker = SignalWorker(app.state.hub, settings.worker_name, ZoneInfo(settings.timezone))
             app.state.worker = worker
             workers.append(asyncio.create_task(worker.run(stop), name="signal-worker"))
+        # Every process fires due alert timers (claimed once across processes); the workers
+        # also consume readings and findings into episodes.
+        alert_worker = AlertWorker(
+            app.state.hub,
+            settings.worker_name,
+            timer_poll_s=settings.alert_timer_poll_s,
+            consume=settings.role in ("all", "worker"),
+        )
+        app.state.alert_worker = alert_worker
+        workers.append(asyncio.create_task(alert_worker.run(stop), name="alert-worker"))
         try:
             yield
         finally:
@@ -101,6 +114,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
     app.include_router(auth_router)
     app.include_router(patients_router)
     app.include_router(monitor_router)
+    app.include_router(alerts_router(get_session, current_principal))
     app.include_router(ingest_router)
     app.include_router(web_router)
     app.include_router(fhir_transaction_router)

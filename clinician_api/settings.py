@@ -31,6 +31,8 @@ class ServerSettings(BaseSettings):
     #: The region's time zone: day boundaries of daily rules (weight, adherence) use it.
     timezone: str = "UTC"
     worker_name: str = Field(default_factory=lambda: f"worker-{os.getpid()}")
+    #: How often each process looks for due alert timers (escalations, pause expiries).
+    alert_timer_poll_s: float = Field(default=1.0, gt=0, le=60)
 
     @model_validator(mode="after")
     def _split_roles_need_redis(self) -> ServerSettings:
