@@ -6,8 +6,8 @@ request's session and the signed-in principal. Changes are published on the ``al
 after the request's transaction commits, so every screen on every API process sees them.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations`` here: FastAPI resolves the routes' annotations at
+# run time, and the dependency aliases are local to build_router.
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 

@@ -77,3 +77,53 @@ def delivery(payload: dict[str, Any], n: int = 1) -> Any:
     from patient_hub.bus.base import Delivery
 
     return Delivery(str(n), payload)
+
+
+async def send_readings(
+    hub_ws_url: str,
+    bridge: str,
+    token: str,
+    patient: str,
+    kind: str,
+    values: list[float],
+    start: datetime = T0,
+    unit: str = "%",
+    device: str = "ox-1",
+) -> None:
+    """One batch over the real bridge protocol: a reading per second from ``start``."""
+    import json
+
+    import websockets
+
+    async with websockets.connect(hub_ws_url + "/ws/bridge") as ws:
+        await ws.send(json.dumps({"type": "hello", "v": 1, "bridge_id": bridge, "token": token}))
+        welcome = json.loads(await ws.recv())
+        readings = [
+            {
+                "seq": welcome["last_seq"] + i + 1,
+                "patient_id": patient,
+                "device_id": device,
+                "kind": kind,
+                "value": v,
+                "unit": unit,
+                "measured_at": (start + timedelta(seconds=i)).isoformat(),
+            }
+            for i, v in enumerate(values)
+        ]
+        await ws.send(json.dumps({"type": "batch", "v": 1, "batch_id": 1, "readings": readings}))
+        assert json.loads(await ws.recv())["type"] == "ack"
+
+
+async def next_alert(monitor: Any, timeout_s: float = 10.0, **match: Any) -> dict[str, Any]:
+    """The next alert pushed to a monitor socket whose fields equal ``match``."""
+    import asyncio
+    import json
+
+    async with asyncio.timeout(timeout_s):
+        while True:
+            frame = json.loads(await monitor.recv())
+            if frame["type"] != "alerts":
+                continue
+            for alert in frame["alerts"]:
+                if all(alert.get(k) == v for k, v in match.items()):
+                    return dict(alert)
