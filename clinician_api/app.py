@@ -14,6 +14,14 @@ from fastapi.staticfiles import StaticFiles
 
 from alerts.engine.consumer import AlertWorker
 from alerts.episodes.endpoints import build_router as alerts_router
+from alerts.notify.port import (
+    LoggingSms,
+    Notifier,
+    ScreenNotifier,
+    SmsNotifier,
+    SmtpNotifier,
+    SmtpSettings,
+)
 from clinician_api.auth.endpoints import router as auth_router
 from clinician_api.deps import current_principal, get_session
 from clinician_api.fhir_rest import outcome as fhir_outcome
@@ -45,6 +53,23 @@ def make_bus(settings: ServerSettings) -> Bus:
     from patient_hub.bus.memory import MemoryBus
 
     return MemoryBus()
+
+
+def make_notifiers(settings: ServerSettings, bus: Bus) -> dict[str, Notifier]:
+    """The notification channels: the patient's screens, SMS (logging gateway), and e-mail
+    when an SMTP server is configured."""
+    notifiers: dict[str, Notifier] = {
+        "websocket": ScreenNotifier(bus),
+        "sms": SmsNotifier(LoggingSms()),
+    }
+    if settings.smtp_host:
+        notifiers["email"] = SmtpNotifier(
+            SmtpSettings(
+                settings.smtp_host, settings.smtp_port, settings.smtp_sender,
+                settings.smtp_username, settings.smtp_password, settings.smtp_starttls,
+            )
+        )  # fmt: skip
+    return notifiers
 
 
 def _problem(status: int, title: str, detail: str) -> JSONResponse:
@@ -84,6 +109,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
             settings.worker_name,
             timer_poll_s=settings.alert_timer_poll_s,
             consume=settings.role in ("all", "worker"),
+            notifiers=make_notifiers(settings, bus),
         )
         app.state.alert_worker = alert_worker
         workers.append(asyncio.create_task(alert_worker.run(stop), name="alert-worker"))

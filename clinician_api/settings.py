@@ -33,6 +33,14 @@ class ServerSettings(BaseSettings):
     worker_name: str = Field(default_factory=lambda: f"worker-{os.getpid()}")
     #: How often each process looks for due alert timers (escalations, pause expiries).
     alert_timer_poll_s: float = Field(default=1.0, gt=0, le=60)
+    #: E-mail reminders go through this SMTP server; without a host, e-mail is not configured
+    #: and each e-mail notification is recorded as failed with that reason.
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_sender: str = "telemed@localhost"
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
 
     @model_validator(mode="after")
     def _split_roles_need_redis(self) -> ServerSettings:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Float, ForeignKey, Index, Integer, String
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from patient_hub.db import Base, UtcDateTime
@@ -38,3 +38,6 @@ class DeviceHeartbeat(Base):
     bridge_id: Mapped[str] = mapped_column(String(64))
     last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime())
     battery_pct: Mapped[float | None] = mapped_column(Float, default=None)
+    #: It streams (SpO2, heart rate every second): only such a device can be "offline"; a cuff
+    #: or a scale is silent between measurements by design.
+    continuous: Mapped[bool] = mapped_column(Boolean, default=False)

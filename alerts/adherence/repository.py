@@ -21,11 +21,13 @@ async def heard(
     bridge_id: str,
     at: datetime,
     battery_pct: float | None,
+    continuous: bool,
 ) -> None:
-    """Upsert the device's last-heard time (never moving it back) and battery level."""
+    """Upsert the device's last-heard time (never moving it back), battery level, and whether
+    it streams (once seen streaming, it stays a streaming device)."""
     stmt = dialect_insert(session, DeviceHeartbeat).values(
         patient_id=patient_id, device_id=device_id, bridge_id=bridge_id,
-        last_seen_at=at, battery_pct=battery_pct,
+        last_seen_at=at, battery_pct=battery_pct, continuous=continuous,
     )  # fmt: skip
     update = {
         "last_seen_at": func.max(DeviceHeartbeat.last_seen_at, stmt.excluded.last_seen_at)
@@ -35,6 +37,8 @@ async def heard(
     }
     if battery_pct is not None:
         update["battery_pct"] = stmt.excluded.battery_pct
+    if continuous:
+        update["continuous"] = stmt.excluded.continuous
     await session.execute(
         stmt.on_conflict_do_update(index_elements=["patient_id", "device_id"], set_=update)
     )
@@ -43,10 +47,12 @@ async def heard(
 async def devices_silent_since(
     session: AsyncSession, silent_since: datetime, heard_after: datetime
 ) -> Sequence[DeviceHeartbeat]:
-    """Devices last heard between ``heard_after`` and ``silent_since`` (a device unused for
-    longer is retired, not offline)."""
+    """Streaming devices last heard between ``heard_after`` and ``silent_since`` (a device
+    unused for longer is retired, not offline)."""
     stmt = select(DeviceHeartbeat).where(
-        DeviceHeartbeat.last_seen_at < silent_since, DeviceHeartbeat.last_seen_at > heard_after
+        DeviceHeartbeat.continuous.is_(True),
+        DeviceHeartbeat.last_seen_at < silent_since,
+        DeviceHeartbeat.last_seen_at > heard_after,
     )
     return (await session.scalars(stmt)).all()
 
@@ -99,3 +105,7 @@ def _aware(t: datetime) -> datetime:
 
 async def schedules(session: AsyncSession) -> Sequence[MeasurementSchedule]:
     return (await session.scalars(select(MeasurementSchedule))).all()
+
+
+async def telemedpoint_of(session: AsyncSession, patient_id: str) -> str | None:
+    return await session.scalar(select(Patient.telemedpoint_id).where(Patient.id == patient_id))

@@ -35,6 +35,8 @@ class TechnicalLimits:
 
 
 LIMITS = TechnicalLimits()
+#: Kinds a streaming device sends every second or so.
+STREAMING_KINDS = frozenset({"heart_rate", "spo2", "pulse_rate", "rr_interval", "respiratory_rate"})
 TITLES = {
     "battery_low": "Battery low",
     "device_offline": "Device offline",
@@ -73,28 +75,37 @@ async def take_readings(
 ) -> list[AlertEpisode]:
     """Record liveness and battery of one readings batch; raise or clear battery low and the
     device's offline alarm."""
-    latest: dict[tuple[str, str], tuple[datetime, str, float | None]] = {}
+    latest: dict[tuple[str, str], _Heard] = {}
     for r in payload.get("readings", []):
         if "derived" in r.get("flags", ()):
             continue
-        key = (r["patient_id"], r["device_id"])
-        at = datetime.fromisoformat(r.get("received_at") or r["measured_at"])
-        battery = (
-            float(r["value"]) if r["kind"] == "battery_level" and r["value"] is not None else None
-        )
-        old = latest.get(key)
-        if old is None or at >= old[0]:
-            latest[key] = (
-                at,
-                r.get("bridge_id") or payload.get("bridge_id", ""),
-                battery if battery is not None else (old[2] if old else None),
-            )
+        heard = latest.setdefault((r["patient_id"], r["device_id"]), _Heard())
+        heard.take(r, payload.get("bridge_id", ""))
     changed: list[AlertEpisode] = []
-    for (patient_id, device_id), (at, bridge_id, battery) in latest.items():
-        await repo.heard(session, patient_id, device_id, bridge_id, at, battery)
-        changed += await _battery(session, patient_id, device_id, at, battery, limits)
-        changed += await _back_online(session, patient_id, device_id, at)
+    for (patient_id, device_id), h in latest.items():
+        assert h.at is not None
+        await repo.heard(session, patient_id, device_id, h.bridge_id, h.at, h.battery, h.streaming)
+        changed += await _battery(session, patient_id, device_id, h.at, h.battery, limits)
+        changed += await _back_online(session, patient_id, device_id, h.at)
     return changed
+
+
+@dataclass
+class _Heard:
+    """What one batch says about one device."""
+
+    at: datetime | None = None
+    bridge_id: str = ""
+    battery: float | None = None
+    streaming: bool = False
+
+    def take(self, r: dict[str, Any], batch_bridge: str) -> None:
+        at = datetime.fromisoformat(r.get("received_at") or r["measured_at"])
+        if self.at is None or at >= self.at:
+            self.at, self.bridge_id = at, r.get("bridge_id") or batch_bridge
+        if r["kind"] == "battery_level" and r["value"] is not None:
+            self.battery = float(r["value"])
+        self.streaming |= r["kind"] in STREAMING_KINDS
 
 
 async def _battery(
@@ -160,7 +171,7 @@ async def sweep(
     for patient_id, last in await repo.patients_silent_since(
         session, now - timedelta(seconds=limits.no_data_s)
     ):
-        if patient_id in inhibited:
+        if patient_id in inhibited or await _inhibited(session, patient_id):
             continue
         why = f"no data since {last.isoformat()} (limit {limits.no_data_s / 3600:g} h)"
         t = technical_trigger(
@@ -169,6 +180,17 @@ async def sweep(
         )  # fmt: skip
         changed += await episodes.apply(session, t, now)
     return changed
+
+
+async def _inhibited(session: AsyncSession, patient_id: str) -> bool:
+    """An open device-offline alarm of the patient, or kiosk-offline alarm of their point,
+    already explains the silence."""
+    if await episodes_repo.get_open(session, patient_id, "device_offline") is not None:
+        return True
+    point = await repo.telemedpoint_of(session, patient_id)
+    if point is None:
+        return False
+    return await episodes_repo.get_open(session, kiosk_subject(point), "kiosk_offline") is not None
 
 
 def kiosk_subject(telemedpoint_id: str) -> str:

@@ -16,12 +16,15 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from alerts.adherence import service as adherence
 from alerts.adherence import technical
 from alerts.engine.conditions import ReadingConditions, Trigger, arrest_first, finding_trigger
 from alerts.episodes import service as episodes
 from alerts.episodes.models import AlertEpisode
 from alerts.episodes.views import TOPIC_ALERTS, alert_json
 from alerts.escalation import service as escalation
+from alerts.notify import service as notify
+from alerts.notify.port import Notifier
 from alerts.policy import service as policy
 from patient_hub.bus.base import TOPIC_FINDINGS, TOPIC_READINGS, Delivery
 from patient_hub.db import unit_of_work
@@ -88,6 +91,8 @@ class AlertWorker:
         timer_poll_s: float = 1.0,
         consume: bool = True,
         clock: Callable[[], datetime] | None = None,
+        notifiers: dict[str, Notifier] | None = None,
+        sweep_s: float = 60.0,
     ) -> None:
         self.hub = hub
         self.consumer = consumer
@@ -95,6 +100,9 @@ class AlertWorker:
         self.timer_poll_s = timer_poll_s
         self.consume = consume
         self.clock = clock or hub.clock
+        self.notifiers = notifiers or {}
+        self.sweep_s = sweep_s
+        self._last_sweep: float | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         tasks = [asyncio.create_task(self._timers(stop), name="alert-timers")]
@@ -137,17 +145,38 @@ class AlertWorker:
             await self.hub.bus.publish(TOPIC_ALERTS, {"alerts": items})
 
     async def fire_timers(self) -> int:
-        """Fire what is due now (one transaction); return how many episodes changed."""
+        """Fire what is due now (one transaction), then send the notifications it queued;
+        return how many episodes changed."""
         now = self.clock()
         async with self.hub.write_lock, unit_of_work(self.hub.sessions) as session:
             changed = await escalation.run_due(session, now, self.consumer)
         await self.publish(changed)
+        async with self.hub.write_lock:
+            await notify.dispatch(self.hub.sessions, self.notifiers)
         return len(changed)
+
+    async def sweep(self) -> int:
+        """Silence alarms (device, kiosk, no data) and default schedules of new patients."""
+        now = self.clock()
+        async with self.hub.write_lock, unit_of_work(self.hub.sessions) as session:
+            await adherence.ensure_default_schedules(session, now)
+            changed = await technical.sweep(session, now)
+        await self.publish(changed)
+        return len(changed)
+
+    async def _maintain(self) -> None:
+        loop = asyncio.get_running_loop()
+        await self.fire_timers()
+        if self.consume and (
+            self._last_sweep is None or loop.time() - self._last_sweep >= self.sweep_s
+        ):
+            self._last_sweep = loop.time()
+            await self.sweep()
 
     async def _timers(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
-                await self.fire_timers()
+                await self._maintain()
             except asyncio.CancelledError:
                 raise
             except Exception:

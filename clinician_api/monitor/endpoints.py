@@ -62,7 +62,7 @@ async def _pump(ws: WebSocket, screen: Screen, hub: HubContext) -> None:
         if screen.dropped:
             await ws.send_json({"type": "gap", "dropped_readings": screen.dropped})
             screen.dropped = 0
-        for kind in ("alerts", "readings", "findings"):
+        for kind in ("alerts", "notices", "readings", "findings"):
             items = [item for frame in frames for item in frame.get(kind, ())]
             if items:
                 await ws.send_json({"type": kind, kind: items})

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from alerts.episodes.views import TOPIC_ALERTS
+from alerts.notify.port import TOPIC_NOTICES
 from patient_hub.bus.base import TOPIC_FINDINGS, TOPIC_READINGS, Bus
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,8 @@ class MonitorFanout:
         readings = MonitorFanout._Listener(self, TOPIC_READINGS, "readings")
         findings = MonitorFanout._Listener(self, TOPIC_FINDINGS, "findings")
         alerts = MonitorFanout._Listener(self, TOPIC_ALERTS, "alerts")
-        listeners = (readings, findings, alerts)
+        notices = MonitorFanout._Listener(self, TOPIC_NOTICES, "notices")
+        listeners = (readings, findings, alerts, notices)
         self._tasks = [asyncio.create_task(x.run(), name=f"fanout-{x.topic}") for x in listeners]
         await asyncio.gather(*(x.ready.wait() for x in listeners))
 
@@ -90,6 +92,8 @@ class MonitorFanout:
             mine = [i for i in items if screen.visible is None or i["patient_id"] in screen.visible]
             if field == "alerts":
                 mine = [a for a in mine if alert_for(screen, a)]
+            elif field == "notices" and screen.role != "patient":
+                continue  # reminders are for the patient's own screen
             if mine:
                 screen.offer({field: mine})
 

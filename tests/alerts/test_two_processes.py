@@ -123,7 +123,10 @@ async def test_an_accept_through_one_process_shows_on_a_screen_of_the_other_with
 ) -> None:
     database_url, (url_a, url_b) = two_servers
     [alert_id] = await open_alerts(database_url, 1, opened_ago_s=0)
-    ws_b = url_b.replace("http://", "ws://") + f"/ws/monitor?access_token={await token(url_b, 'admin')}"
+    ws_b = (
+        url_b.replace("http://", "ws://")
+        + f"/ws/monitor?access_token={await token(url_b, 'admin')}"
+    )
     async with websockets.connect(ws_b) as screen_b:
         assert json.loads(await screen_b.recv())["type"] == "hello"
         headers = {"Authorization": f"Bearer {await token(url_a, 'nurse-a')}"}

@@ -94,6 +94,7 @@ def upgrade() -> None:
         sa.Column("bridge_id", sa.String(length=64), nullable=False),
         sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("battery_pct", sa.Float(), nullable=True),
+        sa.Column("continuous", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("patient_id", "device_id", name=op.f("pk_device_heartbeats")),
     )
     with op.batch_alter_table("device_heartbeats", schema=None) as batch_op:

@@ -174,5 +174,14 @@ const TelemedAlerts = (() => {
     }, 5000);
   }
 
-  return { start, take, bindSocket: (ws) => { socket = ws; } };
+  function notice(n) {
+    // A reminder to the patient (a missed measurement): shown in the strip until dismissed.
+    const list = document.getElementById("alerts-centre-list");
+    const item = el("li", { class: "alert low notice" });
+    item.append(el("div", { class: "alert-head" }, n.subject), el("div", { class: "alert-why" }, n.body));
+    item.append(button("OK", () => item.remove()));
+    list.prepend(item);
+  }
+
+  return { start, take, notice, bindSocket: (ws) => { socket = ws; } };
 })();

@@ -136,6 +136,8 @@ function connect() {
       for (const r of frame.readings) show(r);
     } else if (frame.type === "alerts") {
       for (const a of frame.alerts) TelemedAlerts.take(a);
+    } else if (frame.type === "notices") {
+      for (const n of frame.notices) TelemedAlerts.notice(n);
     } else if (frame.type === "findings") {
       for (const f of frame.findings) showFinding(f);
     } else if (frame.type === "gap") {
