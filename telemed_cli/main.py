@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from telemed_cli.alerts import alerts_app
 from telemed_cli.bridge import bridge_app
 
 app = typer.Typer(help="Telemed remote-monitoring platform.", no_args_is_help=True)
@@ -20,6 +21,7 @@ db_app = typer.Typer(help="Database.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
 app.add_typer(db_app, name="db")
 app.add_typer(bridge_app, name="bridge")
+app.add_typer(alerts_app, name="alerts")
 console = Console()
 
 

@@ -9,6 +9,7 @@ after the request's transaction commits, so every screen on every API process se
 # No ``from __future__ import annotations`` here: FastAPI resolves the routes' annotations at
 # run time, and the dependency aliases are local to build_router.
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request
@@ -23,12 +24,22 @@ from alerts.episodes.schemas import (
     AlertOut,
     PauseIn,
     RejectIn,
+    ReplayIn,
     ResolveIn,
+    RuleStatsOut,
 )
 from alerts.episodes.views import TOPIC_ALERTS, alert_json
+from alerts.replay import service as replay_service
+from alerts.replay.engine import policy_from_json
 from patient_hub.access import Principal
 from patient_hub.accounts.models import Role
 from patient_hub.runtime import HubContext
+from telemed_core.errors import Forbidden
+
+
+def _supervisor(who: Principal) -> None:
+    if who.role is not Role.ADMIN:
+        raise Forbidden("alert statistics and policy replay are for supervisors (admin)")
 
 
 def _out(ep: AlertEpisode) -> AlertOut:
@@ -84,6 +95,25 @@ def build_router(
         if who.role is Role.CARDIOLOGIST:
             found = [ep for ep in found if ep.category == "clinical"]
         return [_out(ep) for ep in found]
+
+    @router.get("/stats", response_model=list[RuleStatsOut])
+    async def stats(
+        session: SessionT, who: Who, since: datetime, until: datetime
+    ) -> list[RuleStatsOut]:
+        """Per-rule quality over a period: count, acceptance rate, median time to accept,
+        outcomes and false alarms (supervisors)."""
+        _supervisor(who)
+        return [
+            RuleStatsOut(**row) for row in await replay_service.rule_stats(session, since, until)
+        ]
+
+    @router.post("/replay")
+    async def replay(body: ReplayIn, session: SessionT, who: Who) -> dict[str, Any]:
+        """How many alerts a proposed policy would have raised over a stored period, against
+        today's policy, before switching it on (supervisors)."""
+        _supervisor(who)
+        proposed = policy_from_json(body.policy, body.name)
+        return await replay_service.replay_period(session, proposed, body.since, body.until)
 
     @router.get("/{alert_id}", response_model=AlertDetailOut)
     async def get_alert(alert_id: int, session: SessionT, who: Who) -> AlertDetailOut:

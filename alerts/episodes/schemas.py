@@ -78,3 +78,13 @@ class RuleStatsOut(BaseModel):
     median_time_to_accept_s: float | None
     outcomes: dict[str, int]
     false_alarms: int
+
+
+class ReplayIn(BaseModel):
+    """A proposed policy (as in ``telemed alerts replay --policy FILE``) and the period."""
+
+    model_config = ConfigDict(extra="forbid")
+    policy: dict[str, Any]
+    since: datetime
+    until: datetime
+    name: str = "proposed"
