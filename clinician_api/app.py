@@ -25,6 +25,7 @@ from alerts.notify.port import (
 from clinician_api.auth.endpoints import router as auth_router
 from clinician_api.deps import current_principal, get_session
 from clinician_api.fhir_rest import outcome as fhir_outcome
+from clinician_api.fhir_rest.flags import router as fhir_flags_router
 from clinician_api.fhir_rest.search import router as fhir_search_router
 from clinician_api.fhir_rest.subscriptions import SubscriptionHub
 from clinician_api.fhir_rest.subscriptions import router as fhir_subscriptions_router
@@ -146,5 +147,6 @@ def create_app(settings: ServerSettings) -> FastAPI:
     app.include_router(fhir_transaction_router)
     app.include_router(fhir_subscriptions_router)
     app.include_router(fhir_search_router)
+    app.include_router(fhir_flags_router)
     app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")
     return app
