@@ -12,6 +12,8 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
+from alerts.adherence.endpoints import build_router as schedules_router
+from alerts.adherence.technical import TechnicalLimits
 from alerts.engine.consumer import AlertWorker
 from alerts.episodes.endpoints import build_router as alerts_router
 from alerts.notify.port import (
@@ -111,6 +113,8 @@ def create_app(settings: ServerSettings) -> FastAPI:
             timer_poll_s=settings.alert_timer_poll_s,
             consume=settings.role in ("all", "worker"),
             notifiers=make_notifiers(settings, bus),
+            sweep_s=settings.alert_sweep_s,
+            limits=TechnicalLimits(device_offline_s=settings.alert_device_offline_s),
         )
         app.state.alert_worker = alert_worker
         workers.append(asyncio.create_task(alert_worker.run(stop), name="alert-worker"))
@@ -142,6 +146,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
     app.include_router(patients_router)
     app.include_router(monitor_router)
     app.include_router(alerts_router(get_session, current_principal))
+    app.include_router(schedules_router(get_session, current_principal))
     app.include_router(ingest_router)
     app.include_router(web_router)
     app.include_router(fhir_transaction_router)

@@ -35,6 +35,10 @@ class ServerSettings(BaseSettings):
     alert_timer_poll_s: float = Field(default=1.0, gt=0, le=60)
     #: E-mail reminders go through this SMTP server; without a host, e-mail is not configured
     #: and each e-mail notification is recorded as failed with that reason.
+    #: Technical alarms: a streaming device silent this long is offline; the silence check runs
+    #: this often (reference/clinical-workflow.md §5.6 proposes these; operators tune them).
+    alert_device_offline_s: float = Field(default=600.0, gt=0)
+    alert_sweep_s: float = Field(default=60.0, gt=0)
     smtp_host: str | None = None
     smtp_port: int = Field(default=25, ge=1, le=65535)
     smtp_sender: str = "telemed@localhost"

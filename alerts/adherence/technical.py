@@ -140,6 +140,9 @@ async def _back_online(
         ep = await episodes_repo.get_open(session, patient_id, rule)
         if ep is None or ep.condition == "cleared":
             continue
+        offline = ep.explanation.get("values", {}).get("device_id")
+        if rule == "device_offline" and offline != device_id:
+            continue  # another device of the patient; the silent one is still silent
         t = technical_trigger(patient_id, rule, "clear", at, "", f"{device_id} heard again", {})
         changed += await episodes.apply(session, t, at)
     return changed

@@ -41,6 +41,7 @@ class AlertEngine:
     def __init__(self) -> None:
         self.conditions = ReadingConditions()
         self.policies = policy.PolicyCache()
+        self.limits = technical.LIMITS
 
     async def readings(
         self, session: AsyncSession, payload: dict[str, Any], now: datetime
@@ -53,7 +54,7 @@ class AlertEngine:
         for patient_id, rows in by_patient.items():
             rules = await self.policies.reading_rules(session, patient_id, now)
             triggers += self.conditions.take(patient_id, rules, rows)
-        changed = await technical.take_readings(session, payload, now)
+        changed = await technical.take_readings(session, payload, now, self.limits)
         return changed + await self._apply(session, triggers, now)
 
     async def findings(
@@ -93,6 +94,7 @@ class AlertWorker:
         clock: Callable[[], datetime] | None = None,
         notifiers: dict[str, Notifier] | None = None,
         sweep_s: float = 60.0,
+        limits: technical.TechnicalLimits = technical.LIMITS,
     ) -> None:
         self.hub = hub
         self.consumer = consumer
@@ -102,6 +104,7 @@ class AlertWorker:
         self.clock = clock or hub.clock
         self.notifiers = notifiers or {}
         self.sweep_s = sweep_s
+        self.engine.limits = limits
         self._last_sweep: float | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -160,7 +163,7 @@ class AlertWorker:
         now = self.clock()
         async with self.hub.write_lock, unit_of_work(self.hub.sessions) as session:
             await adherence.ensure_default_schedules(session, now)
-            changed = await technical.sweep(session, now)
+            changed = await technical.sweep(session, now, self.engine.limits)
         await self.publish(changed)
         return len(changed)
 

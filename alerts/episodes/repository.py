@@ -138,3 +138,18 @@ async def in_period(
 async def count_open(session: AsyncSession) -> int:
     stmt = select(func.count()).select_from(AlertEpisode).where(AlertEpisode.open_key.is_not(None))
     return int((await session.scalar(stmt)) or 0)
+
+
+async def latest_closed(session: AsyncSession, patient_id: str, rule: str) -> AlertEpisode | None:
+    """The most recent closed episode of (patient, rule)."""
+    stmt = (
+        select(AlertEpisode)
+        .where(
+            AlertEpisode.patient_id == patient_id,
+            AlertEpisode.rule == rule,
+            AlertEpisode.open_key.is_(None),
+        )
+        .order_by(AlertEpisode.id.desc())
+        .limit(1)
+    )
+    return (await session.scalars(stmt)).first()

@@ -182,7 +182,8 @@ FINDING_RULES: dict[str, FindingRule] = {
 }  # fmt: skip
 
 #: Raw-reading rules shared by every programme (SpO2 per Masimo/GE practice: 90 % with a 60 s
-#: delay, clear at 92 %, rapid limit 85 %; HR above 130 bpm for 60 s, clear at 120 bpm).
+#: delay, clear at 92 %, rapid limit 85 %; HR above 125 bpm for 60 s, clear at 115 bpm, below
+#: the lethal-arrhythmia monitor's extreme tachycardia, 140 bpm).
 READING_RULES: tuple[ReadingRule, ...] = (
     ReadingRule(
         "desaturation", "SpO2 below limit", ("spo2",), below=True, trigger=90.0, clear=92.0,
@@ -190,7 +191,7 @@ READING_RULES: tuple[ReadingRule, ...] = (
     ),
     ReadingRule(
         "tachycardia", "Heart rate above limit", ("heart_rate", "pulse_rate"), below=False,
-        trigger=130.0, clear=120.0, persistence_s=60.0, rapid=None, priority=Priority.MEDIUM,
+        trigger=125.0, clear=115.0, persistence_s=60.0, rapid=None, priority=Priority.MEDIUM,
         unit="/min",
     ),
 )  # fmt: skip
