@@ -70,24 +70,67 @@ def technical_trigger(
     )
 
 
-async def take_readings(
-    session: AsyncSession, payload: dict[str, Any], now: datetime, limits: TechnicalLimits = LIMITS
-) -> list[AlertEpisode]:
-    """Record liveness and battery of one readings batch; raise or clear battery low and the
-    device's offline alarm."""
+class HeardCache:
+    """When each device's liveness was last written: a device streaming every second is
+    written at most every ``every_s`` (the silence limits are minutes), so liveness costs
+    the hot path almost nothing. A battery level is always written."""
+
+    def __init__(self, every_s: float = 30.0) -> None:
+        self.every_s = every_s
+        self._written: dict[tuple[str, str], datetime] = {}
+
+    def due(self, key: tuple[str, str], at: datetime) -> bool:
+        last = self._written.get(key)
+        if last is not None and abs((at - last).total_seconds()) < self.every_s:
+            return False
+        self._written[key] = at
+        return True
+
+
+def heard_devices(
+    payload: dict[str, Any], cache: HeardCache | None = None
+) -> list[tuple[str, str, _Heard]]:
+    """(patient, device, what was heard) of one readings batch that is worth writing: every
+    battery level, and liveness at most every ``cache.every_s`` per device (pure)."""
     latest: dict[tuple[str, str], _Heard] = {}
     for r in payload.get("readings", []):
         if "derived" in r.get("flags", ()):
             continue
         heard = latest.setdefault((r["patient_id"], r["device_id"]), _Heard())
         heard.take(r, payload.get("bridge_id", ""))
-    changed: list[AlertEpisode] = []
+    out = []
     for (patient_id, device_id), h in latest.items():
+        assert h.at is not None
+        if cache is not None and h.battery is None and not cache.due((patient_id, device_id), h.at):
+            continue
+        out.append((patient_id, device_id, h))
+    return out
+
+
+async def record_heard(
+    session: AsyncSession,
+    devices: list[tuple[str, str, _Heard]],
+    limits: TechnicalLimits = LIMITS,
+) -> list[AlertEpisode]:
+    """Write liveness and battery; raise or clear battery low and the device's offline alarm."""
+    changed: list[AlertEpisode] = []
+    for patient_id, device_id, h in devices:
         assert h.at is not None
         await repo.heard(session, patient_id, device_id, h.bridge_id, h.at, h.battery, h.streaming)
         changed += await _battery(session, patient_id, device_id, h.at, h.battery, limits)
         changed += await _back_online(session, patient_id, device_id, h.at)
     return changed
+
+
+async def take_readings(
+    session: AsyncSession,
+    payload: dict[str, Any],
+    now: datetime,
+    limits: TechnicalLimits = LIMITS,
+    cache: HeardCache | None = None,
+) -> list[AlertEpisode]:
+    """``heard_devices`` then ``record_heard`` in one go."""
+    return await record_heard(session, heard_devices(payload, cache), limits)
 
 
 @dataclass

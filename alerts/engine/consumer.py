@@ -11,10 +11,11 @@ import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alerts.adherence import service as adherence
 from alerts.adherence import technical
@@ -35,6 +36,21 @@ GROUP = "alerts"
 RECLAIM_IDLE_S = 30.0
 
 
+@dataclass
+class Plan:
+    """The writes one or more bus messages need."""
+
+    triggers: list[Trigger] = field(default_factory=list)
+    heard: list[tuple[str, str, Any]] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.triggers or self.heard)
+
+    def add(self, other: Plan) -> None:
+        self.triggers += other.triggers
+        self.heard += other.heard
+
+
 class AlertEngine:
     """Evaluates a bus payload and applies it inside the caller's transaction."""
 
@@ -42,26 +58,35 @@ class AlertEngine:
         self.conditions = ReadingConditions()
         self.policies = policy.PolicyCache()
         self.limits = technical.LIMITS
+        self.heard = technical.HeardCache()
 
-    async def readings(
-        self, session: AsyncSession, payload: dict[str, Any], now: datetime
-    ) -> list[AlertEpisode]:
+    async def plan_readings(
+        self, sessions: async_sessionmaker[AsyncSession], payload: dict[str, Any], now: datetime
+    ) -> Plan:
+        """What a readings batch changes, decided without the write lock: the triggers, and the
+        devices whose liveness or battery is due to be written. Usually nothing."""
         by_patient: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for r in payload.get("readings", []):
             if "derived" not in r.get("flags", []):
                 by_patient[r["patient_id"]].append(r)
-        triggers: list[Trigger] = []
+        plan = Plan()
+        missing = [p for p in by_patient if not self.policies.cached(p)]
+        if missing:  # a read-only look-up of new patients' policies (WAL: no writer blocked)
+            async with sessions() as session:
+                for patient_id in missing:
+                    await self.policies.reading_rules(session, patient_id, now)
         for patient_id, rows in by_patient.items():
-            rules = await self.policies.reading_rules(session, patient_id, now)
-            triggers += self.conditions.take(patient_id, rules, rows)
-        changed = await technical.take_readings(session, payload, now, self.limits)
-        return changed + await self._apply(session, triggers, now)
+            rules = self.policies.peek(patient_id)
+            plan.triggers += self.conditions.take(patient_id, rules, rows)
+        plan.heard = technical.heard_devices(payload, self.heard)
+        return plan
 
-    async def findings(
-        self, session: AsyncSession, payload: dict[str, Any], now: datetime
-    ) -> list[AlertEpisode]:
-        triggers = [t for f in payload.get("findings", []) if (t := finding_trigger(f))]
-        return await self._apply(session, triggers, now)
+    def plan_findings(self, payload: dict[str, Any]) -> Plan:
+        return Plan([t for f in payload.get("findings", []) if (t := finding_trigger(f))])
+
+    async def apply(self, session: AsyncSession, plan: Plan, now: datetime) -> list[AlertEpisode]:
+        changed = await technical.record_heard(session, plan.heard, self.limits)
+        return changed + await self._apply(session, plan.triggers, now)
 
     async def _apply(
         self, session: AsyncSession, triggers: list[Trigger], now: datetime
@@ -131,14 +156,19 @@ class AlertWorker:
                 await asyncio.sleep(1)
 
     async def handle(self, topic: str, batch: list[Delivery]) -> None:
+        """Evaluate a batch; write (under SQLite's writer lock) only when it changes something:
+        most readings batches change nothing, and the hot path stays off the writer."""
         now = self.clock()
-        async with self.hub.write_lock, unit_of_work(self.hub.sessions) as session:
-            changed: list[AlertEpisode] = []
-            for d in batch:
-                if topic == TOPIC_FINDINGS:
-                    changed += await self.engine.findings(session, d.payload, now)
-                else:
-                    changed += await self.engine.readings(session, d.payload, now)
+        plan = Plan()
+        for d in batch:
+            if topic == TOPIC_FINDINGS:
+                plan.add(self.engine.plan_findings(d.payload))
+            else:
+                plan.add(await self.engine.plan_readings(self.hub.sessions, d.payload, now))
+        changed: list[AlertEpisode] = []
+        if plan:
+            async with self.hub.write_lock, unit_of_work(self.hub.sessions) as session:
+                changed = await self.engine.apply(session, plan, now)
         await self.publish(changed)
         await self.hub.bus.ack(topic, GROUP, [d.id for d in batch])
 

@@ -50,6 +50,14 @@ class PolicyCache:
         self.ttl_s = ttl_s
         self._rules: dict[str, tuple[float, tuple[ReadingRule, ...]]] = {}
 
+    def cached(self, patient_id: str) -> bool:
+        hit = self._rules.get(patient_id)
+        return hit is not None and time.monotonic() - hit[0] < self.ttl_s
+
+    def peek(self, patient_id: str) -> tuple[ReadingRule, ...]:
+        """The cached rules (the caller made sure they are there)."""
+        return self._rules[patient_id][1]
+
     async def reading_rules(
         self, session: AsyncSession, patient_id: str, now: datetime
     ) -> tuple[ReadingRule, ...]:
