@@ -24,6 +24,7 @@ from alerts.notify.port import (
     SmtpNotifier,
     SmtpSettings,
 )
+from alerts.policy.endpoints import build_router as policy_router
 from clinician_api.auth.endpoints import router as auth_router
 from clinician_api.deps import current_principal, get_session
 from clinician_api.fhir_rest import outcome as fhir_outcome
@@ -147,6 +148,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
     app.include_router(monitor_router)
     app.include_router(alerts_router(get_session, current_principal))
     app.include_router(schedules_router(get_session, current_principal))
+    app.include_router(policy_router(get_session, current_principal))
     app.include_router(ingest_router)
     app.include_router(web_router)
     app.include_router(fhir_transaction_router)

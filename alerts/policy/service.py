@@ -90,8 +90,17 @@ async def set_override(
         raise BusinessRuleViolation(f"parameter {parameter!r}; one of {PARAMETERS}")
     if not reason.strip():
         raise BusinessRuleViolation("a threshold change needs a reason")
-    if expires_at is not None and expires_at <= now:
-        raise BusinessRuleViolation("the expiry must be in the future")
+    if expires_at is not None and (expires_at.tzinfo is None or expires_at <= now):
+        raise BusinessRuleViolation("the expiry must be in the future, with a time zone")
+    current = {r.name: r for r in await reading_rules(session, patient_id, now)}[rule]
+    changed = current.with_parameter(parameter, value, current.provenance)
+    if parameter == "persistence_s" and value < 0:
+        raise BusinessRuleViolation("persistence_s must be >= 0")
+    if (changed.clear < changed.trigger) if changed.below else (changed.clear > changed.trigger):
+        raise BusinessRuleViolation(
+            f"the clear level ({changed.clear:g}) must be on the normal side of the trigger "
+            f"({changed.trigger:g}): hysteresis"
+        )
     row = ThresholdOverride(
         patient_id=patient_id, rule=rule, parameter=parameter, value=value,
         set_by=by, set_at=now, reason=reason, expires_at=expires_at,
