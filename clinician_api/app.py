@@ -15,8 +15,23 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
+from alerts.adherence.endpoints import build_router as schedules_router
+from alerts.adherence.technical import TechnicalLimits
+from alerts.engine.consumer import AlertWorker
+from alerts.episodes.endpoints import build_router as alerts_router
+from alerts.notify.port import (
+    LoggingSms,
+    Notifier,
+    ScreenNotifier,
+    SmsNotifier,
+    SmtpNotifier,
+    SmtpSettings,
+)
+from alerts.policy.endpoints import build_router as policy_router
 from clinician_api.auth.endpoints import router as auth_router
+from clinician_api.deps import current_principal, get_session
 from clinician_api.fhir_rest import outcome as fhir_outcome
+from clinician_api.fhir_rest.flags import router as fhir_flags_router
 from clinician_api.fhir_rest.search import router as fhir_search_router
 from clinician_api.fhir_rest.subscriptions import SubscriptionHub
 from clinician_api.fhir_rest.subscriptions import router as fhir_subscriptions_router
@@ -58,6 +73,23 @@ def make_leases(settings: ServerSettings) -> Leases:
 
         return RedisLeases(settings.redis_url, prefix=settings.bus_prefix)
     return MemoryLeases()
+
+
+def make_notifiers(settings: ServerSettings, bus: Bus) -> dict[str, Notifier]:
+    """The notification channels: the patient's screens, SMS (logging gateway), and e-mail
+    when an SMTP server is configured."""
+    notifiers: dict[str, Notifier] = {
+        "websocket": ScreenNotifier(bus),
+        "sms": SmsNotifier(LoggingSms()),
+    }
+    if settings.smtp_host:
+        notifiers["email"] = SmtpNotifier(
+            SmtpSettings(
+                settings.smtp_host, settings.smtp_port, settings.smtp_sender,
+                settings.smtp_username, settings.smtp_password, settings.smtp_starttls,
+            )
+        )  # fmt: skip
+    return notifiers
 
 
 def _problem(status: int, title: str, detail: str) -> JSONResponse:
@@ -109,6 +141,19 @@ def create_app(settings: ServerSettings) -> FastAPI:
             )
             app.state.worker = worker
             workers.append(asyncio.create_task(worker.run(stop), name="signal-worker"))
+        # Every process fires due alert timers (claimed once across processes); the workers
+        # also consume readings and findings into episodes.
+        alert_worker = AlertWorker(
+            app.state.hub,
+            settings.worker_name,
+            timer_poll_s=settings.alert_timer_poll_s,
+            consume=settings.role in ("all", "worker"),
+            notifiers=make_notifiers(settings, bus),
+            sweep_s=settings.alert_sweep_s,
+            limits=TechnicalLimits(device_offline_s=settings.alert_device_offline_s),
+        )
+        app.state.alert_worker = alert_worker
+        workers.append(asyncio.create_task(alert_worker.run(stop), name="alert-worker"))
         try:
             yield
         finally:
@@ -169,10 +214,14 @@ def create_app(settings: ServerSettings) -> FastAPI:
         app.include_router(auth_router)
         app.include_router(patients_router)
         app.include_router(monitor_router)
+        app.include_router(alerts_router(get_session, current_principal))
+        app.include_router(schedules_router(get_session, current_principal))
+        app.include_router(policy_router(get_session, current_principal))
         app.include_router(web_router)
         app.include_router(docs_router)
         app.include_router(fhir_transaction_router)
         app.include_router(fhir_subscriptions_router)
         app.include_router(fhir_search_router)
+        app.include_router(fhir_flags_router)
         app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")
     return app

@@ -44,6 +44,20 @@ class ServerSettings(BaseSettings):
     #: A signal worker's partition leases expire this long after its last renewal: a dead
     #: worker's patients move to the others within about this time.
     worker_lease_s: float = Field(default=10.0, ge=1.0, le=300.0)
+    #: How often each process looks for due alert timers (escalations, pause expiries).
+    alert_timer_poll_s: float = Field(default=1.0, gt=0, le=60)
+    #: E-mail reminders go through this SMTP server; without a host, e-mail is not configured
+    #: and each e-mail notification is recorded as failed with that reason.
+    #: Technical alarms: a streaming device silent this long is offline; the silence check runs
+    #: this often (reference/clinical-workflow.md §5.6 proposes these; operators tune them).
+    alert_device_offline_s: float = Field(default=600.0, gt=0)
+    alert_sweep_s: float = Field(default=60.0, gt=0)
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_sender: str = "telemed@localhost"
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
 
     @model_validator(mode="after")
     def _split_roles_need_redis(self) -> ServerSettings:

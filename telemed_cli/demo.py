@@ -29,13 +29,25 @@ NAMES = [
 ]
 
 
+#: Who deteriorates in a plain ``telemed demo`` (each from 2-3 min, then every 10 min).
+DEFAULT_SCENARIOS = {
+    "demo-2": "desaturation",
+    "demo-3": "hypertensive-crisis",
+    "demo-4": "ventricular-fibrillation",
+    "demo-5": "af",
+    "demo-6": "battery-low",
+}
+
+
 @dataclass
 class DemoSeed:
     bridges: list[SimBridge]
     accounts: list[tuple[str, str]]
 
 
-async def seed(settings: ServerSettings, n_patients: int) -> DemoSeed:
+async def seed(
+    settings: ServerSettings, n_patients: int, programme_of: dict[str, str] | None = None
+) -> DemoSeed:
     """Idempotently create the demo's people and enrol one simulated bridge per patient."""
     engine = make_engine(settings.database_url)
     sessions = make_sessionmaker(engine)
@@ -49,6 +61,7 @@ async def seed(settings: ServerSettings, n_patients: int) -> DemoSeed:
                 name = NAMES[i % len(NAMES)] + ("" if i < len(NAMES) else f" {i + 1}")
                 programme = "hypertension" if i % 3 == 2 else "heart_failure"
                 given, family = name.split(" ", 1)
+                programme = (programme_of or {}).get(pid, programme)
                 await patients.upsert_patient(
                     session, pid, name, utc_now(), programme=programme,
                     telemedpoint_id=TELEMEDPOINT,

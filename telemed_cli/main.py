@@ -15,6 +15,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from device_bridge.simulator import SCENARIOS, scenario_name
+from telemed_cli.alerts import alerts_app
 from telemed_cli.bridge import bridge_app
 from telemed_cli.errors import explain, redact
 from telemed_cli.users import user_app
@@ -29,6 +31,7 @@ db_app = typer.Typer(help="Database.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
 app.add_typer(db_app, name="db")
 app.add_typer(bridge_app, name="bridge")
+app.add_typer(alerts_app, name="alerts")
 console = Console()
 errors = Console(stderr=True)
 
@@ -63,6 +66,16 @@ def _settings(**overrides: Any) -> Any:
     from clinician_api.settings import ServerSettings
 
     return ServerSettings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def _scenario(name: str | None) -> str | None:
+    """The scenario's canonical name; an unknown one is a usage error."""
+    if name is None:
+        return None
+    canonical = scenario_name(name)
+    if canonical not in SCENARIOS:
+        raise typer.BadParameter(f"unknown scenario {name!r}; one of {', '.join(SCENARIOS)}")
+    return canonical
 
 
 def _fail(message: str) -> None:
@@ -233,19 +246,32 @@ def simulate(
     remove: Annotated[
         bool, typer.Option("--remove", help="delete the simulated patients (sim-*) and their data")
     ] = False,
+    scenario: Annotated[
+        str | None, typer.Option(help=f"every simulated patient plays it: {', '.join(SCENARIOS)}")
+    ] = None,
+    scenario_start: Annotated[int, typer.Option(min=0, help="seconds before it starts")] = 30,
 ) -> None:
     """Simulated bridges with simulated devices, over the real wire protocol and websockets.
     Simulated patients are test data (HTEST); --remove deletes them from the hub."""
-    from telemed_cli.simulate import enrol, run_bridges
+    from telemed_cli.simulate import enrol, prepare_scenario, run_bridges, scenario_programme
+
+    name = _scenario(scenario)
 
     if remove:
         _remove_simulated(hub, admin_user, admin_password)
         return
 
     async def main() -> dict[str, int]:
-        bridges = await enrol(api or hub, admin_user, admin_password, patients)
+        api_url = api or hub
+        bridges = await enrol(api_url, admin_user, admin_password, patients, scenario_programme(name))
         console.print(f"enrolled {len(bridges)} simulated bridges on {hub}")
-        return await run_bridges(hub, bridges, seconds=seconds, outbox_dir=outbox_dir, ecg=ecg)
+        ids = [b.patient_id for b in bridges]
+        await prepare_scenario(api_url, admin_user, admin_password, ids, name, scenario_start)
+        plays = {pid: name for pid in ids} if name else None
+        return await run_bridges(
+            hub, bridges, seconds=seconds, outbox_dir=outbox_dir, ecg=ecg,
+            scenarios=plays, scenario_start_s=scenario_start,
+        )  # fmt: skip
 
     try:
         produced = asyncio.run(main())
@@ -303,10 +329,15 @@ def demo(
     patients: Annotated[int, typer.Option(min=1, max=200)] = 6,
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     database_url: Annotated[str, typer.Option()] = "sqlite:///var/demo.db",
+    scenario: Annotated[
+        str | None, typer.Option(help=f"demo-2 plays it from 30 s: {', '.join(SCENARIOS)}")
+    ] = None,
 ) -> None:
     """Everything in one process: hub, screens and simulated patients, seeded demo accounts."""
-    from telemed_cli.demo import seed
-    from telemed_cli.simulate import run_bridges
+    from telemed_cli.demo import DEFAULT_SCENARIOS, seed
+    from telemed_cli.simulate import prepare_scenario, run_bridges
+
+    name = _scenario(scenario)
 
     settings = _settings(environment="demo", host=host, port=port, database_url=database_url)
 
@@ -314,7 +345,11 @@ def demo(
         from clinician_api.migrate import upgrade_async
 
         await upgrade_async(settings.database_url)
-        data = await seed(settings, patients)
+        data = await seed(
+            settings,
+            patients,
+            programme_of={"demo-2": "hypertension"} if name == "missed-measurement" else None,
+        )
 
         async def ready(url: str) -> None:
             table = Table(title="Demo accounts (password: demo)")
@@ -333,21 +368,18 @@ def demo(
             console.print(f"API docs:       [bold]{url}/docs[/bold]", highlight=False)
             console.print(f"TELEMED_READY {url}", highlight=False)
             hub = url.replace("0.0.0.0", "127.0.0.1")
-            # Two patients deteriorate now and then, so that findings show on the screens.
-            scenarios = {
-                "demo-2": "desaturation",
-                "demo-3": "hypertensive_crisis",
-                "demo-4": "ventricular_fibrillation",
-            }
+            # Some patients deteriorate now and then, so that alerts show on the screens; with
+            # --scenario, demo-2 plays that one 30 s after the start.
+            scenarios = {"demo-2": name} if name else dict(DEFAULT_SCENARIOS)
+            start = 30 if name else None
+            if name:
+                await prepare_scenario(hub, "admin", "demo", ["demo-2"], name, 30)
             asyncio.create_task(
                 run_bridges(
-                    hub,
-                    data.bridges,
-                    seconds=None,
-                    outbox_dir=Path("var/demo-outbox"),
-                    scenarios=scenarios,
+                    hub, data.bridges, seconds=None, outbox_dir=Path("var/demo-outbox"),
+                    scenarios=scenarios, scenario_start_s=start,
                 )
-            )
+            )  # fmt: skip
 
         await _serve(settings, ready)
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 
@@ -40,7 +41,9 @@ def ws_url(hub: str) -> str:
     return base.replace("http://", "ws://", 1).replace("https://", "wss://", 1) + "/ws/bridge"
 
 
-async def enrol(hub: str, admin_user: str, admin_password: str, patients: int) -> list[SimBridge]:
+async def enrol(
+    hub: str, admin_user: str, admin_password: str, patients: int, programme: str = "heart_failure"
+) -> list[SimBridge]:
     """Create (or update) patients ``sim-1..N`` with one home bridge each, via the admin API."""
     async with httpx.AsyncClient(base_url=http_base(hub), timeout=30) as client:
         response = await client.post(
@@ -54,7 +57,7 @@ async def enrol(hub: str, admin_user: str, admin_password: str, patients: int) -
             body = {
                 "id": pid,
                 "display_name": f"Simulated patient {i}",
-                "programme": "heart_failure",
+                "programme": programme,
                 "is_test": True,  # HTEST: shown as test data, removable with --remove
             }
             (await client.post("/api/patients", json=body, headers=headers)).raise_for_status()
@@ -121,6 +124,7 @@ async def run_bridges(
     drain_timeout_s: float = 60.0,
     stop: asyncio.Event | None = None,
     scenarios: dict[str, str] | None = None,
+    scenario_start_s: int | None = None,
 ) -> dict[str, int]:
     """Run simulated bridges; after ``seconds`` (or ``stop``), drain the outboxes. Returns
     how many items each bridge produced."""
@@ -133,7 +137,10 @@ async def run_bridges(
         uplink = Uplink(ws_url(hub), b.bridge_id, b.token, outbox)
         uplinks.append(uplink)
         scenario = (scenarios or {}).get(b.patient_id)
-        patient = SimulatedPatient(b.patient_id, seed=1000 + i, ecg=ecg, scenario=scenario)
+        patient = SimulatedPatient(
+            b.patient_id, seed=1000 + i, ecg=ecg, scenario=scenario,
+            scenario_start_s=scenario_start_s if scenario else None,
+        )  # fmt: skip
         pipeline = BridgePipeline(outbox, {d.address: d for d in patient.bindings()})
         pipeline.recover()
         producers.append(asyncio.create_task(produce(patient, pipeline, seconds, stop, speed)))
@@ -149,3 +156,36 @@ async def run_bridges(
     for u in uplinks:
         u.outbox.close()
     return {b.bridge_id: n for b, n in zip(bridges, produced, strict=True)}
+
+
+def scenario_programme(scenario: str | None) -> str:
+    """A missed measurement is a hypertension patient's (BP twice a day); others heart failure."""
+    return "hypertension" if scenario == "missed-measurement" else "heart_failure"
+
+
+async def prepare_scenario(
+    hub: str,
+    admin_user: str,
+    admin_password: str,
+    patient_ids: list[str],
+    scenario: str | None,
+    start_s: int,
+) -> None:
+    """What a scenario needs on the hub: for ``missed-measurement``, a blood-pressure slot due
+    a minute after the scenario starts, one minute of grace and an alert at the first miss (the
+    programme's 07:00/19:00 schedule would take hours to show anything)."""
+    if scenario != "missed-measurement":
+        return
+    async with httpx.AsyncClient(base_url=http_base(hub), timeout=30) as client:
+        response = await client.post(
+            "/auth/token", data={"username": admin_user, "password": admin_password}
+        )
+        response.raise_for_status()
+        headers = {"Authorization": f"Bearer {response.json()['access_token']}"}
+        due = utc_now().astimezone(ZoneInfo("Europe/Prague")) + timedelta(seconds=start_s + 60)
+        local_time = f"{due.hour:02d}:{due.minute:02d}"
+        body = {"kind": "bp_systolic", "local_time": local_time, "grace_min": 1,
+                "misses_before_alert": 1}  # fmt: skip
+        for pid in patient_ids:
+            reply = await client.post(f"/api/patients/{pid}/schedules", json=body, headers=headers)
+            reply.raise_for_status()

@@ -93,7 +93,9 @@ class RunningHub:
         await asyncio.wait_for(self._task, 10)
 
 
-async def start_hub(database_url: str, redis_url: str | None = None) -> RunningHub:
+async def start_hub(
+    database_url: str, redis_url: str | None = None, **overrides: Any
+) -> RunningHub:
     import uvicorn
 
     from clinician_api.app import create_app
@@ -105,6 +107,7 @@ async def start_hub(database_url: str, redis_url: str | None = None) -> RunningH
         redis_url=redis_url,
         port=0,
         bus_prefix=f"test:{uuid.uuid4().hex}:",
+        **overrides,
     )
     await upgrade_async(database_url)
     config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_level="warning")

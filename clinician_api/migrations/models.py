@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import alerts.adherence.models
+import alerts.episodes.models
+import alerts.escalation.models
+import alerts.notify.models
+import alerts.policy.models  # noqa: F401
 import patient_hub.accounts.models
 import patient_hub.accounts.security_models
 import patient_hub.fhir.subscriptions

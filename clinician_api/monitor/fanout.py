@@ -11,6 +11,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from alerts.episodes.views import TOPIC_ALERTS
+from alerts.notify.port import TOPIC_NOTICES
 from patient_hub.bus.base import TOPIC_FINDINGS, TOPIC_READINGS, Bus
 
 log = logging.getLogger(__name__)
@@ -22,10 +24,13 @@ class Screen:
     """One connected monitor socket: the patients it may see and its outgoing frames."""
 
     visible: set[str] | None  # None: every patient
+    role: str = "admin"
+    username: str = ""
     queue: asyncio.Queue[dict[str, Any]] = field(
         default_factory=lambda: asyncio.Queue(QUEUE_FRAMES)
     )
     dropped: int = 0
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     def offer(self, frame: dict[str, Any]) -> None:
         if self.queue.full():  # a stalled screen loses old frames, never the hub's pace
@@ -44,10 +49,11 @@ class MonitorFanout:
     async def start(self) -> None:
         readings = MonitorFanout._Listener(self, TOPIC_READINGS, "readings")
         findings = MonitorFanout._Listener(self, TOPIC_FINDINGS, "findings")
-        self._tasks = [
-            asyncio.create_task(x.run(), name=f"fanout-{x.topic}") for x in (readings, findings)
-        ]
-        await asyncio.gather(readings.ready.wait(), findings.ready.wait())
+        alerts = MonitorFanout._Listener(self, TOPIC_ALERTS, "alerts")
+        notices = MonitorFanout._Listener(self, TOPIC_NOTICES, "notices")
+        listeners = (readings, findings, alerts, notices)
+        self._tasks = [asyncio.create_task(x.run(), name=f"fanout-{x.topic}") for x in listeners]
+        await asyncio.gather(*(x.ready.wait() for x in listeners))
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -84,5 +90,19 @@ class MonitorFanout:
     def _dispatch(self, field: str, items: list[dict[str, Any]]) -> None:
         for screen in list(self._screens):
             mine = [i for i in items if screen.visible is None or i["patient_id"] in screen.visible]
+            if field == "alerts":
+                mine = [a for a in mine if alert_for(screen, a)]
+            elif field == "notices" and screen.role != "patient":
+                continue  # reminders are for the patient's own screen
             if mine:
                 screen.offer({field: mine})
+
+
+def alert_for(screen: Screen, alert: dict[str, Any]) -> bool:
+    """An alert goes to the roles its escalation has reached (an admin supervises all);
+    technical and adherence alarms never to cardiologists."""
+    if screen.role == "admin":
+        return True
+    if screen.role == "cardiologist" and alert.get("category") != "clinical":
+        return False
+    return screen.role in alert.get("target_roles", ())

@@ -103,3 +103,66 @@ def test_fibrillation_scenario_is_a_cardiac_arrest_the_hub_recognises() -> None:
     assert fib and 180 <= fib[0] <= 190, found
     assert not [s for s, kind in found if s < 180]  # sinus rhythm raises nothing
     assert pulse_notes == 0  # the oximeter has lost the pulse
+
+
+def _ecg_and_notes(
+    patient: SimulatedPatient, seconds: int
+) -> tuple[list[int], list[tuple[int, str]]]:
+    samples: list[int] = []
+    notes: list[tuple[int, str]] = []
+    for s in range(seconds):
+        for note in patient.tick(T0 + timedelta(seconds=s)):
+            notes.append((s, note.address.rsplit("-", 1)[-1]))
+            if note.characteristic == polar.PMD_DATA_UUID:
+                samples += polar.decode_ecg_frame(note.payload).samples_uv
+    return samples, notes
+
+
+def test_af_scenario_is_an_irregular_rhythm_the_af_detector_flags() -> None:
+    from telemed_signal.af import detect_af
+    from telemed_signal.ecg import detect_r_peaks
+
+    patient = SimulatedPatient("p1", seed=5, scenario="af", scenario_start_s=10)
+    samples, _ = _ecg_and_notes(patient, 130)
+    beats = detect_r_peaks(np.asarray(samples, dtype=float), polar.ECG_SAMPLE_RATE_HZ)
+    flags = detect_af(beats / polar.ECG_SAMPLE_RATE_HZ)
+    assert flags[beats > 40 * polar.ECG_SAMPLE_RATE_HZ].mean() > 0.8
+    assert not flags[beats < 10 * polar.ECG_SAMPLE_RATE_HZ].any()
+
+
+def test_asystole_scenario_is_an_asystole_the_hub_recognises() -> None:
+    patient = SimulatedPatient("p1", seed=2, scenario="asystole", scenario_start_s=20)
+    monitor = LethalArrhythmiaMonitor(["I"], polar.ECG_SAMPLE_RATE_HZ)
+    found = []
+    for s in range(60):
+        for note in patient.tick(T0 + timedelta(seconds=s)):
+            if note.characteristic == polar.PMD_DATA_UUID:
+                uv = np.asarray(polar.decode_ecg_frame(note.payload).samples_uv, dtype=float)
+                found += [(s, f.kind) for f in monitor.process({"I": uv / 1000.0})]
+    assert [k for s, k in found if s < 20] == []
+    assert "asystole" in [k for s, k in found if 20 <= s <= 35], found
+
+
+def test_device_offline_battery_low_and_missed_measurement_scenarios() -> None:
+    _, offline = _ecg_and_notes(
+        SimulatedPatient("p1", 1, scenario="device-offline", scenario_start_s=5), 20
+    )
+    assert {s for s, dev in offline if dev == "oximeter"} == set(range(5))
+    _, missed = _ecg_and_notes(SimulatedPatient("p1", 1, scenario="missed-measurement"), 70)
+    assert not [s for s, dev in missed if dev == "cuff"]
+    low = SimulatedPatient("p1", 1, scenario="battery-low")
+    _ecg_and_notes(low, 120)
+    assert low.body.battery_pct < 20
+
+
+def test_weight_gain_scenario_syncs_two_earlier_days_from_the_scale() -> None:
+    patient = SimulatedPatient("p1", 1, scenario="weight-gain", scenario_start_s=3)
+    weights = []
+    for s in range(4):
+        for note in patient.tick(T0 + timedelta(seconds=s)):
+            if note.address.endswith("scale") and s == 3:
+                weights += decode(note.characteristic, note.payload)
+    assert len(weights) == 3
+    first, last = weights[0], weights[-1]
+    assert round(last.value - first.value, 1) == 2.6
+    assert (T0 - first.device_time).days >= 1  # type: ignore[operator]

@@ -117,6 +117,7 @@ async function start() {
   for (const r of snapshot.latest) show(r);
   for (const f of snapshot.findings || []) showFinding(f);
   if (!snapshot.patients.length) grid.append(el("p", {}, "No patients to show for this account."));
+  await TelemedAlerts.start();
   connect();
   setInterval(markStale, 10000);
 }
@@ -130,6 +131,7 @@ function connect() {
   const status = document.getElementById("status");
   const proto = location.protocol === "https:" ? "wss" : "ws";
   const ws = new WebSocket(`${proto}://${location.host}/ws/monitor`);
+  TelemedAlerts.bindSocket(ws);
   ws.onmessage = (event) => {
     const frame = JSON.parse(event.data);
     if (frame.type === "hello") {
@@ -137,6 +139,10 @@ function connect() {
       status.textContent = "live"; status.className = "status live";
     } else if (frame.type === "readings") {
       for (const r of frame.readings) show(r);
+    } else if (frame.type === "alerts") {
+      for (const a of frame.alerts) TelemedAlerts.take(a);
+    } else if (frame.type === "notices") {
+      for (const n of frame.notices) TelemedAlerts.notice(n);
     } else if (frame.type === "findings") {
       for (const f of frame.findings) showFinding(f);
     } else if (frame.type === "gap") {

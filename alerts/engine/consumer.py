@@ -1,0 +1,221 @@
+"""The alert worker: consumes readings and findings (bus group ``alerts``), turns them into
+episodes, fires due timers, and publishes every visible change on the ``alerts`` topic.
+
+At-least-once: a batch is acked after its episodes are committed; reprocessing it is harmless
+because evidence is recorded by key. Alert events are published after commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from alerts.adherence import service as adherence
+from alerts.adherence import technical
+from alerts.engine.conditions import ReadingConditions, Trigger, arrest_first, finding_trigger
+from alerts.episodes import service as episodes
+from alerts.episodes.models import AlertEpisode
+from alerts.episodes.views import TOPIC_ALERTS, alert_json
+from alerts.escalation import service as escalation
+from alerts.notify import service as notify
+from alerts.notify.port import Notifier
+from alerts.policy import service as policy
+from patient_hub.bus.base import TOPIC_FINDINGS, TOPIC_READINGS, Delivery
+from patient_hub.db import unit_of_work
+from patient_hub.runtime import HubContext
+
+log = logging.getLogger(__name__)
+GROUP = "alerts"
+RECLAIM_IDLE_S = 30.0
+
+
+@dataclass
+class Plan:
+    """The writes one or more bus messages need."""
+
+    triggers: list[Trigger] = field(default_factory=list)
+    heard: list[tuple[str, str, Any]] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.triggers or self.heard)
+
+    def add(self, other: Plan) -> None:
+        self.triggers += other.triggers
+        self.heard += other.heard
+
+
+class AlertEngine:
+    """Evaluates a bus payload and applies it inside the caller's transaction."""
+
+    def __init__(self) -> None:
+        self.conditions = ReadingConditions()
+        self.policies = policy.PolicyCache()
+        self.limits = technical.LIMITS
+        self.heard = technical.HeardCache()
+
+    async def plan_readings(
+        self, sessions: async_sessionmaker[AsyncSession], payload: dict[str, Any], now: datetime
+    ) -> Plan:
+        """What a readings batch changes, decided without the write lock: the triggers, and the
+        devices whose liveness or battery is due to be written. Usually nothing."""
+        by_patient: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for r in payload.get("readings", []):
+            if "derived" not in r.get("flags", []):
+                by_patient[r["patient_id"]].append(r)
+        plan = Plan()
+        missing = [p for p in by_patient if not self.policies.cached(p)]
+        if missing:  # a read-only look-up of new patients' policies (WAL: no writer blocked)
+            async with sessions() as session:
+                for patient_id in missing:
+                    await self.policies.reading_rules(session, patient_id, now)
+        for patient_id, rows in by_patient.items():
+            rules = self.policies.peek(patient_id)
+            plan.triggers += self.conditions.take(patient_id, rules, rows)
+        plan.heard = technical.heard_devices(payload, self.heard)
+        return plan
+
+    def plan_findings(self, payload: dict[str, Any]) -> Plan:
+        return Plan([t for f in payload.get("findings", []) if (t := finding_trigger(f))])
+
+    async def apply(self, session: AsyncSession, plan: Plan, now: datetime) -> list[AlertEpisode]:
+        changed = await technical.record_heard(session, plan.heard, self.limits)
+        return changed + await self._apply(session, plan.triggers, now)
+
+    async def _apply(
+        self, session: AsyncSession, triggers: list[Trigger], now: datetime
+    ) -> list[AlertEpisode]:
+        changed: list[AlertEpisode] = []
+        for t in arrest_first(triggers):
+            changed += await episodes.apply(session, t, now)
+        return changed
+
+
+def visible_changes(changed: list[AlertEpisode]) -> list[dict[str, Any]]:
+    """The changed episodes screens may show (a pending one is not paged yet), once each."""
+    seen: dict[int, dict[str, Any]] = {}
+    for ep in changed:
+        if ep.state != "pending":
+            seen[ep.id] = alert_json(ep)
+    return list(seen.values())
+
+
+class AlertWorker:
+    """Runs the engine against the bus, and the timers, until stopped."""
+
+    def __init__(
+        self,
+        hub: HubContext,
+        consumer: str,
+        *,
+        timer_poll_s: float = 1.0,
+        consume: bool = True,
+        clock: Callable[[], datetime] | None = None,
+        notifiers: dict[str, Notifier] | None = None,
+        sweep_s: float = 60.0,
+        limits: technical.TechnicalLimits = technical.LIMITS,
+    ) -> None:
+        self.hub = hub
+        self.consumer = consumer
+        self.engine = AlertEngine()
+        self.timer_poll_s = timer_poll_s
+        self.consume = consume
+        self.clock = clock or hub.clock
+        self.notifiers = notifiers or {}
+        self.sweep_s = sweep_s
+        self.engine.limits = limits
+        self._last_sweep: float | None = None
+
+    async def run(self, stop: asyncio.Event) -> None:
+        tasks = [asyncio.create_task(self._timers(stop), name="alert-timers")]
+        if self.consume:
+            tasks.append(asyncio.create_task(self._bus(stop), name="alert-consumer"))
+        await asyncio.gather(*tasks)
+
+    async def _bus(self, stop: asyncio.Event) -> None:
+        bus = self.hub.bus
+        while not stop.is_set():
+            try:
+                for topic in (TOPIC_FINDINGS, TOPIC_READINGS):
+                    batch = await bus.reclaim(
+                        topic, GROUP, self.consumer, min_idle_s=RECLAIM_IDLE_S
+                    )
+                    batch += await bus.consume(topic, GROUP, self.consumer, count=50, block_s=0.05)
+                    if batch:
+                        await self.handle(topic, batch)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the batch stays pending and is retried
+                log.exception("alert worker: batch failed, will be retried")
+                await asyncio.sleep(1)
+
+    async def handle(self, topic: str, batch: list[Delivery]) -> None:
+        """Evaluate a batch; write (under SQLite's writer lock) only when it changes something:
+        most readings batches change nothing, and the hot path stays off the writer."""
+        now = self.clock()
+        plan = Plan()
+        for d in batch:
+            if topic == TOPIC_FINDINGS:
+                plan.add(self.engine.plan_findings(d.payload))
+            else:
+                plan.add(await self.engine.plan_readings(self.hub.sessions, d.payload, now))
+        changed: list[AlertEpisode] = []
+        if plan:
+            async with self.hub.write_lock, unit_of_work(self.hub.sessions) as session:
+                changed = await self.engine.apply(session, plan, now)
+        await self.publish(changed)
+        await self.hub.bus.ack(topic, GROUP, [d.id for d in batch])
+
+    async def publish(self, changed: list[AlertEpisode]) -> None:
+        items = visible_changes(changed)
+        if items:
+            await self.hub.bus.publish(TOPIC_ALERTS, {"alerts": items})
+
+    async def fire_timers(self) -> int:
+        """Fire what is due now (one transaction), then send the notifications it queued;
+        return how many episodes changed."""
+        now = self.clock()
+        async with self.hub.write_lock, unit_of_work(self.hub.sessions) as session:
+            changed = await escalation.run_due(session, now, self.consumer)
+        await self.publish(changed)
+        async with self.hub.write_lock:
+            await notify.dispatch(self.hub.sessions, self.notifiers)
+        return len(changed)
+
+    async def sweep(self) -> int:
+        """Silence alarms (device, kiosk, no data) and default schedules of new patients."""
+        now = self.clock()
+        async with self.hub.write_lock, unit_of_work(self.hub.sessions) as session:
+            await adherence.ensure_default_schedules(session, now)
+            changed = await technical.sweep(session, now, self.engine.limits)
+        await self.publish(changed)
+        return len(changed)
+
+    async def _maintain(self) -> None:
+        loop = asyncio.get_running_loop()
+        await self.fire_timers()
+        if self.consume and (
+            self._last_sweep is None or loop.time() - self._last_sweep >= self.sweep_s
+        ):
+            self._last_sweep = loop.time()
+            await self.sweep()
+
+    async def _timers(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self._maintain()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("alert timers: run failed, will be retried")
+            try:
+                async with asyncio.timeout(self.timer_poll_s):
+                    await stop.wait()
+            except TimeoutError:
+                pass

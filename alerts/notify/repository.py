@@ -1,0 +1,36 @@
+"""All SQL of notifications and contact points."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from alerts.notify.models import ContactPoint, NotificationRow
+
+
+async def contacts_of(session: AsyncSession, patient_id: str) -> Sequence[ContactPoint]:
+    stmt = select(ContactPoint).where(ContactPoint.patient_id == patient_id)
+    return (await session.scalars(stmt.order_by(ContactPoint.id))).all()
+
+
+def add(session: AsyncSession, row: NotificationRow | ContactPoint) -> None:
+    session.add(row)
+
+
+async def claim_queued(session: AsyncSession, limit: int) -> Sequence[NotificationRow]:
+    """Queued notifications, locked for this transaction (SKIP LOCKED on PostgreSQL)."""
+    stmt = (
+        select(NotificationRow)
+        .where(NotificationRow.status == "queued")
+        .order_by(NotificationRow.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return (await session.scalars(stmt)).all()
+
+
+async def of_patient(session: AsyncSession, patient_id: str) -> Sequence[NotificationRow]:
+    stmt = select(NotificationRow).where(NotificationRow.patient_id == patient_id)
+    return (await session.scalars(stmt.order_by(NotificationRow.id))).all()

@@ -1,0 +1,44 @@
+"""All SQL of alert policy: the patient's programme and the clinicians' overrides."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from alerts.policy.models import ThresholdOverride
+from patient_hub.patients.models import Patient
+
+
+async def programme_of(session: AsyncSession, patient_id: str) -> str | None:
+    return await session.scalar(select(Patient.programme).where(Patient.id == patient_id))
+
+
+async def live_overrides(
+    session: AsyncSession, patient_id: str, now: datetime
+) -> Sequence[ThresholdOverride]:
+    """Unexpired overrides of the patient, oldest first (a newer one wins)."""
+    stmt = (
+        select(ThresholdOverride)
+        .where(
+            ThresholdOverride.patient_id == patient_id,
+            or_(ThresholdOverride.expires_at.is_(None), ThresholdOverride.expires_at > now),
+        )
+        .order_by(ThresholdOverride.set_at, ThresholdOverride.id)
+    )
+    return (await session.scalars(stmt)).all()
+
+
+async def history(session: AsyncSession, patient_id: str) -> Sequence[ThresholdOverride]:
+    stmt = (
+        select(ThresholdOverride)
+        .where(ThresholdOverride.patient_id == patient_id)
+        .order_by(ThresholdOverride.set_at.desc(), ThresholdOverride.id.desc())
+    )
+    return (await session.scalars(stmt)).all()
+
+
+def add(session: AsyncSession, row: ThresholdOverride) -> None:
+    session.add(row)

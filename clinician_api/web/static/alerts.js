@@ -1,0 +1,187 @@
+// Open alerts on the group monitor: one line per episode on its patient's tile (alarms without a
+// tile, e.g. a telemedpoint offline, in the strip at the top), with accept / pause / resolve.
+// Self-contained so a redesigned monitor can carry it over: TelemedAlerts.start(), .take(alert),
+// .bindSocket(ws). The hub pushes every change of an alert on /ws/monitor ("alerts" frames).
+"use strict";
+
+const TelemedAlerts = (() => {
+  const OUTCOMES = [
+    ["no_action", "No action needed"], ["phoned_patient", "Phoned the patient"],
+    ["medication_change", "Medication change"], ["referred", "Referred"],
+    ["ambulance", "Ambulance sent"], ["false_alarm", "False alarm"],
+  ];
+  const PAUSE_MIN = [5, 10, 30, 60];
+  const OPEN = new Set(["active", "delivered", "accepted"]);
+  const shown = new Map();  // alert id -> { alert, item }
+  let socket = null;
+
+  function el(tag, attrs = {}, text = "") {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+    if (text) node.textContent = text;
+    return node;
+  }
+
+  function age(iso) {
+    const s = Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
+    if (s < 90) return `${Math.round(s)} s`;
+    if (s < 5400) return `${Math.round(s / 60)} min`;
+    return `${Math.round(s / 3600)} h`;
+  }
+
+  function listFor(alert) {
+    const tile = document.querySelector(`#patient-${CSS.escape(alert.patient_id)}`);
+    if (!tile) return document.getElementById("alerts-centre-list");
+    let list = tile.querySelector(".alerts");
+    if (!list) {
+      list = el("ul", { class: "alerts" });
+      tile.querySelector(".sub").after(list);
+    }
+    return list;
+  }
+
+  async function act(alert, action, body) {
+    const response = await fetch(`/api/alerts/${alert.id}/${action}`, {
+      method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json" }, body: JSON.stringify(body || {}),
+    });
+    const reply = await response.json();
+    if (!response.ok) { flash(alert, reply.detail || reply.title); return; }
+    take(reply);
+    const entry = shown.get(alert.id);
+    if (entry) entry.item.querySelector(".alert-form")?.remove();  // done
+  }
+
+  function flash(alert, message) {
+    const entry = shown.get(alert.id);
+    if (!entry) return;
+    const note = entry.item.querySelector(".alert-error") || el("div", { class: "alert-error" });
+    note.textContent = message;
+    entry.item.append(note);
+  }
+
+  function why(alert) {
+    const e = alert.explanation || {};
+    const parts = [e.why || ""];
+    const t = e.threshold;
+    if (t) parts.push(`limit ${t.direction} ${t.trigger}, clears at ${t.clear} (${t.provenance.source})`);
+    const n = (e.contributing || []).length;
+    if (n > 1) parts.push(`${n} findings: ${[...new Set(e.contributing.map((c) => c.kind))].join(", ").replaceAll("_", " ")}`);
+    return parts.filter(Boolean).join(" · ");
+  }
+
+  function stateText(alert) {
+    const parts = [alert.state === "accepted" ? `accepted by ${alert.accepted_by}` : "not accepted yet"];
+    if (alert.tier > 0) parts.push(`escalated to ${alert.target_roles[alert.target_roles.length - 1]}`);
+    if (alert.condition === "cleared") parts.push("condition cleared (latched)");
+    if (alert.paused_until && Date.parse(alert.paused_until) > Date.now()) {
+      parts.push(`paused by ${alert.paused_by} until ${new Date(alert.paused_until).toLocaleTimeString()}: ${alert.pause_reason}`);
+    }
+    return parts.join(" · ");
+  }
+
+  function form(alert, kind) {
+    const box = el("form", { class: `alert-form ${kind}` });
+    if (kind === "pause") {
+      const reason = el("input", { name: "reason", placeholder: "reason (required)", required: "" });
+      const minutes = el("select", { name: "minutes" });
+      for (const m of PAUSE_MIN) minutes.append(el("option", { value: m }, `${m} min`));
+      box.append(reason, minutes, el("button", { type: "submit" }, "Pause"));
+      box.onsubmit = (ev) => { ev.preventDefault(); act(alert, "pause", { reason: reason.value, duration_s: 60 * Number(minutes.value) }); };
+    } else {
+      const outcome = el("select", { name: "outcome" });
+      for (const [v, label] of OUTCOMES) outcome.append(el("option", { value: v }, label));
+      const note = el("input", { name: "note", placeholder: "note" });
+      box.append(outcome, note, el("button", { type: "submit" }, "Resolve"));
+      box.onsubmit = (ev) => { ev.preventDefault(); act(alert, "resolve", { outcome: outcome.value, note: note.value }); };
+    }
+    return box;
+  }
+
+  function render(alert, item) {
+    const category = alert.category === "clinical" ? alert.priority : `${alert.priority} ${alert.category}`;
+    item.className = `alert ${category} ${alert.state}`;
+    item.dataset.alertId = alert.id;
+    item.dataset.rule = alert.rule;
+    item.replaceChildren();
+    const head = el("div", { class: "alert-head" });
+    head.append(el("strong", {}, alert.title), el("span", { class: "age", "data-opened": alert.opened_at }, age(alert.opened_at)));
+    const buttons = el("div", { class: "alert-actions" });
+    if (alert.state !== "accepted") buttons.append(button("Accept", () => act(alert, "accept")));
+    buttons.append(button("Pause", () => toggle(item, form(alert, "pause"))));
+    buttons.append(button("Resolve", () => toggle(item, form(alert, "resolve"))));
+    item.append(head, el("div", { class: "alert-why" }, why(alert)), el("div", { class: "alert-state" }, stateText(alert)), buttons);
+  }
+
+  function button(label, onclick) {
+    const b = el("button", { type: "button", class: `act-${label.toLowerCase()}` }, label);
+    b.onclick = onclick;
+    return b;
+  }
+
+  function toggle(item, box) {
+    const open = item.querySelector(".alert-form");
+    if (open) { open.remove(); if (open.className === box.className) return; }
+    item.append(box);
+    box.querySelector("input, select").focus();
+  }
+
+  function read(alert) {
+    if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: "read", alert_ids: [alert.id] }));
+  }
+
+  function take(alert) {
+    const entry = shown.get(alert.id);
+    if (entry && alert.updated_at < entry.alert.updated_at) return;  // an older change
+    if (!OPEN.has(alert.state)) {
+      if (entry) { entry.item.remove(); shown.delete(alert.id); }
+      centreCount();
+      return;
+    }
+    let item = entry ? entry.item : null;
+    if (!item) {
+      item = el("li");
+      item.addEventListener("click", (ev) => { if (ev.target === item || ev.target.classList.contains("alert-why")) read(alert); });
+      const list = listFor(alert);
+      list.prepend(item);
+    }
+    const formOpen = item.querySelector(".alert-form");  // someone else's change keeps it open
+    shown.set(alert.id, { alert, item });
+    render(alert, item);
+    if (formOpen) item.append(formOpen);
+    centreCount();
+  }
+
+  function centreCount() {
+    const strip = document.getElementById("alerts-centre");
+    if (!strip) return;
+    const open = [...shown.values()].map((e) => e.alert);
+    const paused = open.filter((a) => a.paused_until && Date.parse(a.paused_until) > Date.now());
+    strip.querySelector(".count").textContent =
+      `${open.length} open alert${open.length === 1 ? "" : "s"} · ${open.filter((a) => a.priority === "high").length} high · ${paused.length} paused`;
+    const pauses = strip.querySelector(".pauses");
+    pauses.replaceChildren(...paused.map((a) => el("li", {}, `${a.title} (${a.patient_id}) — ${a.pause_reason}, ${a.paused_by}, until ${new Date(a.paused_until).toLocaleTimeString()}`)));
+  }
+
+  async function start() {
+    const response = await fetch("/api/alerts?open=true", { credentials: "same-origin" });
+    if (!response.ok) return;
+    const alerts = await response.json();
+    for (const a of alerts.reverse()) take(a);
+    setInterval(() => {
+      for (const span of document.querySelectorAll(".alert .age")) span.textContent = age(span.dataset.opened);
+      centreCount();
+    }, 5000);
+  }
+
+  function notice(n) {
+    // A reminder to the patient (a missed measurement): shown in the strip until dismissed.
+    const list = document.getElementById("alerts-centre-list");
+    const item = el("li", { class: "alert low notice" });
+    item.append(el("div", { class: "alert-head" }, n.subject), el("div", { class: "alert-why" }, n.body));
+    item.append(button("OK", () => item.remove()));
+    list.prepend(item);
+  }
+
+  return { start, take, notice, bindSocket: (ws) => { socket = ws; } };
+})();

@@ -1,0 +1,74 @@
+"""Technical alarms: battery low, device offline, no data, kiosk offline, with inhibition."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from alerts.engine.consumer import AlertWorker
+from patient_hub.bus.base import TOPIC_READINGS
+from patient_hub.db import unit_of_work
+from patient_hub.ingest.models import Bridge
+from patient_hub.patients import service as patients
+from tests.alerts.conftest import AlertRig
+from tests.alerts.helpers import T0, delivery, episodes, reading
+
+
+def rules(eps: list[object]) -> list[tuple[str, str, str]]:
+    return [(e.patient_id, e.rule, e.state) for e in eps]  # type: ignore[attr-defined]
+
+
+async def hear(w: AlertWorker, *rows: dict[str, object]) -> None:
+    await w.handle(TOPIC_READINGS, [delivery({"bridge_id": "b", "readings": list(rows)})])
+
+
+async def test_battery_low_raises_a_technical_alarm_for_operators_and_clears_when_charged(
+    rig: AlertRig,
+) -> None:
+    w = rig.worker()
+    await hear(w, reading("battery_level", 15, T0, device="strap-1"))
+    [ep] = await episodes(rig.hub)
+    assert (ep.rule, ep.category, ep.chain) == ("battery_low", "technical", "operations")
+    assert "15 %" in ep.explanation["why"]
+    await hear(w, reading("battery_level", 80, T0 + timedelta(hours=2), seq=1, device="strap-1"))
+    assert rules(await episodes(rig.hub)) == [("p1", "battery_low", "resolved")]
+
+
+async def test_a_silent_streaming_device_is_offline_but_a_silent_cuff_is_not(rig: AlertRig) -> None:
+    w = rig.worker()
+    await hear(w, reading("spo2", 97, T0), reading("bp_systolic", 130, T0, device="cuff-1"))
+    rig.clock.now = T0 + timedelta(minutes=11)
+    await w.sweep()
+    [ep] = await episodes(rig.hub)
+    assert (ep.rule, ep.explanation["values"]["device_id"]) == ("device_offline", "ox-1")
+    await hear(w, reading("spo2", 96, rig.clock.now, seq=2))
+    assert rules(await episodes(rig.hub)) == [("p1", "device_offline", "resolved")]
+
+
+async def test_an_open_device_offline_alarm_inhibits_the_no_data_alarm(rig: AlertRig) -> None:
+    w = rig.worker()
+    await hear(w, reading("spo2", 97, T0), reading("bp_systolic", 130, T0, "p2", device="cuff-1"))
+    rig.clock.now = T0 + timedelta(minutes=11)
+    await w.sweep()
+    rig.clock.now = T0 + timedelta(hours=49)
+    await w.sweep()
+    assert rules(await episodes(rig.hub)) == [
+        ("p1", "device_offline", "active"),
+        ("p2", "no_data", "active"),  # p2 has no offline device to explain the silence
+    ]
+
+
+async def test_a_silent_kiosk_is_one_alarm_and_inhibits_its_patients_no_data(rig: AlertRig) -> None:
+    async with unit_of_work(rig.hub.sessions) as s:
+        await patients.ensure_telemedpoint(s, "tmp-a", "Point A")
+        await patients.upsert_patient(s, "k1", "K1", T0, telemedpoint_id="tmp-a")
+        await patients.upsert_patient(s, "k2", "K2", T0, telemedpoint_id="tmp-a")
+        s.add(Bridge(id="kiosk-a", token_hash="x", telemedpoint_id="tmp-a", last_seen_at=T0))
+    w = rig.worker()
+    k1 = reading("bp_systolic", 130, T0, "k1", device="cuff-1")
+    k1["bridge_id"] = "kiosk-a"
+    await hear(w, k1)
+    rig.clock.now = T0 + timedelta(minutes=16)
+    await w.sweep()
+    rig.clock.now = T0 + timedelta(hours=49)
+    await w.sweep()
+    assert rules(await episodes(rig.hub)) == [("telemedpoint:tmp-a", "kiosk_offline", "active")]

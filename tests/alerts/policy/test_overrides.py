@@ -1,0 +1,80 @@
+"""A clinician's per-patient threshold, with provenance and expiry, changes what alerts."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from alerts.policy.service import set_override
+from patient_hub.bus.base import TOPIC_READINGS
+from patient_hub.db import unit_of_work
+from patient_hub.patients import service as patients
+from telemed_core.errors import BusinessRuleViolation
+from tests.alerts.conftest import AlertRig
+from tests.alerts.episodes.test_endpoints import client
+from tests.alerts.helpers import T0, delivery, episodes, spo2_series
+
+
+async def override(rig: AlertRig, **kw: Any) -> None:
+    args: dict[str, Any] = {"rule": "desaturation", "parameter": "trigger", "value": 88.0,
+                            "by": "dr-a", "reason": "COPD, lives at 89-91 %", "now": T0,
+                            "expires_at": None, **kw}  # fmt: skip
+    async with unit_of_work(rig.hub.sessions) as s:
+        await patients.upsert_patient(s, "p1", "P1", T0)
+        await set_override(
+            s, "p1", args.pop("rule"), args.pop("parameter"), args.pop("value"), **args
+        )
+
+
+async def test_a_lower_trigger_for_a_copd_patient_keeps_89_percent_quiet(rig: AlertRig) -> None:
+    await override(rig)
+    await rig.worker().handle(TOPIC_READINGS, [delivery({"readings": spo2_series([89] * 90)})])
+    assert await episodes(rig.hub) == []
+
+
+async def test_the_alert_cites_the_clinicians_threshold_and_reason(rig: AlertRig) -> None:
+    await override(rig)
+    await rig.worker().handle(TOPIC_READINGS, [delivery({"readings": spo2_series([87] * 90)})])
+    [ep] = await episodes(rig.hub)
+    prov = ep.explanation["threshold"]["provenance"]
+    assert (ep.explanation["threshold"]["trigger"], prov["set_by"], prov["reason"]) == (
+        88.0,
+        "dr-a",
+        "COPD, lives at 89-91 %",
+    )
+
+
+async def test_an_expired_override_no_longer_applies(rig: AlertRig) -> None:
+    await override(rig, expires_at=T0 + timedelta(hours=1))
+    rig.clock.advance(7200)
+    await rig.worker().handle(TOPIC_READINGS, [delivery({"readings": spo2_series([89] * 90)})])
+    assert [e.rule for e in await episodes(rig.hub)] == ["desaturation"]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [{"value": 93.0}, {"reason": " "}, {"rule": "nope"}, {"parameter": "colour"},
+     {"expires_at": T0 - timedelta(minutes=1)}],
+)  # fmt: skip
+async def test_an_incoherent_override_is_refused(rig: AlertRig, bad: dict[str, Any]) -> None:
+    with pytest.raises(BusinessRuleViolation):
+        await override(rig, **bad)
+
+
+async def test_a_nurse_sets_a_threshold_through_the_api_and_sees_its_provenance(
+    hub: Any, seed: Any
+) -> None:
+    await seed(hub.settings.database_url)
+    body = {"rule": "desaturation", "parameter": "trigger", "value": 88, "reason": "COPD"}
+    async with await client(hub, "nurse-a") as c:
+        created = await c.post("/api/patients/p1/alert-policy", json=body)
+        refused = await c.post("/api/patients/p1/alert-policy", json={**body, "value": 95})
+        policy = (await c.get("/api/patients/p1/alert-policy")).json()
+    async with await client(hub, "pat1") as c:
+        patient = await c.post("/api/patients/p1/alert-policy", json=body)
+    desat = next(r for r in policy["reading_rules"] if r["rule"] == "desaturation")
+    assert created.status_code == 201 and refused.status_code == 422 and patient.status_code == 403
+    assert (desat["trigger"], desat["provenance"]["set_by"]) == (88, "nurse-a")
+    assert [h["value"] for h in policy["history"]] == [88]
