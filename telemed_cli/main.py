@@ -263,7 +263,9 @@ def simulate(
 
     async def main() -> dict[str, int]:
         api_url = api or hub
-        bridges = await enrol(api_url, admin_user, admin_password, patients, scenario_programme(name))
+        bridges = await enrol(
+            api_url, admin_user, admin_password, patients, scenario_programme(name)
+        )
         console.print(f"enrolled {len(bridges)} simulated bridges on {hub}")
         ids = [b.patient_id for b in bridges]
         await prepare_scenario(api_url, admin_user, admin_password, ids, name, scenario_start)
