@@ -148,7 +148,7 @@ async def test_a_second_simulate_run_with_fresh_outboxes_loses_nothing(
     add = await asyncio.to_thread(
         subprocess.run,
         [*TELEMED, "user", "add", "admin", "--role", "admin"],
-        input="s3cret-admin\n", env=backend, capture_output=True, text=True, timeout=120,
+        input="tiger-lamp-ocean-47\n", env=backend, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert add.returncode == 0, add.stdout + add.stderr
     serve, url = await start_serve(backend)
