@@ -48,7 +48,7 @@ async def start_serve(env: dict[str, str]) -> tuple[asyncio.subprocess.Process, 
 
 @pytest.fixture(params=["sqlite", "postgres+redis"])
 async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[dict[str, str]]:
-    env = {**os.environ, "TELEMED_ADMIN_PASSWORD": "s3cret-admin"}
+    env = {**os.environ, "TELEMED_ADMIN_PASSWORD": "Violet-Harbor-Kettle-93"}
     if request.param == "sqlite":
         env["TELEMED_DATABASE_URL"] = f"sqlite:///{tmp_path / 'e2e.db'}"
     else:
@@ -80,7 +80,7 @@ async def test_simulated_bridges_reach_a_monitor_through_serve(
     add = await asyncio.to_thread(
         subprocess.run,
         [*TELEMED, "user", "add", "admin", "--role", "admin"],
-        input="s3cret-admin\n",
+        input="Violet-Harbor-Kettle-93\n",
         env=backend,
         capture_output=True,
         text=True,
@@ -91,7 +91,7 @@ async def test_simulated_bridges_reach_a_monitor_through_serve(
     try:
         async with httpx.AsyncClient(base_url=url) as client:
             login = await client.post(
-                "/auth/token", data={"username": "admin", "password": "s3cret-admin"}
+                "/auth/token", data={"username": "admin", "password": "Violet-Harbor-Kettle-93"}
             )
             token = login.json()["access_token"]
         ws_url = url.replace("http://", "ws://") + f"/ws/monitor?access_token={token}"
@@ -148,7 +148,7 @@ async def test_a_second_simulate_run_with_fresh_outboxes_loses_nothing(
     add = await asyncio.to_thread(
         subprocess.run,
         [*TELEMED, "user", "add", "admin", "--role", "admin"],
-        input="s3cret-admin\n", env=backend, capture_output=True, text=True, timeout=120,
+        input="Violet-Harbor-Kettle-93\n", env=backend, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert add.returncode == 0, add.stdout + add.stderr
     serve, url = await start_serve(backend)
