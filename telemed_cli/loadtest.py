@@ -20,6 +20,7 @@ import contextlib
 import json
 import os
 import re
+import secrets
 import sys
 import tempfile
 import time
@@ -33,7 +34,8 @@ import websockets
 
 from telemed_cli.simulate import enrol, http_base, run_bridges
 
-ADMIN_PASSWORD = "loadtest-admin-pw"
+#: The admin of a platform the load test starts itself: random, so the password policy takes it.
+ADMIN_PASSWORD = secrets.token_urlsafe(18)
 
 
 @dataclass
@@ -62,7 +64,9 @@ async def start_platform(folder: Path) -> tuple[asyncio.subprocess.Process, str]
         sys.executable, "-m", "telemed_cli.main", "user", "add", "admin", "--role", "admin",
         env=env, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL,
     )  # fmt: skip
-    await add.communicate(ADMIN_PASSWORD.encode() + b"\n")
+    await add.communicate((ADMIN_PASSWORD + "\n").encode())
+    if add.returncode != 0:
+        raise RuntimeError(f"could not create the load test's admin account ({add.returncode})")
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "telemed_cli.main", "serve", "--port", "0",
         env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
