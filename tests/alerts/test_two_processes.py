@@ -45,7 +45,7 @@ async def start_server(database_url: str, redis_url: str, prefix: str, name: str
         env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
     )  # fmt: skip
     assert process.stdout is not None
-    async with asyncio.timeout(90):
+    async with asyncio.timeout(240):  # a loaded CI machine starts slowly
         while True:
             line = (await process.stdout.readline()).decode()
             if not line:
