@@ -32,20 +32,12 @@ async def cluster(postgres_url: str, redis_url: str) -> AsyncIterator[dict[str, 
         "TELEMED_DATABASE_URL": postgres_url,
         "TELEMED_REDIS_URL": redis_url,
         "TELEMED_BUS_PREFIX": f"cluster:{uuid.uuid4().hex}:",
-<<<<<<< HEAD
-        "TELEMED_ADMIN_PASSWORD": "tiger-lamp-ocean-47",
-=======
         "TELEMED_ADMIN_PASSWORD": "Violet-Harbor-Kettle-93",
->>>>>>> i11
         "TELEMED_WORKER_LEASE_S": "2",
     }
     add = await asyncio.to_thread(
         subprocess.run, [*TELEMED, "user", "add", "admin", "--role", "admin"],
-<<<<<<< HEAD
-        input="tiger-lamp-ocean-47\n", env=env, capture_output=True, text=True, timeout=120,
-=======
         input="Violet-Harbor-Kettle-93\n", env=env, capture_output=True, text=True, timeout=120,
->>>>>>> i11
     )  # fmt: skip
     assert add.returncode == 0, add.stdout + add.stderr
     proc = await asyncio.create_subprocess_exec(
@@ -116,12 +108,8 @@ async def test_a_cluster_ingests_fans_out_and_survives_a_killed_worker(
                 await asyncio.sleep(0.2)
         assert not one & two
         login = await client.post(
-<<<<<<< HEAD
-            nodes["api-1"] + "/auth/token", data={"username": "admin", "password": "tiger-lamp-ocean-47"}
-=======
             nodes["api-1"] + "/auth/token",
             data={"username": "admin", "password": "Violet-Harbor-Kettle-93"},
->>>>>>> i11
         )
         token = login.json()["access_token"]
         monitor_url = nodes["api-1"].replace("http://", "ws://") + "/ws/monitor"
