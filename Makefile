@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean vendor
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,13 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_lethal.py
 	$(BIN)/python bench/bench_strip.py
 	$(BIN)/python bench/bench_worker.py
+
+# Front-end libraries from npm at the versions pinned in clinician_api/web/vendor/package-lock.json,
+# copied into the committed static files (the screens never load a CDN).
+vendor:
+	cd clinician_api/web/vendor && npm ci --no-audit --no-fund
+	cp clinician_api/web/vendor/node_modules/uplot/dist/uPlot.iife.min.js clinician_api/web/vendor/node_modules/uplot/dist/uPlot.min.css clinician_api/web/static/vendor/
+	cp clinician_api/web/vendor/node_modules/uplot/LICENSE clinician_api/web/static/vendor/uPlot.LICENSE
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache *.egg-info

@@ -28,7 +28,9 @@ from alerts.notify.port import (
     SmtpSettings,
 )
 from alerts.policy.endpoints import build_router as policy_router
+from clinician_api.audit.endpoints import router as audit_router
 from clinician_api.auth.endpoints import router as auth_router
+from clinician_api.care_teams.endpoints import router as care_teams_router
 from clinician_api.deps import current_principal, get_session
 from clinician_api.fhir_rest import outcome as fhir_outcome
 from clinician_api.fhir_rest.flags import router as fhir_flags_router
@@ -38,11 +40,18 @@ from clinician_api.fhir_rest.subscriptions import router as fhir_subscriptions_r
 from clinician_api.fhir_rest.transaction import router as fhir_transaction_router
 from clinician_api.monitor.endpoints import router as monitor_router
 from clinician_api.monitor.fanout import MonitorFanout
+from clinician_api.monitor.sparklines import router as sparklines_router
+from clinician_api.patient_view.ecg import router as ecg_router
+from clinician_api.patient_view.endpoints import router as patient_view_router
 from clinician_api.patients.endpoints import router as patients_router
+from clinician_api.reports.endpoints import router as reports_router
 from clinician_api.settings import ServerSettings
 from clinician_api.web.docs import router as docs_router
 from clinician_api.web.endpoints import WEB
 from clinician_api.web.endpoints import router as web_router
+from clinician_api.web.language import router as language_router
+from clinician_api.web.patient_page import router as patient_page_router
+from clinician_api.web.portal_page import router as portal_page_router
 from patient_hub.accounts.security import ensure_signing_key
 from patient_hub.bus.base import Bus
 from patient_hub.bus.leases import Leases, MemoryLeases
@@ -214,10 +223,19 @@ def create_app(settings: ServerSettings) -> FastAPI:
         app.include_router(auth_router)
         app.include_router(patients_router)
         app.include_router(monitor_router)
+        app.include_router(sparklines_router)
+        app.include_router(patient_view_router)
+        app.include_router(reports_router)
+        app.include_router(ecg_router)
+        app.include_router(audit_router)
+        app.include_router(care_teams_router)
         app.include_router(alerts_router(get_session, current_principal))
         app.include_router(schedules_router(get_session, current_principal))
         app.include_router(policy_router(get_session, current_principal))
         app.include_router(web_router)
+        app.include_router(patient_page_router)
+        app.include_router(portal_page_router)
+        app.include_router(language_router)
         app.include_router(docs_router)
         app.include_router(fhir_transaction_router)
         app.include_router(fhir_subscriptions_router)

@@ -17,7 +17,9 @@ from rich.table import Table
 
 from device_bridge.simulator import SCENARIOS, scenario_name
 from telemed_cli.alerts import alerts_app
+from telemed_cli.audit import audit_app
 from telemed_cli.bridge import bridge_app
+from telemed_cli.care_team import care_team_app
 from telemed_cli.errors import explain, redact
 from telemed_cli.users import user_app
 
@@ -32,6 +34,8 @@ app.add_typer(user_app, name="user")
 app.add_typer(db_app, name="db")
 app.add_typer(bridge_app, name="bridge")
 app.add_typer(alerts_app, name="alerts")
+app.add_typer(audit_app, name="audit")
+app.add_typer(care_team_app, name="care-team")
 console = Console()
 errors = Console(stderr=True)
 

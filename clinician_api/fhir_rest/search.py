@@ -21,7 +21,8 @@ from fastapi.responses import JSONResponse
 
 from clinician_api.deps import CurrentPrincipal, Session, get_settings
 from clinician_api.fhir_rest.outcome import fhir_response
-from patient_hub.access import require_patient, visible_patient_ids
+from patient_hub.access import Principal, require_patient, visible_patient_ids
+from patient_hub.audit import service as audit
 from patient_hub.fhir import repository as repo
 from patient_hub.fhir.codes import CODES_PATH
 from patient_hub.fhir.common import JsonDict, decode_id
@@ -162,6 +163,23 @@ def _cheap_total(page: Page, shown: int, more: bool) -> int | None:
     return page.offset + shown if page.cursor is None and not more else None
 
 
+async def _audit(
+    session: Session,
+    who: Principal,
+    request: Request,
+    resource_type: str,
+    patient_ids: Sequence[str | None],
+    entity_id: str = "search",
+) -> None:
+    """One audit entry per patient whose data the answer holds (one with none if it is empty)."""
+    action: audit.Action = "search" if entity_id == "search" else "read"
+    await audit.record_many(
+        session, actor=who, action=action, entity_type=resource_type, entity_id=entity_id,
+        patient_ids=sorted(set(patient_ids), key=str) or [None],
+        detail={"query": str(request.url.query)} if action == "search" else None,
+    )  # fmt: skip
+
+
 # -- metadata ------------------------------------------------------------------------------------
 
 
@@ -211,6 +229,7 @@ async def search_patients(
     if total is not None and q.page.count_only:
         return _count_only(base, "Patient", q.params, total)
     rows, more = await repo.search_patients(session, q, scope)
+    await _audit(session, who, request, "Patient", [p.id for p in rows])
     if total is None and q.page.total != "none":
         total = _cheap_total(q.page, len(rows), more)
     links = _offset_links(_Links(base, "Patient", q.params), q.page, more)
@@ -227,6 +246,7 @@ async def read_patient(
     except FhirMappingError:
         raise NotFound(f"no patient {patient_id!r}") from None
     patient = await require_patient(session, who, raw_id)
+    await _audit(session, who, request, "Patient", [patient.id], entity_id=patient_id)
     return fhir_response(repo.patient_resource(patient))
 
 
@@ -244,6 +264,7 @@ async def search_devices(request: Request, session: Session, who: CurrentPrincip
     if q.page.count_only:
         return _count_only(base, "Device", q.params, len(found))
     shown = found[q.page.offset : q.page.offset + q.page.count]
+    await _audit(session, who, request, "Device", [p for _, p in shown])
     more = q.page.offset + q.page.count < len(found)
     links = _offset_links(_Links(base, "Device", q.params), q.page, more)
     total = None if q.page.total == "none" else len(found)
@@ -260,6 +281,7 @@ async def read_device(
     found = await repo.devices(session, scope, device_ids=[device_id])
     if not found:
         raise NotFound(f"no device {device_id!r}")
+    await _audit(session, who, request, "Device", [found[0][1]], entity_id=device_id)
     return fhir_response(found[0][0])
 
 
@@ -277,6 +299,7 @@ async def lastn(request: Request, session: Session, who: CurrentPrincipal) -> JS
     for patient_id in await repo.patient_ids(session, scope):
         hits += [hit for _, hit in await repo.last_n(session, q, patient_id)]
     loaded = await repo.load_observations(session, [h.id for h in hits])
+    await _audit(session, who, request, "Observation", [x.patient_id for x in loaded])
     base = fhir_base(request)
     links = _Links(base, "Observation/$lastn", q.params).add("self").links
     return fhir_response(searchset(base, [x.resource for x in loaded], links, len(loaded)))
@@ -305,6 +328,8 @@ async def search_observations(
         return _count_only(base, "Observation", q.params, total)
     page = await repo.search_observations(session, q, scope)
     loaded = await repo.load_observations(session, [h.id for h in page.hits])
+    asked = sorted(scope) if q.patients is not None and scope is not None else []
+    await _audit(session, who, request, "Observation", [x.patient_id for x in loaded] + asked)
     if total is None and q.page.total != "none":
         total = _cheap_total(q.page, len(page.hits), page.more)
     links = _Links(base, "Observation", q.params)
@@ -325,6 +350,7 @@ async def read_observation(
     visible = await visible_patient_ids(session, who)
     if loaded is None or (visible is not None and loaded.patient_id not in visible):
         raise NotFound(f"no observation {observation_id!r}")
+    await _audit(session, who, request, "Observation", [loaded.patient_id], observation_id)
     return fhir_response(loaded.resource)
 
 

@@ -9,10 +9,12 @@ import alerts.notify.models
 import alerts.policy.models  # noqa: F401
 import patient_hub.accounts.models
 import patient_hub.accounts.security_models
+import patient_hub.audit.models
 import patient_hub.fhir.subscriptions
 import patient_hub.fhir.transaction
 import patient_hub.findings.models
 import patient_hub.ingest.models
+import patient_hub.notes.models
 import patient_hub.patients.models  # noqa: F401
 from patient_hub.db import Base
 

@@ -22,6 +22,7 @@ from clinician_api.patients.schemas import (
 )
 from patient_hub.access import require_patient, visible_patient_ids
 from patient_hub.accounts.models import User
+from patient_hub.audit import service as audit
 from patient_hub.findings.models import FindingRow
 from patient_hub.findings.repository import findings_of_patient, recent_findings
 from patient_hub.ingest.models import ReadingRow
@@ -78,7 +79,12 @@ async def _visible_patients(session: Session, who: CurrentPrincipal) -> list[Pat
 @router.get("/api/patients", response_model=list[PatientOut])
 async def list_patients(session: Session, who: CurrentPrincipal) -> list[PatientOut]:
     """The patients the signed-in user may see."""
-    return [_patient_out(p) for p in await _visible_patients(session, who)]
+    shown = await _visible_patients(session, who)
+    await audit.record_many(
+        session, actor=who, action="search", entity_type="Patient", entity_id="list",
+        patient_ids=[p.id for p in shown],
+    )  # fmt: skip
+    return [_patient_out(p) for p in shown]
 
 
 @router.get("/api/patients/{patient_id}/readings", response_model=list[ReadingOut])
@@ -104,7 +110,16 @@ async def list_readings(
         until=until,
         limit=limit,
     )
+    await audit.record(
+        session, actor=who, action="read", entity_type="Reading", entity_id=patient_id,
+        patient_id=patient_id, detail=_query_detail(kind=kind, since=since, until=until, rows=len(rows)),
+    )  # fmt: skip
     return [reading_out(r) for r in rows]
+
+
+def _query_detail(**values: object) -> dict[str, object]:
+    """What a read asked for and got, for the audit entry (None left out)."""
+    return {k: str(v) if isinstance(v, datetime) else v for k, v in values.items() if v is not None}
 
 
 @router.get("/api/patients/{patient_id}/findings", response_model=list[FindingOut])
@@ -120,6 +135,10 @@ async def list_findings(
         raise InvalidInput("since must carry a time zone, e.g. 2026-01-01T00:00:00Z")
     await require_patient(session, who, patient_id)
     rows = await findings_of_patient(session, patient_id, since=since, limit=limit)
+    await audit.record(
+        session, actor=who, action="read", entity_type="Finding", entity_id=patient_id,
+        patient_id=patient_id, detail=_query_detail(since=since, rows=len(rows)),
+    )  # fmt: skip
     return [_finding_out(f) for f in rows]
 
 
@@ -138,6 +157,10 @@ async def monitor_snapshot(session: Session, who: CurrentPrincipal) -> dict[str,
     ids = [p.id for p in visible]
     latest = await latest_per_kind(session, ids)
     findings = await recent_findings(session, ids, utc_now() - timedelta(hours=24))
+    await audit.record_many(
+        session, actor=who, action="read", entity_type="Monitor", entity_id="snapshot",
+        patient_ids=ids,
+    )  # fmt: skip
     return {
         "patients": [_patient_out(p).model_dump() for p in visible],
         "latest": [reading_out(r).model_dump(mode="json") for r in latest],
@@ -158,14 +181,19 @@ async def read_patient(patient_id: str, session: Session, who: CurrentPrincipal)
     patient = await session.get(Patient, patient_id)
     if patient is None:
         raise NotFound(f"no patient {patient_id!r}")
+    await audit.record(
+        session, actor=who, action="read", entity_type="Patient", entity_id=patient_id,
+        patient_id=patient_id,
+    )  # fmt: skip
     return _patient_out(patient)
 
 
 @router.post("/api/patients", response_model=EnrolledOut, status_code=201, tags=["admin"])
-async def create_patient(body: PatientIn, session: Session, _: Admin) -> EnrolledOut:
+async def create_patient(body: PatientIn, session: Session, who: Admin) -> EnrolledOut:
     """Create or update a patient (admin). The birth number is checked by its rules and must
     be unique; ``possible_duplicates`` lists other patients with the same name and birth date."""
     assert body.display_name is not None  # PatientIn fills it from the name parts
+    existed = await session.get(Patient, body.id) is not None
     patient = await patients.upsert_patient(
         session,
         body.id,
@@ -176,6 +204,10 @@ async def create_patient(body: PatientIn, session: Session, _: Admin) -> Enrolle
         record=body.model_dump(include=set(patients.RECORD_FIELDS)),
     )
     duplicates = await patients.likely_duplicates(session, patient)
+    await audit.record(
+        session, actor=who, action="update" if existed else "create", entity_type="Patient",
+        entity_id=body.id, patient_id=body.id, detail={"fields": sorted(body.model_fields_set)},
+    )  # fmt: skip
     return EnrolledOut.model_construct(**_patient_fields(patient), possible_duplicates=duplicates)
 
 
@@ -192,13 +224,17 @@ async def remove_test_data(
 
 
 @router.post("/api/care-team", status_code=201, tags=["admin"])
-async def add_care_team(body: CareTeamIn, session: Session, _: Admin) -> dict[str, str]:
+async def add_care_team(body: CareTeamIn, session: Session, who: Admin) -> dict[str, str]:
     user = await session.scalar(select(User).where(User.username == body.username))
     if user is None:
         raise NotFound(f"no user {body.username!r}")
     if await session.get(Patient, body.patient_id) is None:
         raise NotFound(f"no patient {body.patient_id!r}")
     await patients.add_to_care_team(session, user.id, body.patient_id)
+    await audit.record(
+        session, actor=who, action="create", entity_type="CareTeam", entity_id=user.id,
+        patient_id=body.patient_id, detail={"username": body.username},
+    )  # fmt: skip
     return {"user_id": user.id, "patient_id": body.patient_id}
 
 

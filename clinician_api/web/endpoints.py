@@ -5,38 +5,41 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from clinician_api.deps import COOKIE_NAME, principal_from_token
-from patient_hub.db import unit_of_work
-from telemed_core.errors import TelemedError
+from clinician_api.deps import COOKIE_NAME
+from clinician_api.i18n import render_page
+from clinician_api.web.session import page_language, page_principal
+from patient_hub.accounts.models import Role
 
 WEB = Path(__file__).resolve().parent
 router = APIRouter(include_in_schema=False)
 
 
 @router.get("/")
-async def index() -> RedirectResponse:
-    return RedirectResponse("/monitor", status_code=303)
+async def index(request: Request) -> RedirectResponse:
+    """Each role's home: patients their portal, everyone else the group monitor."""
+    who = await page_principal(request)
+    if who is None:
+        return RedirectResponse("/login", status_code=303)
+    return RedirectResponse("/me" if who.role is Role.PATIENT else "/monitor", status_code=303)
 
 
 @router.get("/monitor")
 async def monitor_page(request: Request) -> Response:
     """The group-monitoring screen; signs the user in first if needed."""
-    try:
-        async with unit_of_work(request.app.state.hub.sessions) as session:
-            settings = request.app.state.settings
-            await principal_from_token(
-                session,
-                settings.secret_key,
-                request.cookies.get(COOKIE_NAME),
-                idle_timeout_s=settings.idle_timeout_s,
-            )
-    except TelemedError:
+    who = await page_principal(request)
+    if who is None:
         return RedirectResponse(
             "/login?error=expired" if request.cookies.get(COOKIE_NAME) else "/login",
             status_code=303,
         )
+    if who.role is Role.PATIENT:
+        return RedirectResponse("/me", status_code=303)
+    page = (WEB / "monitor.html").read_text(encoding="utf-8")
     # no-store: after sign-out the browser must ask again (and be sent to sign-in), not show
     # a cached copy of a signed-in screen
-    return FileResponse(WEB / "monitor.html", headers={"Cache-Control": "no-store"})
+    return HTMLResponse(
+        render_page(page, await page_language(request, who)),
+        headers={"Cache-Control": "no-store"},
+    )

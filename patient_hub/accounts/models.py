@@ -35,3 +35,6 @@ class User(Base):
         ForeignKey("telemedpoints.id"), default=None
     )
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: The screens' language (``cs`` or ``en``); None: the role's default (Czech for patients
+    #: and nurses, English for the rest).
+    language: Mapped[str | None] = mapped_column(String(5), default=None)

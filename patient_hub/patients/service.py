@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from patient_hub.accounts.models import User
 from patient_hub.ingest.models import Bridge
 from patient_hub.ingest.service import hash_token
 from patient_hub.patients import repository as repo
@@ -130,3 +131,24 @@ async def remove_test_patients(
     if not ids:
         return {}
     return await repo.delete_patients_everywhere(session, metadata, ids)
+
+
+async def remove_from_care_team(session: AsyncSession, user_id: str, patient_id: str) -> bool:
+    """Take the clinician off the patient's care team; False when they were not on it."""
+    member = await session.get(CareTeamMember, (user_id, patient_id))
+    if member is None:
+        return False
+    await session.delete(member)
+    await session.flush()
+    return True
+
+
+async def care_team_of(session: AsyncSession, patient_id: str) -> list[tuple[str, str, str]]:
+    """``(user id, username, role)`` of the clinicians following the patient."""
+    rows = await session.execute(
+        select(User.id, User.username, User.role)
+        .join(CareTeamMember, CareTeamMember.user_id == User.id)
+        .where(CareTeamMember.patient_id == patient_id)
+        .order_by(User.username)
+    )
+    return [(i, u, r) for i, u, r in rows.all()]

@@ -1,130 +1,240 @@
-// Group monitor: first paint from /api/monitor/snapshot, then live frames from /ws/monitor.
+// Group monitor: one tile per patient of the user's cohort, triaged: active finding priority,
+// then NEWS2, then staleness. First paint from /api/monitor/snapshot, sparklines from
+// /api/monitor/sparklines, live frames from /ws/monitor. Freshness counts from when a value was
+// measured, never from when the browser received it.
 "use strict";
 
 const SHOWN = [
-  ["heart_rate", "HR"], ["spo2", "SpO₂"], ["pulse_rate", "Pulse"],
-  ["bp_systolic", "Sys"], ["bp_diastolic", "Dia"], ["respiratory_rate", "Resp"],
-  ["body_temperature", "Temp"], ["body_weight", "Weight"], ["glucose", "Glucose"],
+  ["heart_rate", t("HR")], ["spo2", "SpO₂"], ["pulse_rate", t("Pulse")],
+  ["bp_systolic", t("Sys")], ["bp_diastolic", t("Dia")], ["respiratory_rate", t("Resp")],
+  ["body_temperature", t("Temp")], ["body_weight", t("Weight")], ["glucose", t("Glucose")],
 ];
-const UNIT_LABEL = { "/min": "/min", "%": "%", "mm[Hg]": "mmHg", "Cel": "°C", "kg": "kg", "mmol/L": "mmol/L" };
-const STALE_MS = 5 * 60 * 1000;
-const latest = new Map();   // patient id -> Map(kind -> reading)
+const SPARK = new Set(["heart_rate", "spo2", "bp_systolic", "body_weight"]);
+const STALE_MS = 10 * 60 * 1000;       // a tile whose newest value is older is stale
+const OLD_VALUE_MS = 60 * 60 * 1000;   // a single value older than this is greyed
+const ACTIVE_MS = 15 * 60 * 1000;      // an ended finding still counts this long for triage
+const RANK = { high: 3, medium: 2, low: 1 };
+const patients = new Map();  // id -> {p, tile, latest: Map(kind -> reading), findings: Map(key -> f), measured: ms}
 
-function el(tag, attrs = {}, text = "") {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
-  if (text) node.textContent = text;
-  return node;
-}
-
-function tile(patient) {
-  const t = el("section", { class: "tile", id: `patient-${patient.id}`, "data-patient": patient.id });
-  const title = el("h2", {}, patient.display_name);
-  if (patient.is_test) {
-    t.classList.add("test-data");
-    title.append(el("span", { class: "test-badge", title: "simulated patient (HTEST): not real data" }, "TEST DATA"));
+function tile(p) {
+  const card = el("section", { class: "tile", id: `patient-${p.id}`, "data-patient": p.id, "aria-labelledby": `name-${p.id}` });
+  const title = el("div", { class: "title" });
+  const h2 = el("h2", { id: `name-${p.id}` });
+  h2.append(el("a", { href: `/patients/${encodeURIComponent(p.id)}` }, p.display_name));
+  if (p.is_test) {
+    card.classList.add("test-data");
+    h2.append(el("span", { class: "test-badge", title: "simulated patient (HTEST): not real data" }, "TEST DATA"));
   }
-  t.append(title);
-  t.append(el("div", { class: "sub" }, `${patient.id} · ${patient.programme.replace("_", " ")}`));
+  title.append(h2, el("span", { class: "news2", hidden: "" }));
+  card.append(title);
+  card.append(el("div", { class: "sub" }, `${p.id} · ${label(PROGRAMME_LABELS, p.programme)}${p.telemedpoint_id ? " · " + p.telemedpoint_id : ""}`));
+  card.append(el("div", { class: "age" }, t("no data yet")));
   const grid = el("div", { class: "vitals" });
-  for (const [kind, label] of SHOWN) {
+  for (const [kind, name] of SHOWN) {
     const v = el("div", { class: "vital", "data-kind": kind });
-    const head = el("div", { class: "label" }, label);
+    const head = el("div", { class: "label" }, name);
     head.append(el("span", { class: "unit" }, ""));
     v.append(head, el("span", { class: "value" }, "–"));
+    if (SPARK.has(kind)) v.append(svgSpark());
     grid.append(v);
   }
-  t.append(grid);
-  t.append(el("ul", { class: "findings" }));
-  return t;
+  card.append(grid, el("div", { class: "device" }), el("ul", { class: "findings", "aria-label": t("Findings") }));
+  return card;
+}
+
+function svgSpark() {
+  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  svg.setAttribute("class", "spark"); svg.setAttribute("viewBox", "0 0 100 20");
+  svg.setAttribute("preserveAspectRatio", "none"); svg.setAttribute("aria-hidden", "true");
+  svg.append(document.createElementNS("http://www.w3.org/2000/svg", "polyline"));
+  return svg;
+}
+
+function drawSpark(box, points) {
+  const line = box.querySelector("svg.spark polyline");
+  if (!line || points.length < 2) return;
+  const now = Date.now() / 1000, t0 = now - 86400;
+  const values = points.map((p) => p[1]);
+  const lo = Math.min(...values), hi = Math.max(...values), span = hi - lo || 1;
+  line.setAttribute("points", points.map(([t, v]) =>
+    `${(((t - t0) / 86400) * 100).toFixed(1)},${(18 - ((v - lo) / span) * 16).toFixed(1)}`).join(" "));
 }
 
 function format(value, kind) {
   if (value === null || value === undefined) return "?";
-  return kind === "body_temperature" || kind === "glucose" || kind === "body_weight"
-    ? value.toFixed(1) : Math.round(value).toString();
+  return kind === "body_temperature" || kind === "glucose" || kind === "body_weight" ? number(value, 1) : number(value);
 }
 
 function show(reading) {
   // Tiles show what devices measured; derived values (e.g. HR from ECG) go with findings.
   if ((reading.flags || []).includes("derived")) return;
-  const byKind = latest.get(reading.patient_id);
-  if (!byKind) return;
-  const prev = byKind.get(reading.kind);
+  const entry = patients.get(reading.patient_id);
+  if (!entry) return;
+  const prev = entry.latest.get(reading.kind);
   if (prev && prev.measured_at > reading.measured_at) return;  // an older replay
-  byKind.set(reading.kind, reading);
-  const box = document.querySelector(`#patient-${CSS.escape(reading.patient_id)} [data-kind="${reading.kind}"]`);
+  entry.latest.set(reading.kind, reading);
+  entry.measured = Math.max(entry.measured, Date.parse(reading.measured_at));
+  if (reading.kind === "battery_level") { entry.battery = reading; paintDevice(entry); return; }
+  entry.device = reading.device_id;
+  const box = entry.tile.querySelector(`[data-kind="${reading.kind}"]`);
   if (!box) return;
   box.querySelector(".value").textContent = format(reading.value, reading.kind);
-  box.querySelector(".unit").textContent = UNIT_LABEL[reading.unit] ?? reading.unit;
+  box.querySelector(".unit").textContent = UNIT_LABELS[reading.unit] ?? reading.unit;
   box.classList.toggle("invalid", (reading.flags || []).includes("invalid"));
-  box.title = `measured ${reading.measured_at}`;
-  const t = box.closest(".tile");
-  t.dataset.lastSeen = Date.now().toString();
-  t.classList.add("fresh");
-  t.classList.remove("stale");
+  box.dataset.measured = reading.measured_at;
+  if (entry.device !== entry.paintedDevice) { entry.paintedDevice = entry.device; paintDevice(entry); }
+  dirty();
 }
 
-const findingsShown = new Map();  // finding key -> list item
-const latestOfKind = new Map();  // "patient|kind" -> key of the finding shown for it
+// The measured time shows on hover; formatted then, not for every reading.
+document.addEventListener("mouseover", (event) => {
+  const box = event.target.closest?.(".vital[data-measured]");
+  if (box) box.title = `measured ${localTime(box.dataset.measured)}`;
+});
+
+function paintDevice(entry) {
+  const line = entry.tile.querySelector(".device");
+  line.replaceChildren();
+  if (entry.device) line.append(document.createTextNode(t("Device {device}", { device: entry.device })));
+  if (entry.battery) {
+    const pct = entry.battery.value;
+    line.append(document.createTextNode(` · ${t("Battery")} `), el("span", { class: pct < 20 ? "low" : "" }, `${number(pct)} %`));
+  }
+}
+
 function showFinding(f) {
-  const list = document.querySelector(`#patient-${CSS.escape(f.patient_id)} .findings`);
-  if (!list) return;
+  const entry = patients.get(f.patient_id);
+  if (!entry) return;
   // A confirmed finding supersedes its unconfirmed first sighting (same patient, kind, start).
-  const unconfirmedKey = `${f.patient_id}|${f.kind}_unconfirmed|${f.key.split("|").pop()}`;
   if (f.kind.endsWith("_unconfirmed")) {
-    if (findingsShown.has(f.key.replace("_unconfirmed|", "|"))) return;
-  } else if (findingsShown.has(unconfirmedKey)) {
-    findingsShown.get(unconfirmedKey).remove();
-    findingsShown.delete(unconfirmedKey);
+    if (entry.findings.has(f.key.replace("_unconfirmed|", "|"))) return;
+  } else {
+    entry.findings.delete(`${f.patient_id}|${f.kind}_unconfirmed|${f.key.split("|").pop()}`);
   }
-  // One line per patient and kind: the latest episode of each, so that a burst of one kind
-  // (VT runs during a VF, say) never pushes another kind out of view.
-  const kindKey = `${f.patient_id}|${f.kind.replace(/_unconfirmed$/, "")}`;
-  const shownKey = latestOfKind.get(kindKey);
-  if (shownKey && shownKey !== f.key && findingsShown.has(shownKey)) {
-    const shown = findingsShown.get(shownKey);
-    if (Date.parse(shown.dataset.start) > Date.parse(f.start)) return;  // an older episode
-    shown.remove();
-    findingsShown.delete(shownKey);
-  }
-  latestOfKind.set(kindKey, f.key);
-  let item = findingsShown.get(f.key);
-  if (!item) {
-    item = el("li", { "data-kind": f.kind, "data-start": f.start });
-    findingsShown.set(f.key, item);
-    list.prepend(item);
-    while (list.children.length > 4) list.lastChild.remove();
-  }
-  item.className = `finding ${f.severity}${f.end ? " ended" : ""}`;
-  item.textContent = `${f.kind.replaceAll("_", " ")}: ${f.explanation || f.method}`;
-  item.title = `${f.method} · since ${f.start}${f.end ? " until " + f.end : ""}`;
+  entry.findings.set(f.key, f);
+  paintFindings(entry);
+  dirty();
 }
 
-function markStale() {
-  for (const t of document.querySelectorAll(".tile")) {
-    const seen = Number(t.dataset.lastSeen || 0);
-    if (seen && Date.now() - seen > STALE_MS) { t.classList.remove("fresh"); t.classList.add("stale"); }
+function latestPerKind(entry) {
+  // One line per kind: its latest episode, so that a burst of one kind (VT runs during a VF)
+  // never pushes another kind out of view.
+  const byKind = new Map();
+  for (const f of entry.findings.values()) {
+    const kind = f.kind.replace(/_unconfirmed$/, "");
+    const shown = byKind.get(kind);
+    if (!shown || Date.parse(f.start) > Date.parse(shown.start)) byKind.set(kind, f);
   }
+  return [...byKind.values()].sort((a, b) => (RANK[b.severity] || 0) - (RANK[a.severity] || 0) || Date.parse(b.start) - Date.parse(a.start));
+}
+
+function paintFindings(entry) {
+  const list = entry.tile.querySelector(".findings");
+  list.replaceChildren();
+  for (const f of latestPerKind(entry).slice(0, 4)) {
+    const item = el("li", { class: `finding ${f.severity}${f.end ? " ended" : ""}`, "data-kind": f.kind, "data-start": f.start });
+    const when = f.end ? `${clockTime(f.start)}–${clockTime(f.end)}` : t("since {when}", { when: clockTime(f.start) });
+    item.textContent = `${label(FINDING_LABELS, f.kind)} (${when}): ${f.explanation || f.method}`;
+    item.title = f.method;
+    list.append(item);
+  }
+}
+
+function triage(entry, now) {
+  let severity = 0, news2 = 0;
+  for (const f of entry.findings.values()) {
+    const active = !f.end || now - Date.parse(f.end) < ACTIVE_MS;
+    if (active) severity = Math.max(severity, RANK[f.severity] || 0);
+    if (f.kind === "news2" && now - Date.parse(f.start) < 24 * 3600e3) news2 = Math.max(news2, Number(f.values?.news2_total || 0));
+  }
+  const staleness = entry.measured ? now - entry.measured : Infinity;
+  return { severity, news2, staleness };
+}
+
+let pending = false;
+function dirty() { if (!pending) { pending = true; setTimeout(repaintOrder, 500); } }
+
+function repaintOrder() {
+  pending = false;
+  const now = Date.now();
+  const ranked = [...patients.values()].map((e) => ({ e, t: triage(e, now) }));
+  ranked.sort((a, b) => b.t.severity - a.t.severity || b.t.news2 - a.t.news2
+    || (b.t.staleness === a.t.staleness ? 0 : b.t.staleness > a.t.staleness ? 1 : -1)
+    || a.e.p.display_name.localeCompare(b.e.p.display_name));
+  // Writes only what changed: with 500 tiles this pass runs twice a second under load.
+  const set = (node, key, value) => { if (node[key] !== value) node[key] = value; };
+  ranked.forEach(({ e, t: tr }, i) => {
+    if (e.rank !== i) { e.rank = i; e.tile.style.order = String(i); e.tile.dataset.rank = String(i); }
+    const stale = tr.staleness > STALE_MS;
+    const cls = `tile${e.p.is_test ? " test-data" : ""}${tr.severity === 3 ? " sev-high" : tr.severity === 2 ? " sev-medium" : ""}${stale ? " stale" : " fresh"}`;
+    set(e.tile, "className", cls);
+    if (e.tile.dataset.severity !== String(tr.severity)) e.tile.dataset.severity = String(tr.severity);
+    e.age ??= e.tile.querySelector(".age");
+    set(e.age, "textContent", e.measured ? t("measured {when}", { when: ago(new Date(e.measured).toISOString()) }) : t("no data yet"));
+    if (tr.news2 && e.news2 !== tr.news2) {
+      e.news2 = tr.news2;
+      const badge = e.tile.querySelector(".news2");
+      badge.hidden = false; badge.textContent = `NEWS2 ${tr.news2}`;
+      badge.className = `news2 ${tr.news2 >= 7 ? "high" : tr.news2 >= 5 ? "medium" : ""}`;
+    }
+    for (const box of e.tile.querySelectorAll(".vital[data-measured]")) box.classList.toggle("old", now - Date.parse(box.dataset.measured) > OLD_VALUE_MS);
+  });
+  applyFilters();
+}
+
+function applyFilters() {
+  const q = document.getElementById("search").value.trim().toLowerCase();
+  const programme = document.getElementById("f-programme").value;
+  const point = document.getElementById("f-point").value;
+  const alert = document.getElementById("f-alert").value;
+  let shown = 0;
+  for (const e of patients.values()) {
+    const severity = Number(e.tile.dataset.severity || 0);
+    const ok = (!q || e.p.display_name.toLowerCase().includes(q) || e.p.id.toLowerCase().includes(q))
+      && (!programme || e.p.programme === programme) && (!point || e.p.telemedpoint_id === point)
+      && (!alert || (alert === "any" && severity > 0) || (alert === "high" && severity === 3) || (alert === "none" && severity === 0));
+    e.tile.hidden = !ok;
+    if (ok) shown++;
+  }
+  document.getElementById("count").textContent = t("Showing {n} of {total} patients", { n: shown, total: patients.size });
+}
+
+function fillFilters(list) {
+  const add = (id, values, name) => {
+    const select = document.getElementById(id);
+    for (const v of [...new Set(values.filter(Boolean))].sort()) select.append(el("option", { value: v }, name(v)));
+  };
+  add("f-programme", list.map((p) => p.programme), (v) => label(PROGRAMME_LABELS, v));
+  add("f-point", list.map((p) => p.telemedpoint_id), (v) => v);
+  for (const id of ["search", "f-programme", "f-point", "f-alert"]) document.getElementById(id).addEventListener("input", applyFilters);
 }
 
 async function start() {
-  const response = await fetch("/api/monitor/snapshot", { credentials: "same-origin" });
-  if (response.status === 401) { location.href = "/login"; return; }
-  const snapshot = await response.json();
+  const snapshot = await getJSON("/api/monitor/snapshot");
   const grid = document.getElementById("patients");
-  for (const p of snapshot.patients) { latest.set(p.id, new Map()); grid.append(tile(p)); }
+  for (const p of snapshot.patients) {
+    const entry = { p, tile: tile(p), latest: new Map(), findings: new Map(), measured: 0 };
+    patients.set(p.id, entry); grid.append(entry.tile);
+  }
   for (const r of snapshot.latest) show(r);
   for (const f of snapshot.findings || []) showFinding(f);
-  if (!snapshot.patients.length) grid.append(el("p", {}, "No patients to show for this account."));
+  fillFilters(snapshot.patients);
+  if (!snapshot.patients.length) grid.append(el("p", {}, t("No patients to show for this account.")));
+  repaintOrder();
   await TelemedAlerts.start();
   connect();
-  setInterval(markStale, 10000);
+  setInterval(repaintOrder, 10000);
+  const sparks = await getJSON("/api/monitor/sparklines");
+  for (const [pid, kinds] of Object.entries(sparks)) {
+    const entry = patients.get(pid);
+    if (!entry) continue;
+    for (const [kind, points] of Object.entries(kinds)) drawSpark(entry.tile.querySelector(`[data-kind="${kind}"]`), points);
+  }
 }
 
 async function repaint() {
-  const response = await fetch("/api/monitor/snapshot", { credentials: "same-origin" });
-  if (response.ok) for (const r of (await response.json()).latest) show(r);
+  const snapshot = await getJSON("/api/monitor/snapshot");
+  for (const r of snapshot.latest) show(r);
 }
 
 function connect() {
@@ -133,10 +243,11 @@ function connect() {
   const ws = new WebSocket(`${proto}://${location.host}/ws/monitor`);
   TelemedAlerts.bindSocket(ws);
   ws.onmessage = (event) => {
+    window.monitorBytes = (window.monitorBytes || 0) + event.data.length;
     const frame = JSON.parse(event.data);
     if (frame.type === "hello") {
       document.getElementById("who").textContent = `${frame.user} (${frame.role})`;
-      status.textContent = "live"; status.className = "status live";
+      status.textContent = t("live"); status.className = "status live";
     } else if (frame.type === "readings") {
       for (const r of frame.readings) show(r);
     } else if (frame.type === "alerts") {
@@ -152,7 +263,7 @@ function connect() {
     }
   };
   ws.onclose = () => {
-    status.textContent = "reconnecting…"; status.className = "status down";
+    status.textContent = t("reconnecting…"); status.className = "status down";
     setTimeout(connect, 2000);
   };
 }

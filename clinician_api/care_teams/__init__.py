@@ -1,0 +1,1 @@
+"""Care teams: which clinicians follow which patients (cohorts), managed by admins."""

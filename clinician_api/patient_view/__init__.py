@@ -1,0 +1,1 @@
+"""One patient's timeline: trends, home-BP averages, weights, devices, notes, live ECG."""

@@ -1,0 +1,1 @@
+"""Per-patient period reports for the GP or cardiologist (PDF)."""

@@ -1,0 +1,174 @@
+"""The period report as PDF, drawn with ReportLab (platypus for the layout, its graphics
+package for the trend charts). Pure presentation: it takes the figures, it queries nothing."""
+
+from __future__ import annotations
+
+import html
+import io
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from reportlab.graphics.charts.lineplots import LinePlot
+from reportlab.graphics.shapes import Drawing, String
+from reportlab.lib import colors
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import getSampleStyleSheet
+from reportlab.lib.units import mm
+from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+from telemed_signal.trends import HomeBpSummary
+
+LABELS = {
+    "heart_rate": ("Heart rate", "/min"), "spo2": ("SpO2", "%"),
+    "pulse_rate": ("Pulse rate", "/min"), "bp_systolic": ("Systolic BP", "mmHg"),
+    "bp_diastolic": ("Diastolic BP", "mmHg"), "body_weight": ("Weight", "kg"),
+    "body_temperature": ("Temperature", "°C"), "respiratory_rate": ("Respiratory rate", "/min"),
+    "glucose": ("Glucose", "mmol/L"), "battery_level": ("Device battery", "%"),
+}  # fmt: skip
+
+
+@dataclass
+class ReportData:
+    """Everything the report shows, gathered by the endpoint."""
+
+    patient_name: str
+    patient_id: str
+    programme: str
+    since: date
+    until: date
+    zone: ZoneInfo
+    author: str
+    generated_at: datetime
+    stats: list[tuple[str, int, float, float, float]]
+    home_bp: HomeBpSummary
+    #: kind -> [(epoch s, daily mean)]
+    daily: dict[str, list[tuple[float, float]]]
+    findings: list[tuple[datetime, str, str, str]]  # start, kind, severity, explanation
+    contacts: list[tuple[datetime, str, str, str]]  # at, channel, outcome, text
+    adherence: tuple[int, int]
+    notes: list[str] = field(default_factory=list)
+
+
+def _table(rows: list[list[str]], widths: list[float]) -> Table:
+    table = Table(rows, colWidths=widths, repeatRows=1)
+    table.setStyle(
+        TableStyle(
+            [
+                ("FONTNAME", (0, 0), (-1, 0), "Helvetica-Bold"),
+                ("FONTSIZE", (0, 0), (-1, -1), 8.5),
+                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8eef5")),
+                ("GRID", (0, 0), (-1, -1), 0.25, colors.HexColor("#b8c4d0")),
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ]
+        )
+    )
+    return table
+
+
+def _chart(title: str, unit: str, series: list[list[tuple[float, float]]]) -> Drawing:
+    drawing = Drawing(170 * mm, 45 * mm)
+    plot = LinePlot()
+    plot.x, plot.y, plot.width, plot.height = 14 * mm, 8 * mm, 150 * mm, 30 * mm
+    plot.data = [[(t / 86400.0, v) for t, v in s] for s in series]
+    for i, color in enumerate((colors.HexColor("#1f6feb"), colors.HexColor("#d1242f"))):
+        if i < len(series):
+            plot.lines[i].strokeColor = color
+            plot.lines[i].strokeWidth = 1.2
+    plot.xValueAxis.labelTextFormat = lambda d: date.fromordinal(
+        date(1970, 1, 1).toordinal() + int(d)
+    ).strftime("%d.%m.")
+    plot.xValueAxis.labels.fontSize = plot.yValueAxis.labels.fontSize = 7
+    drawing.add(plot)
+    drawing.add(String(14 * mm, 41 * mm, f"{title} ({unit}), daily means", fontSize=9))
+    return drawing
+
+
+def _home_bp_rows(s: HomeBpSummary) -> list[list[str]]:
+    rows = [["Home BP (ESH, 7 days)", "SBP/DBP mmHg", "readings"]]
+    for name, m in (("Morning", s.morning), ("Evening", s.evening), ("All", s.overall)):
+        rows.append(
+            [name, f"{m.sbp_mmhg:.0f}/{m.dbp_mmhg:.0f}" if m else "–", str(m.n) if m else "0"]
+        )
+    return rows
+
+
+def render(data: ReportData) -> bytes:
+    """The report as PDF bytes (A4)."""
+    styles = getSampleStyleSheet()
+    out = io.BytesIO()
+    doc = SimpleDocTemplate(
+        out, pagesize=A4, title=f"Report {data.patient_id}", author=data.author,
+        leftMargin=18 * mm, rightMargin=18 * mm, topMargin=16 * mm, bottomMargin=16 * mm,
+    )  # fmt: skip
+    local = data.generated_at.astimezone(data.zone).strftime("%d.%m.%Y %H:%M")
+    story: list[object] = [
+        Paragraph("Remote monitoring report", styles["Title"]),
+        Paragraph(
+            f"<b>{html.escape(data.patient_name)}</b> ({html.escape(data.patient_id)}) · {data.programme.replace('_', ' ')}"
+            f" · {data.since:%d.%m.%Y} – {data.until:%d.%m.%Y}",
+            styles["Normal"],
+        ),
+        Paragraph(
+            f"Generated {local} ({data.zone.key}) by {html.escape(data.author)}", styles["Italic"]
+        ),
+        Spacer(1, 4 * mm),
+        Paragraph("Averages", styles["Heading2"]),
+    ]
+    rows = [["Measurement", "n", "mean", "min", "max"]]
+    for kind, n, mean, lo, hi in data.stats:
+        name, unit = LABELS.get(kind, (kind, ""))
+        rows.append([f"{name} ({unit})", str(n), f"{mean:.1f}", f"{lo:.1f}", f"{hi:.1f}"])
+    story += [_table(rows, [60 * mm, 20 * mm, 25 * mm, 25 * mm, 25 * mm]), Spacer(1, 3 * mm)]
+    story += [_table(_home_bp_rows(data.home_bp), [60 * mm, 40 * mm, 25 * mm])]
+    done, scheduled = data.adherence
+    share = f"{100 * done / scheduled:.0f} %" if scheduled else "no schedule"
+    story.append(
+        Paragraph(
+            f"Adherence: {done} of {scheduled} scheduled measurements ({share}).", styles["Normal"]
+        )
+    )
+    story.append(Paragraph("Trends", styles["Heading2"]))
+    for title, kinds in (
+        ("Blood pressure", ["bp_systolic", "bp_diastolic"]),
+        ("Heart rate", ["heart_rate"]),
+        ("SpO2", ["spo2"]),
+        ("Weight", ["body_weight"]),
+    ):
+        series = [data.daily[k] for k in kinds if len(data.daily.get(k, [])) >= 2]
+        if series:
+            story.append(_chart(title, LABELS[kinds[0]][1], series))
+    story.append(Paragraph("Findings and alerts", styles["Heading2"]))
+    rows = [["Start", "Finding", "Priority", "Why"]]
+    for start, kind, severity, why in data.findings:
+        rows.append(
+            [
+                start.astimezone(data.zone).strftime("%d.%m. %H:%M"),
+                kind.replace("_", " "),
+                severity,
+                Paragraph(html.escape(why), styles["BodyText"]),
+            ]
+        )
+    story.append(
+        _table(rows, [24 * mm, 40 * mm, 18 * mm, 92 * mm])
+        if len(rows) > 1
+        else Paragraph("None in this period.", styles["Normal"])
+    )
+    story.append(Paragraph("Contacts and outcomes", styles["Heading2"]))
+    rows = [["When", "Channel", "Outcome", "Note"]]
+    for at, channel, outcome, text in data.contacts:
+        rows.append(
+            [
+                at.astimezone(data.zone).strftime("%d.%m. %H:%M"),
+                channel,
+                outcome.replace("_", " "),
+                Paragraph(html.escape(text), styles["BodyText"]),
+            ]
+        )
+    story.append(
+        _table(rows, [24 * mm, 20 * mm, 30 * mm, 100 * mm])
+        if len(rows) > 1
+        else Paragraph("No contacts in this period.", styles["Normal"])
+    )
+    doc.build(story)
+    return out.getvalue()

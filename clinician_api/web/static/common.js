@@ -1,0 +1,97 @@
+// Shared by the screens: element helper, fetch with sign-in redirect, human labels, local times.
+"use strict";
+
+const KIND_LABELS = {
+  heart_rate: "Heart rate", spo2: "SpO₂", pulse_rate: "Pulse rate", bp_systolic: "Systolic BP",
+  bp_diastolic: "Diastolic BP", bp_mean: "Mean BP", respiratory_rate: "Respiratory rate",
+  body_temperature: "Temperature", body_weight: "Weight", glucose: "Glucose",
+  battery_level: "Battery", rr_interval: "RR interval", cuff_pressure: "Cuff pressure",
+};
+const UNIT_LABELS = { "/min": "/min", "%": "%", "mm[Hg]": "mmHg", "Cel": "°C", "kg": "kg", "mmol/L": "mmol/L", "ms": "ms" };
+const KIND_UNITS = {
+  heart_rate: "/min", spo2: "%", pulse_rate: "/min", bp_systolic: "mmHg", bp_diastolic: "mmHg",
+  respiratory_rate: "/min", body_temperature: "°C", body_weight: "kg", glucose: "mmol/L",
+};
+const FINDING_LABELS = {
+  spo2_desaturation: "SpO₂ desaturation", spo2_sustained_low: "SpO₂ low for minutes",
+  hypertensive_crisis: "Hypertensive crisis", hypertensive_crisis_unconfirmed: "Very high BP (unconfirmed)",
+  weight_gain: "Weight gain", news2: "NEWS2 score", atrial_fibrillation: "Atrial fibrillation",
+  bradycardia: "Bradycardia", tachycardia: "Tachycardia", pause: "Pause",
+  asystole: "Asystole", ventricular_tachycardia: "Ventricular tachycardia",
+  ventricular_flutter_fib: "Ventricular flutter / fibrillation", extreme_bradycardia: "Extreme bradycardia",
+  extreme_tachycardia: "Extreme tachycardia", ecg_strip: "ECG strip", home_bp_elevated: "Home BP above target",
+  missed_measurement: "Missed measurement",
+};
+const PROGRAMME_LABELS = { heart_failure: "Heart failure", hypertension: "Hypertension" };
+
+// Translation of the page's language (window.I18N is injected by the server; msgids are English).
+function t(text, vars) {
+  const out = (window.I18N || {})[text] || text;
+  return vars ? out.replace(/\{(\w+)\}/g, (_, k) => String(vars[k])) : out;
+}
+
+// The language switch in the header: saved per user, then the page is served again.
+document.addEventListener("DOMContentLoaded", () => {
+  const select = document.getElementById("lang");
+  if (!select) return;
+  select.value = document.documentElement.lang;
+  select.addEventListener("change", async () => {
+    await getJSON("/api/me/language", { method: "PUT",
+      headers: { "Content-Type": "application/json" }, body: JSON.stringify({ language: select.value }) });
+    location.reload();
+  });
+});
+
+function label(map, key) {
+  return t(map[key] || (key || "").replaceAll("_", " ").replace(/^./, (c) => c.toUpperCase()));
+}
+
+function el(tag, attrs = {}, text = "") {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) if (v !== null && v !== undefined) node.setAttribute(k, v);
+  if (text !== "" && text !== null && text !== undefined) node.textContent = text;
+  return node;
+}
+
+async function getJSON(url, options = {}) {
+  // Unsafe methods carry the session's CSRF token (static/csrf.js).
+  const unsafe = options.method && options.method !== "GET";
+  const headers = unsafe && typeof csrfHeaders === "function" ? csrfHeaders(options.headers || {}) : options.headers;
+  const response = await fetch(url, { credentials: "same-origin", ...options, headers });
+  if (response.status === 401) { location.href = "/login"; throw new Error("signed out"); }
+  const body = response.headers.get("content-type")?.includes("json") ? await response.json() : null;
+  if (!response.ok) {
+    const message = body?.detail || body?.issue?.[0]?.diagnostics || `${response.status}`;
+    throw new Error(typeof message === "string" ? message : JSON.stringify(message));
+  }
+  return body;
+}
+
+const LOCALE = document.documentElement.lang || navigator.language || "en";
+// Times are shown in the patient's time zone (setZone) once it is known, else the browser's.
+let ZONE = undefined;
+let TIME = new Intl.DateTimeFormat(LOCALE, { dateStyle: "medium", timeStyle: "short" });
+let TIME_ONLY = new Intl.DateTimeFormat(LOCALE, { timeStyle: "short" });
+function setZone(zone) {
+  ZONE = zone;
+  TIME = new Intl.DateTimeFormat(LOCALE, { dateStyle: "medium", timeStyle: "short", timeZone: zone });
+  TIME_ONLY = new Intl.DateTimeFormat(LOCALE, { timeStyle: "short", timeZone: zone });
+}
+function localTime(iso) { return iso ? TIME.format(new Date(iso)) : "–"; }
+function clockTime(iso) { return iso ? TIME_ONLY.format(new Date(iso)) : "–"; }
+// uPlot draws its time axis in this zone.
+function zoned(ts) { return ZONE ? uPlot.tzDate(new Date(ts * 1e3), ZONE) : new Date(ts * 1e3); }
+function since(trend) { return [Date.parse(trend.since) / 1000, Date.parse(trend.until) / 1000]; }
+function number(value, digits = 0) {
+  return value === null || value === undefined ? "–"
+    : new Intl.NumberFormat(LOCALE, { maximumFractionDigits: digits, minimumFractionDigits: digits }).format(value);
+}
+const RELATIVE = new Intl.RelativeTimeFormat(LOCALE, { numeric: "auto" });
+function ago(iso) {
+  const s = Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
+  const rtf = RELATIVE;
+  if (s < 60) return rtf.format(-Math.round(s), "second");
+  if (s < 3600) return rtf.format(-Math.round(s / 60), "minute");
+  if (s < 86400) return rtf.format(-Math.round(s / 3600), "hour");
+  return rtf.format(-Math.round(s / 86400), "day");
+}

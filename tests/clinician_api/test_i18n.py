@@ -1,0 +1,59 @@
+"""Czech and English: complete catalogues, per-user choice, Czech by default for patients and
+nurses."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+import pytest
+
+from clinician_api.i18n import WEB_TEXTS, catalogue, language_for, page_markers
+from patient_hub.accounts.models import Role
+from tests.conftest import token_for
+
+
+def test_every_marked_text_of_the_screens_has_a_czech_translation() -> None:
+    czech = catalogue("cs")
+    marked = {m for text in WEB_TEXTS() for m in page_markers(text)}
+    scripted = {s for text in WEB_TEXTS() for s in re.findall(r'\bt\("((?:[^"\\]|\\.)*)"', text)}
+    common = next(t for t in WEB_TEXTS() if "const KIND_LABELS" in t)
+    labels = {v for block in re.findall(r"(?:KIND|FINDING|PROGRAMME)_LABELS = \{(.*?)\};", common, re.S)
+              for v in re.findall(r':\s*"([^"]+)"', block)}  # fmt: skip
+    missing = sorted((marked | scripted | labels) - set(czech))
+    assert len(marked | scripted) > 100 and len(labels) > 30 and missing == []
+
+
+@pytest.mark.parametrize(
+    ("role", "chosen", "language"),
+    [(Role.PATIENT, None, "cs"), (Role.NURSE, None, "cs"), (Role.CARDIOLOGIST, None, "en"),
+     (Role.PATIENT, "en", "en"), (Role.ADMIN, "cs", "cs"), (Role.ADMIN, "de", "en")],
+)  # fmt: skip
+def test_the_language_is_the_users_choice_else_the_roles_default(
+    role: Role, chosen: str | None, language: str
+) -> None:
+    assert language_for(role, chosen) == language
+
+
+async def _portal(hub: Any) -> str:
+    async with httpx.AsyncClient(base_url=hub.url) as c:
+        await c.post("/login", data={"username": "pat1", "password": "pw-pat1"})
+        return (await c.get("/me")).text
+
+
+async def test_a_patient_gets_czech_until_choosing_english(hub: Any, seed: Any) -> None:
+    await seed(hub.settings.database_url)
+    page = await _portal(hub)
+    assert '<html lang="cs">' in page and "Moje měření" in page and "window.I18N" in page
+    token = await token_for(hub, "pat1")
+    async with httpx.AsyncClient(
+        base_url=hub.url, headers={"Authorization": f"Bearer {token}"}
+    ) as c:
+        bad = await c.put("/api/me/language", json={"language": "de"})
+        assert bad.status_code == 422
+        assert '<html lang="cs">' in await _portal(hub)  # nothing changed
+        ok = await c.put("/api/me/language", json={"language": "en"})
+        assert ok.status_code == 204
+    page = await _portal(hub)
+    assert '<html lang="en">' in page and "My measurements" in page
