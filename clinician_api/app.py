@@ -36,6 +36,7 @@ from clinician_api.fhir_rest.search import router as fhir_search_router
 from clinician_api.fhir_rest.subscriptions import SubscriptionHub
 from clinician_api.fhir_rest.subscriptions import router as fhir_subscriptions_router
 from clinician_api.fhir_rest.transaction import router as fhir_transaction_router
+from clinician_api.kiosk.endpoints import router as kiosk_router
 from clinician_api.monitor.endpoints import router as monitor_router
 from clinician_api.monitor.fanout import MonitorFanout
 from clinician_api.patients.endpoints import router as patients_router
@@ -214,6 +215,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         app.include_router(auth_router)
         app.include_router(patients_router)
         app.include_router(monitor_router)
+        app.include_router(kiosk_router)
         app.include_router(alerts_router(get_session, current_principal))
         app.include_router(schedules_router(get_session, current_principal))
         app.include_router(policy_router(get_session, current_principal))
