@@ -113,7 +113,7 @@ class RunningKiosk:
 def kiosk_settings(state_dir: Path) -> KioskSettings:
     return KioskSettings(
         state_dir=state_dir, port=0, simulate=True, strip_s=30.0, sim_measure_wall_s=0.2,
-        sim_strip_wall_s=1.5, measure_timeout_s=5.0, hub_timeout_s=2.0, heartbeat_s=1.0,
+        sim_strip_wall_s=1.5, measure_timeout_s=5.0, hub_timeout_s=10.0, heartbeat_s=1.0,
     )  # fmt: skip
 
 
