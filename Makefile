@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[edge,server,dev]"
+	$(BIN)/python -m pip install --quiet -e ".[edge,kiosk,server,dev]"
 	@touch $(STAMP)
 
 demo: $(STAMP)
@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_lethal.py
 	$(BIN)/python bench/bench_strip.py
 	$(BIN)/python bench/bench_worker.py
+	$(BIN)/python bench/bench_kiosk.py
 
 # Front-end libraries from npm at the versions pinned in clinician_api/web/vendor/package-lock.json,
 # copied into the committed static files (the screens never load a CDN).

@@ -38,6 +38,7 @@ from clinician_api.fhir_rest.search import router as fhir_search_router
 from clinician_api.fhir_rest.subscriptions import SubscriptionHub
 from clinician_api.fhir_rest.subscriptions import router as fhir_subscriptions_router
 from clinician_api.fhir_rest.transaction import router as fhir_transaction_router
+from clinician_api.kiosk.endpoints import router as kiosk_router
 from clinician_api.monitor.endpoints import router as monitor_router
 from clinician_api.monitor.fanout import MonitorFanout
 from clinician_api.monitor.sparklines import router as sparklines_router
@@ -229,6 +230,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         app.include_router(ecg_router)
         app.include_router(audit_router)
         app.include_router(care_teams_router)
+        app.include_router(kiosk_router)
         app.include_router(alerts_router(get_session, current_principal))
         app.include_router(schedules_router(get_session, current_principal))
         app.include_router(policy_router(get_session, current_principal))

@@ -32,7 +32,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-ItemKind = Literal["reading", "chunk"]
+#: What an outbox item is; ``patient`` and ``consult`` are a kiosk's registrations and
+#: teleconsultation requests (``telemed_core.kiosk_items``).
+ItemKind = Literal["reading", "chunk", "patient", "consult"]
 
 _NUMBERING = """
 CREATE TABLE IF NOT EXISTS numbering (
@@ -43,7 +45,7 @@ CREATE TABLE IF NOT EXISTS numbering (
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    item_kind TEXT NOT NULL CHECK (item_kind IN ('reading', 'chunk')),
+    item_kind TEXT NOT NULL CHECK (item_kind IN ('reading', 'chunk', 'patient', 'consult')),
     payload TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS raw (

@@ -32,6 +32,13 @@ from telemed_core.protocol import (
 from telemed_core.values import utc_now
 
 log = logging.getLogger(__name__)
+#: The batch list that carries each outbox item kind.
+BATCH_FIELDS = {
+    "reading": "readings",
+    "chunk": "chunks",
+    "patient": "patients",
+    "consult": "consults",
+}
 
 
 @dataclass
@@ -170,8 +177,10 @@ class Uplink:
             "type": "batch",
             "v": 1,
             "batch_id": self._batch_id,
-            "readings": [i.wire() for i in items if i.item_kind == "reading"],
-            "chunks": [i.wire() for i in items if i.item_kind == "chunk"],
+            **{
+                field: [i.wire() for i in items if i.item_kind == kind]
+                for kind, field in BATCH_FIELDS.items()
+            },
         }
         await ws.send(_json(batch))
         self.status.sent_items += len(items)

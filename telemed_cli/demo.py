@@ -45,11 +45,14 @@ DEFAULT_SCENARIOS = {
     "demo-6": "battery-low",
 }
 
+KIOSK_ID = "demo-kiosk-1"
+
 
 @dataclass
 class DemoSeed:
     bridges: list[SimBridge]
     accounts: list[tuple[str, str]]
+    kiosk_token: str = ""
 
 
 def point_of(index: int) -> str:
@@ -116,6 +119,9 @@ async def seed(
             for i, pid in enumerate(ids):
                 token = await patients.enrol_bridge(session, f"demo-bridge-{i + 1}", patient_id=pid)
                 bridges.append(SimBridge(f"demo-bridge-{i + 1}", pid, token))
+            kiosk_token = await patients.enrol_bridge(
+                session, KIOSK_ID, telemedpoint_id=TELEMEDPOINT
+            )
     finally:
         await engine.dispose()
-    return DemoSeed(bridges, [(r.value, DEMO_PASSWORD) for r in Role])
+    return DemoSeed(bridges, [(r.value, DEMO_PASSWORD) for r in Role], kiosk_token)

@@ -21,6 +21,7 @@ from telemed_cli.audit import audit_app
 from telemed_cli.bridge import bridge_app
 from telemed_cli.care_team import care_team_app
 from telemed_cli.errors import explain, redact
+from telemed_cli.kiosk import kiosk_app
 from telemed_cli.users import user_app
 
 app = typer.Typer(
@@ -36,6 +37,7 @@ app.add_typer(bridge_app, name="bridge")
 app.add_typer(alerts_app, name="alerts")
 app.add_typer(audit_app, name="audit")
 app.add_typer(care_team_app, name="care-team")
+app.add_typer(kiosk_app, name="kiosk")
 console = Console()
 errors = Console(stderr=True)
 
@@ -335,11 +337,13 @@ def demo(
     patients: Annotated[int, typer.Option(min=1, max=200)] = 6,
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     database_url: Annotated[str, typer.Option()] = "sqlite:///var/demo.db",
+    kiosk_port: Annotated[int, typer.Option(help="port of the village kiosk's screens")] = 8100,
     scenario: Annotated[
         str | None, typer.Option(help=f"demo-2 plays it from 30 s: {', '.join(SCENARIOS)}")
     ] = None,
 ) -> None:
-    """Everything in one process: hub, screens and simulated patients, seeded demo accounts."""
+    """Everything in one process: hub, screens, simulated patients, a telemedpoint kiosk with
+    simulated devices, seeded demo accounts."""
     from telemed_cli.demo import DEFAULT_SCENARIOS, seed
     from telemed_cli.simulate import prepare_scenario, run_bridges
 
@@ -372,8 +376,10 @@ def demo(
             console.print(f"Sign in:        [bold]{url}/login[/bold]", highlight=False)
             console.print(f"Group monitor:  [bold]{url}/monitor[/bold]", highlight=False)
             console.print(f"API docs:       [bold]{url}/docs[/bold]", highlight=False)
-            console.print(f"TELEMED_READY {url}", highlight=False)
             hub = url.replace("0.0.0.0", "127.0.0.1")
+            kiosk_url = await _demo_kiosk(hub, data.kiosk_token, host, kiosk_port)
+            console.print(f"Kiosk (nurse):  [bold]{kiosk_url}[/bold]", highlight=False)
+            console.print(f"TELEMED_READY {url}", highlight=False)
             # Some patients deteriorate now and then, so that alerts show on the screens; with
             # --scenario, demo-2 plays that one 30 s after the start.
             scenarios = {"demo-2": name} if name else dict(DEFAULT_SCENARIOS)
@@ -393,6 +399,27 @@ def demo(
         asyncio.run(main())
     except KeyboardInterrupt:
         pass
+
+
+async def _demo_kiosk(hub: str, token: str, host: str, port: int) -> str:
+    """Start the demo telemedpoint's kiosk (simulated devices) in this process; its URL."""
+    from telemed_cli.demo import KIOSK_ID, TELEMEDPOINT
+    from telemedpoint_kiosk.hub_client import Enrolment
+    from telemedpoint_kiosk.serve import serve_kiosk
+    from telemedpoint_kiosk.settings import KioskSettings
+    from telemedpoint_kiosk.setup import save_identity
+
+    settings = KioskSettings(
+        state_dir=Path("var/demo-kiosk"), host=host, port=port, simulate=True, sim_strip_wall_s=10.0
+    )
+    save_identity(settings, hub, Enrolment(KIOSK_ID, token, TELEMEDPOINT, "Village telemedpoint 1"))
+    ready: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+    async def on_ready(url: str) -> None:
+        ready.set_result(url)
+
+    asyncio.create_task(serve_kiosk(settings, on_ready))
+    return await ready
 
 
 @db_app.command("upgrade")

@@ -26,6 +26,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from telemed_core.errors import InvalidInput
+from telemed_core.kiosk_items import ConsultRequest, PatientRegistration
 from telemed_core.values import Identifier, Reading, SampleChunk, UtcDatetime
 
 PROTOCOL_VERSION: Literal[1] = 1
@@ -66,28 +67,39 @@ class Welcome(_Frame):
 
 
 class Batch(_Frame):
-    """Readings and sample chunks to store; ``batch_id`` is the bridge's own label for the ack."""
+    """Items to store; ``batch_id`` is the bridge's own label for the ack.
+
+    A kiosk also sends ``patients`` (registrations made at the kiosk, possibly offline) and
+    ``consults`` (teleconsultation requests); the hub handles them before the readings of the
+    same batch, so a reading of a patient registered offline never arrives before its patient.
+    """
 
     type: Literal["batch"] = "batch"
     batch_id: int = Field(ge=0)
     readings: list[Reading] = Field(default_factory=list)
     chunks: list[SampleChunk] = Field(default_factory=list)
+    patients: list[PatientRegistration] = Field(default_factory=list)
+    consults: list[ConsultRequest] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _bounded_and_unique(self) -> Batch:
-        n = len(self.readings) + len(self.chunks)
-        if n == 0:
-            raise ValueError("a batch must carry at least one reading or chunk")
-        if n > MAX_BATCH_ITEMS:
-            raise ValueError(f"a batch carries at most {MAX_BATCH_ITEMS} items, got {n}")
-        seqs = [r.seq for r in self.readings] + [c.seq for c in self.chunks]
+        seqs = self._seqs()
+        if not seqs:
+            raise ValueError("a batch must carry at least one item")
+        if len(seqs) > MAX_BATCH_ITEMS:
+            raise ValueError(f"a batch carries at most {MAX_BATCH_ITEMS} items, got {len(seqs)}")
         if len(set(seqs)) != len(seqs):
             raise ValueError("sequence numbers within a batch must be unique")
         return self
 
+    def _seqs(self) -> list[int]:
+        items: list[Reading | SampleChunk | PatientRegistration | ConsultRequest]
+        items = [*self.readings, *self.chunks, *self.patients, *self.consults]
+        return [i.seq for i in items]
+
     @property
     def max_seq(self) -> int:
-        return max([r.seq for r in self.readings] + [c.seq for c in self.chunks])
+        return max(self._seqs())
 
 
 class Ack(_Frame):

@@ -21,10 +21,11 @@ from telemed_core.kinds import PULSE_CHANNELS, UNITS, WAVEFORM_KINDS, Kind
 #: Flags a reading may carry. ``invalid`` readings are stored (nothing is lost) but never
 #: charted as a vital; ``clock_unsure`` means measured_at could not be anchored reliably.
 #: ``strip`` marks an ECG chunk that is a whole spot recording (a kiosk's or a handheld ECG's
-#: 9-120 s strip), classified as a whole rather than monitored as a stream.
+#: 9-120 s strip), classified as a whole rather than monitored as a stream. ``manual`` marks a
+#: value a nurse typed in at a kiosk because the device failed (not read from a device).
 FLAGS = frozenset(
     {"invalid", "clock_unsure", "simulated", "early", "irregular_pulse", "motion", "derived"}
-    | {"strip"}
+    | {"strip", "manual"}
 )
 #: Duration limits of an ECG strip (s).
 STRIP_S = (9.0, 120.0)

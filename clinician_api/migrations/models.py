@@ -14,6 +14,7 @@ import patient_hub.fhir.subscriptions
 import patient_hub.fhir.transaction
 import patient_hub.findings.models
 import patient_hub.ingest.models
+import patient_hub.kiosk.models
 import patient_hub.notes.models
 import patient_hub.patients.models  # noqa: F401
 from patient_hub.db import Base

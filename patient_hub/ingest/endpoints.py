@@ -14,6 +14,8 @@ from patient_hub.bus.base import TOPIC_READINGS, TOPIC_SAMPLES
 from patient_hub.bus.partitions import publish_for_analysis
 from patient_hub.db import unit_of_work
 from patient_hub.ingest import service
+from patient_hub.kiosk import repository as kiosk_repository
+from patient_hub.kiosk import service as kiosk
 from patient_hub.runtime import HubContext
 from telemed_core.errors import Forbidden, TelemedError
 from telemed_core.protocol import (
@@ -73,6 +75,12 @@ async def _handshake(ws: WebSocket, hub: HubContext) -> service.BridgeSession | 
 
 
 async def _store_and_publish(hub: HubContext, bridge: service.BridgeSession, batch: Batch) -> Ack:
+    if kiosk.carries_kiosk_items(bridge, batch):
+        # Registrations first (committed on their own: merging is idempotent), so the readings
+        # of a patient registered offline find their patient; then the kiosk's ids are mapped.
+        async with hub.write_lock, unit_of_work(hub.sessions) as session:
+            batch = await kiosk.accept_kiosk_items(session, bridge, batch, hub.clock())
+            await kiosk_repository.touch_bridge(session, bridge.bridge_id, hub.clock())
     try:
         service.check_patients(bridge, batch)
     except Forbidden:
@@ -104,6 +112,9 @@ async def _serve(ws: WebSocket, hub: HubContext, bridge: service.BridgeSession) 
         try:
             frame = parse_bridge_frame(raw)
             if isinstance(frame, Heartbeat):
+                if bridge.telemedpoint_id is not None:  # "kiosk offline" needs its last contact
+                    async with unit_of_work(hub.sessions) as session:
+                        await kiosk_repository.touch_bridge(session, bridge.bridge_id, hub.clock())
                 await ws.send_text(dump(Heartbeat(sent_at=hub.clock())))
                 continue
             if isinstance(frame, Hello):

@@ -28,6 +28,7 @@ class BridgeSession:
 
     bridge_id: str
     allowed_patients: set[str] = field(default_factory=set)
+    telemedpoint_id: str | None = None  # set for a kiosk
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,9 @@ async def authenticate(session: AsyncSession, hello: Hello, now: datetime) -> Br
         allowed.add(bridge.patient_id)
     if bridge.telemedpoint_id is not None:
         allowed |= await repository.patients_of_telemedpoint(session, bridge.telemedpoint_id)
-    return BridgeSession(bridge_id=bridge.id, allowed_patients=allowed)
+    return BridgeSession(
+        bridge_id=bridge.id, allowed_patients=allowed, telemedpoint_id=bridge.telemedpoint_id
+    )
 
 
 async def refresh_allowed(session: AsyncSession, bridge: BridgeSession) -> None:

@@ -15,6 +15,7 @@ async def test_demo_serves_the_monitor_with_live_data_within_60_s(tmp_path: Path
     started = time.monotonic()
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "telemed_cli.main", "demo", "--port", "0", "--patients", "2",
+        "--kiosk-port", "0",
         "--database-url", f"sqlite:///{tmp_path / 'demo.db'}",
         cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
@@ -42,6 +43,31 @@ async def test_demo_serves_the_monitor_with_live_data_within_60_s(tmp_path: Path
         assert {r["patient_id"] for r in snapshot["latest"]} == {"demo-1", "demo-2"}
         for role in ("patient", "nurse", "cardiologist", "responder", "dispatcher", "admin"):
             assert re.search(rf"│ {role}\s+│ {role}\s+│", printed), role
+    finally:
+        proc.terminate()
+        await asyncio.wait_for(proc.wait(), 30)
+
+
+async def test_demo_starts_a_kiosk_where_the_demo_nurse_signs_in(tmp_path: Path) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "telemed_cli.main", "demo", "--port", "0", "--patients", "1",
+        "--kiosk-port", "0", "--database-url", f"sqlite:///{tmp_path / 'demo.db'}",
+        cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    printed = ""
+    try:
+        while "TELEMED_READY" not in printed:
+            line = (await asyncio.wait_for(proc.stdout.readline(), 60)).decode()
+            assert line, f"demo exited early:\n{printed}"
+            printed += line
+        match = re.search(r"Kiosk \(nurse\):\s+(\S+)", printed)
+        assert match, printed
+        async with httpx.AsyncClient(base_url=match.group(1), follow_redirects=True) as client:
+            signed_in = await client.post("/login", data={"username": "nurse", "password": "demo"})
+            assert signed_in.status_code == 200 and "Najít pacienta" in signed_in.text
+            found = await client.get("/patients", params={"q": "Berzina"})
+            assert "Berzina" in found.text  # the telemedpoint's patients came from the hub
     finally:
         proc.terminate()
         await asyncio.wait_for(proc.wait(), 30)

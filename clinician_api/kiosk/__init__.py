@@ -1,0 +1,1 @@
+"""Kiosk enrolment and teleconsultation tasks over HTTP."""

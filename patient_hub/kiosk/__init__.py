@@ -1,0 +1,1 @@
+"""kiosk domain: kiosk enrolment, offline registrations, teleconsultation requests."""

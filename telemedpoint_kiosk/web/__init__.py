@@ -1,0 +1,1 @@
+"""The kiosk web app (Starlette): server-rendered pages for a touch screen."""
