@@ -87,6 +87,7 @@ class AfParams:
     min_rr_s: float = 0.2
     max_rr_s: float = 3.0
     min_episode_s: float = 30.0
+    vote_beats: int = 1
 
     def __post_init__(self) -> None:
         ok = (
@@ -98,14 +99,17 @@ class AfParams:
             and self.min_alternation >= 0
             and 0 < self.min_rr_s < self.max_rr_s
             and self.min_episode_s >= 0
+            and 1 <= self.vote_beats <= 256
         )
         if not ok:
             raise ValueError(f"invalid AF parameters: {self}")
 
     @property
     def lag_beats(self) -> int:
-        """Beats by which decisions are attributed back: the averager's half-rise time."""
-        return max(1, round(math.log(2.0) / -math.log1p(-self.alpha)))
+        """Beats by which decisions are attributed back: the averager's half-rise time, plus
+        half the majority vote's span (its own delay)."""
+        half_rise = max(1, round(math.log(2.0) / -math.log1p(-self.alpha)))
+        return half_rise + (self.vote_beats - 1) // 2
 
     @property
     def method(self) -> str:
@@ -113,6 +117,7 @@ class AfParams:
             f"Petrenas-Marozas-Sornmo 2015 RR irregularity (N={self.window_beats}, "
             f"gamma={self.gamma_s * 1000:g} ms, alpha={self.alpha:g}, delta={self.delta:g}, "
             f"eta={self.eta_per_s:g}/s) with an alternation gate ({self.min_alternation:g})"
+            + (f" and a {self.vote_beats}-beat majority vote" if self.vote_beats > 1 else "")
         )
 
 
@@ -163,6 +168,7 @@ class AfBeatClassifier:
         self._rm: list[float] = []  # last N-1 median-filtered intervals
         self._ema = [0.0, 0.0, 0.0, 0.0, 0.0]  # RR trend, M~, B~, D1~, D2~
         self._pending: list[float] = []  # beat times awaiting a label
+        self._votes: list[bool] = []  # the last vote_beats - 1 raw decisions
         self._last_decision = False
         self._finished = False
 
@@ -240,7 +246,19 @@ class AfBeatClassifier:
         self._rm = rm_all[-(n - 1) :].tolist()
         self._ema = [float(x[-1]) for x in (rt, mt, bt, d1t, d2t)]
         af = (o > p.eta_per_s) & (d2t >= p.min_alternation * d1t) & (k >= n - 1)
-        return np.asarray(af, dtype=np.bool_)
+        return self._vote(np.asarray(af, dtype=np.bool_))
+
+    def _vote(self, raw: BoolArray) -> BoolArray:
+        """Majority of the last ``vote_beats`` raw decisions: AF runs and sinus gaps shorter
+        than half the span vanish (a minimum episode length; ectopy bursts rarely last)."""
+        v = self.params.vote_beats
+        if v == 1:
+            return raw
+        hist = np.concatenate((np.zeros(v - 1 - len(self._votes), bool), self._votes, raw))
+        c = np.concatenate(([0], np.cumsum(hist, dtype=np.int64)))
+        voted = 2 * (c[v:] - c[:-v]) > v
+        self._votes = hist[-(v - 1) :].tolist()
+        return np.asarray(voted, dtype=np.bool_)
 
     def _label(self, decisions: BoolArray, decided: int) -> tuple[FloatArray, BoolArray]:
         """Decision d(k) labels beat k + 1 - lag; hand out the beats labelled by this call.
@@ -268,6 +286,7 @@ class AfBeatClassifier:
             "rm": list(self._rm),
             "ema": list(self._ema),
             "pending": list(self._pending),
+            "votes": list(self._votes),
             "last_decision": self._last_decision,
             "finished": self._finished,
         }
@@ -283,6 +302,7 @@ class AfBeatClassifier:
         c._r, c._rm = [float(x) for x in state["r"]], [float(x) for x in state["rm"]]
         c._ema = [float(x) for x in state["ema"]]
         c._pending = [float(x) for x in state["pending"]]
+        c._votes = [bool(x) for x in state.get("votes", [])]
         c._last_decision = bool(state["last_decision"])
         c._finished = bool(state["finished"])
         return c

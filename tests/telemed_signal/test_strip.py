@@ -33,7 +33,7 @@ from telemed_signal.strip import (
     fit_strip_model,
     strip_features,
 )
-from telemed_signal.strip import _premature_pause as premature_pause
+from telemed_signal.strip_features import _premature_pause as premature_pause
 from tests import physionet
 
 FloatArray = npt.NDArray[np.float64]
