@@ -216,8 +216,10 @@ def machine_load(since: tuple[int, int] | None) -> str:
     return f"{loads}; all {os.cpu_count()} cores {busy:.0f} % busy"
 
 
-def accuracy(records: list[str], seconds: float | None, repeat: int, ec57: bool) -> None:
-    dets = detectors()
+def accuracy(
+    records: list[str], seconds: float | None, repeat: int, ec57: bool, only: list[str] | None
+) -> None:
+    dets = {k: v for k, v in detectors().items() if not only or k in only}
     totals = {name: Score() for name in dets}
     batches = {b: {name: Score() for name in dets} for b in ("first", "second")}
     header = f"{'detector':<14}{'Se%':>8}{'+P%':>8}{'F1%':>8}{'FP':>6}{'FN':>6}{'s/record':>10}"
@@ -307,6 +309,7 @@ def main() -> None:
         "--records", nargs="+", default=[*RECORDS, *SECOND_BATCH], help="mitdb records"
     )
     parser.add_argument("--whole", action="store_true", help="score whole records, not EC57")
+    parser.add_argument("--only", nargs="+", default=None, help="detectors to run (names)")
     parser.add_argument("--quick", action="store_true", help="5 min per record, 200 streams")
     parser.add_argument("--streams", type=int, default=None, help="concurrent streams")
     parser.add_argument("--stream-seconds", type=int, default=None, help="signal per stream")
@@ -323,7 +326,7 @@ def main() -> None:
     ticks = _machine_ticks()
     if not args.skip_accuracy:
         ec57 = not (args.whole or args.quick)  # a 5 min quick run is all learning period
-        accuracy(args.records, 300.0 if args.quick else None, args.repeat, ec57)
+        accuracy(args.records, 300.0 if args.quick else None, args.repeat, ec57, args.only)
         print(f"machine during the accuracy runs: {machine_load(ticks)}")
         ticks = _machine_ticks()
     if not args.skip_throughput:

@@ -89,7 +89,7 @@ class LethalParams:
     tachy_bpm: float = 140.0
     tachy_beats: int = 17
     rate_tolerance: float = 0.05
-    tachy_tolerance: float = 0.05
+    tachy_tolerance: float = 0.22
     vt_beats: int = 5
     vt_bpm: float = 100.0
     valid_amp_fraction: float = 0.25
