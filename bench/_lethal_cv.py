@@ -11,6 +11,7 @@ import time
 from collections.abc import Sequence
 
 import numpy as np
+from _physionet import physionet_dir
 from _protocol import (
     REPO,
     SEEDS,
@@ -25,7 +26,7 @@ from _protocol import (
 from telemed_signal.lethal import ALARMS, confirm_alarm
 from telemed_signal.lethal_rules import LethalParams
 
-PHYSIONET = REPO.parent / "shared" / "data" / "physionet"
+PHYSIONET = physionet_dir()
 ALARM_DIR = PHYSIONET / "challenge2015"
 TYPES = {
     "Asystole": "asystole",

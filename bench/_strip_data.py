@@ -8,11 +8,12 @@ import time
 
 import numpy as np
 import numpy.typing as npt
+from _physionet import physionet_dir
 from _protocol import CACHE, REPO
 
 from telemed_signal.strip_features import CHALLENGE_LABELS, FEATURES, STRIP_CLASSES, strip_features
 
-STRIPS = REPO.parent / "shared" / "data" / "physionet" / "challenge2017"
+STRIPS = physionet_dir() / "challenge2017"
 FS_HZ = 300.0
 FloatArray = npt.NDArray[np.float64]
 #: The modules the features depend on (the cache is keyed by their sources).

@@ -37,6 +37,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
+from _physionet import physionet_dir  # noqa: E402
 from _protocol import (  # noqa: E402
     CACHE,
     SEEDS,
@@ -50,7 +51,7 @@ from _protocol import (  # noqa: E402
 from telemed_signal.af import AfDetector, AfParams, af_burden, af_episodes, detect_af  # noqa: E402
 from telemed_signal.ecg import BEAT_SYMBOLS, detect_r_peaks  # noqa: E402
 
-PHYSIONET = REPO.parent / "shared" / "data" / "physionet"
+PHYSIONET = physionet_dir()
 FloatArray = npt.NDArray[np.float64]
 Counts = npt.NDArray[np.int64]
 Record = tuple[str, str, FloatArray, npt.NDArray[np.bool_]]  # database, name, beats s, is AF

@@ -41,11 +41,12 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
 import _lethal_cv  # noqa: E402
+from _physionet import physionet_dir  # noqa: E402
 from _protocol import load_line  # noqa: E402
 
 from telemed_signal.lethal import ECG_LEADS, PULSE_CHANNELS, LethalArrhythmiaMonitor  # noqa: E402
 
-PHYSIONET = REPO.parent / "shared" / "data" / "physionet"
+PHYSIONET = physionet_dir()
 TYPES = {
     "Asystole": "asystole",
     "Bradycardia": "extreme_bradycardia",

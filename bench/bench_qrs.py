@@ -40,6 +40,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from _machine import _cpu_model, _machine_ticks  # noqa: E402  (bench/ is on sys.path)
+from _physionet import physionet_dir  # noqa: E402
 
 from telemed_signal.ecg import (  # noqa: E402
     BEAT_SYMBOLS,
@@ -50,7 +51,7 @@ from telemed_signal.ecg import (  # noqa: E402
 )
 from telemed_signal.ecg_features import _steady_kernel  # noqa: E402
 
-MITDB = REPO.parent / "shared" / "data" / "physionet" / "mitdb"
+MITDB = physionet_dir() / "mitdb"
 RECORDS = ("100", "102", "103", "104", "105", "106", "107")
 SECOND_BATCH = ("203", "210", "219", "221", "223", "233")
 LEARNING_S = 300.0
