@@ -1,22 +1,28 @@
-"""Benchmark: the short-strip classifier on the Challenge 2017 development strips.
+"""Benchmark: the short-strip classifier on the Challenge 2017 development strips (issue #14).
 
-Run from the repository root: ``.venv/bin/python bench/bench_strip.py [--seeds N] [--refit]``.
+Run from the repository root (scikit-learn from the ``bench`` extra):
+``OMP_NUM_THREADS=1 .venv/bin/python bench/bench_strip.py [--seeds N] [--holdout]``.
 
-The 600 PhysioNet/CinC Challenge 2017 development strips (``../shared/data/physionet/
-challenge2017``, 300 Hz): F1 per class and the Challenge mean of F1 over N, A, O with the
-confusion matrix for the stored ``MODEL`` (fitted on these strips, so optimistic), then for
-stratified 5-fold cross-validation of ``fit_strip_model`` (the score to expect on new strips),
-repeated over ``--seeds`` fold assignments (mean +/- sd), and the time per strip (features and
-model). ``--refit`` prints the ``_TABLE`` literal of ``telemed_signal/strip.py`` fitted on
-all 600. Feature or model changes are judged by the cross-validated mean, never the fitted one.
+Data: the 1,999 PhysioNet/CinC Challenge 2017 development strips (``REFERENCE.csv`` and
+``REFERENCE-2.csv``, 300 Hz), features of :mod:`telemed_signal.strip_features` cached under
+``build/cache/strip``. Protocol (``bench/_protocol.py``): a fixed holdout (a fifth of each
+class, by name hash) is left out. On the rest, stratified 5-fold cross-validation (one strip
+per record), ``--seeds`` fold assignments: in each outer fold the model (the softmax regression
+of ``fit_strip_model`` or one of the boosted-tree settings of ``bench/train_strip.py``) is
+chosen by an inner 3-fold CV on the training part only, refitted there and scored on the
+held-out fold. The claim is that nested figure (Challenge mean F1 over N, A, O, mean +/- sd
+over seeds); beside it the plain CV of each candidate, and the fitted figure (the chosen
+candidate trained and scored on all development strips) to show the gap. Then the shipped
+model (``classify_features``) on the development strips and, with ``--holdout``, once on the
+holdout; and the time per strip (features + model).
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -24,131 +30,147 @@ import numpy.typing as npt
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
 
-from _physionet import physionet_dir  # noqa: E402  (bench/ is on sys.path)
+from _protocol import grouped_folds, holdout_split, load_line  # noqa: E402
+from _strip_data import FS_HZ, feature_matrix, read_strip, strip_index  # noqa: E402
+from train_strip import CANDIDATES, fit  # noqa: E402
 
 from telemed_signal.strip import (  # noqa: E402
-    CHALLENGE_LABELS,
-    FEATURES,
-    MODEL,
-    STRIP_CLASSES,
-    StripModel,
     classify_features,
-    feature_vector,
+    classify_strip,
     fit_strip_model,
-    strip_features,
+    has_beats_row,
 )
+from telemed_signal.strip_features import FEATURES, STRIP_CLASSES  # noqa: E402
 
-STRIPS = physionet_dir() / "challenge2017"
-FS_HZ = 300.0
 FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+Predictor = Callable[[FloatArray], FloatArray]  # feature rows -> class probabilities
 
 
-def load_strips() -> list[tuple[str, str, FloatArray]]:
-    """(name, class, ECG mV) of every development strip."""
-    import wfdb
-
-    with open(STRIPS / "REFERENCE.csv", newline="") as fh:
-        rows = list(csv.reader(fh))
-    return [
-        (
-            name,
-            STRIP_CLASSES[CHALLENGE_LABELS.index(label)],
-            np.asarray(wfdb.rdrecord(str(STRIPS / name)).p_signal[:, 0], dtype=np.float64),
-        )
-        for name, label in rows
-    ]
+def train(x: FloatArray, y: IntArray, name: str) -> Predictor:
+    if name == "softmax":
+        m = fit_strip_model(x, [STRIP_CLASSES[k] for k in y])
+        return m.scores
+    model = fit(x, y, name)
+    return lambda rows: np.asarray(model.predict_proba(rows), dtype=np.float64)
 
 
-def f1_scores(truth: list[str], said: list[str]) -> dict[str, float]:
-    t, s = np.asarray(truth), np.asarray(said)
-    return {
-        c: 2 * int(np.sum((t == c) & (s == c))) / max(int(np.sum(t == c) + np.sum(s == c)), 1)
-        for c in STRIP_CLASSES
-    }
+def labels(p: Predictor, x: FloatArray) -> IntArray:
+    said = np.argmax(p(x), axis=1)
+    gate = np.array([has_beats_row(row) for row in x])
+    return np.where(gate, said, STRIP_CLASSES.index("noisy"))
 
 
-def challenge_mean(f1: dict[str, float]) -> float:
-    return float(np.mean([f1["normal"], f1["af"], f1["other"]]))
+def f1(y: IntArray, said: IntArray) -> FloatArray:
+    return np.array(
+        [
+            2 * np.sum((y == c) & (said == c)) / max(np.sum(y == c) + np.sum(said == c), 1)
+            for c in range(len(STRIP_CLASSES))
+        ]
+    )
 
 
-def print_table(truth: list[str], said: list[str], title: str) -> None:
-    t, s = np.asarray(truth), np.asarray(said)
+def mean_f1(y: IntArray, said: IntArray) -> float:
+    return float(np.mean(f1(y, said)[:3]))
+
+
+def folds_for(y: IntArray, k: int, seed: int) -> IntArray:
+    names = list(range(y.size))
+    return np.array(grouped_folds(names, y.tolist(), k, seed))
+
+
+def cv_predict(x: FloatArray, y: IntArray, name: str, k: int, seed: int) -> IntArray:
+    out = np.zeros(y.size, dtype=np.int64)
+    fold = folds_for(y, k, seed)
+    for f in range(k):
+        tr = fold != f
+        out[~tr] = labels(train(x[tr], y[tr], name), x[~tr])
+    return out
+
+
+def nested(
+    x: FloatArray, y: IntArray, names: Sequence[str], seed: int
+) -> tuple[IntArray, list[str]]:
+    out, chosen = np.zeros(y.size, dtype=np.int64), []
+    fold = folds_for(y, 5, seed)
+    for f in range(5):
+        tr = fold != f
+        inner = {n: mean_f1(y[tr], cv_predict(x[tr], y[tr], n, 3, seed)) for n in names}
+        best = max(inner, key=lambda n: inner[n])
+        chosen.append(best)
+        out[~tr] = labels(train(x[tr], y[tr], best), x[~tr])
+    return out, chosen
+
+
+def table(y: IntArray, said: IntArray, title: str) -> None:
     print(f"\n{title}")
     print("confusion (rows truth, columns said): " + " ".join(f"{c:>7}" for c in STRIP_CLASSES))
-    for a in STRIP_CLASSES:
-        row = [int(np.sum((t == a) & (s == b))) for b in STRIP_CLASSES]
-        print(f"{a:>38} " + " ".join(f"{v:>7}" for v in row))
-    f1 = f1_scores(truth, said)
-    print("F1 " + "  ".join(f"{c} {v:.3f}" for c, v in f1.items()), end="")
-    print(f"   mean(N, A, O) {challenge_mean(f1):.3f}")
-
-
-def cross_validate(
-    x: FloatArray, feats: list[dict[str, float]], truth: list[str], seed: int
-) -> list[str]:
-    """Stratified 5-fold predictions, folds drawn with ``seed`` (as the test suite does)."""
-    y = np.array([STRIP_CLASSES.index(c) for c in truth])
-    rng = np.random.default_rng(seed)
-    fold = np.zeros(y.size, dtype=int)
-    for k in range(len(STRIP_CLASSES)):
-        idx = np.flatnonzero(y == k)
-        rng.shuffle(idx)
-        fold[idx] = np.arange(idx.size) % 5
-    said = [""] * y.size
-    for f in range(5):
-        train = fold != f
-        model = fit_strip_model(x[train], [truth[i] for i in np.flatnonzero(train)])
-        for i in np.flatnonzero(~train):
-            said[i] = classify_features(feats[i], model)
-    return said
-
-
-def print_model(m: StripModel) -> None:
-    """The ``_TABLE`` literal of ``strip.py`` (4 significant digits)."""
-
-    def fmt(v: float) -> str:
-        return f"{v:.4g}"
-
-    print("\n_TABLE = (")
-    print("    # feature, median, low, high, mean, scale, weights of " + ", ".join(STRIP_CLASSES))
-    for i, name in enumerate(FEATURES):
-        vals = (m.median[i], m.low[i], m.high[i], m.mean[i], m.scale[i], *m.weights[i])
-        print(f'    ("{name}", ' + ", ".join(fmt(v) for v in vals) + "),")
-    print('    ("(intercept)", ' + ", ".join(fmt(v) for v in m.weights[-1]) + "),")
-    print(")")
+    for a in range(len(STRIP_CLASSES)):
+        row = [int(np.sum((y == a) & (said == b))) for b in range(len(STRIP_CLASSES))]
+        print(f"{STRIP_CLASSES[a]:>38} " + " ".join(f"{v:>7}" for v in row))
+    s = f1(y, said)
+    print("F1 " + "  ".join(f"{c} {v:.3f}" for c, v in zip(STRIP_CLASSES, s, strict=True)), end="")
+    print(f"   mean(N, A, O) {np.mean(s[:3]):.3f}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seeds", type=int, default=5, help="fold assignments to average")
-    parser.add_argument("--refit", action="store_true", help="print _TABLE fitted on all 600")
+    parser.add_argument("--seeds", type=int, default=2, help="outer fold assignments")
+    parser.add_argument("--holdout", action="store_true", help="score the fixed holdout once")
+    parser.add_argument("--plain", action="store_true", help="also each candidate's plain CV")
     args = parser.parse_args()
-    strips = load_strips()
-    truth = [c for _, c, _ in strips]
-    t0 = time.perf_counter()
-    feats = [strip_features(x, FS_HZ) for _, _, x in strips]
-    said = [classify_features(f) for f in feats]
-    per_strip = (time.perf_counter() - t0) / len(strips)
-    print_table(truth, said, "stored model (fitted on these 600 strips)")
-    x = np.stack([feature_vector(f) for f in feats])
-    per_seed = []
-    for seed in range(max(1, args.seeds)):
-        cv = cross_validate(x, feats, truth, seed)
-        if seed == 0:
-            print_table(truth, cv, "stratified 5-fold cross-validation (fold seed 0)")
-        per_seed.append(f1_scores(truth, cv))
-    means = [challenge_mean(f) for f in per_seed]
-    per_class = "  ".join(f"{c} {np.mean([f[c] for f in per_seed]):.3f}" for c in STRIP_CLASSES)
-    print(f"\ncross-validated over {len(per_seed)} fold seeds: F1 {per_class}")
-    print(f"cross-validated mean F1(N, A, O): {np.mean(means):.3f} +/- {np.std(means):.3f}")
-    print(f"seconds per strip (features + model): {per_strip:.4f}")
-    if args.refit:
-        print_model(fit_strip_model(x, truth))
-        refit = fit_strip_model(x, truth).scores(x).argmax(axis=1)
+    index = strip_index()
+    names, classes = [n for n, _ in index], [c for _, c in index]
+    dev, hold = holdout_split(names, classes)
+    x, _ = feature_matrix([names[i] for i in dev])
+    y = np.array([STRIP_CLASSES.index(classes[i]) for i in dev])
+    print(f"{len(dev)} development strips ({load_line()}); holdout {len(hold)} strips")
+    candidates = ["softmax", *CANDIDATES]
+    for name in candidates if args.plain else []:
+        v = [mean_f1(y, cv_predict(x, y, name, 5, s)) for s in range(args.seeds)]
         print(
-            f"stored MODEL agrees with a refit on {np.mean(MODEL.scores(x).argmax(1) == refit):.3f}"
+            f"  plain 5-fold CV of {name:<14} mean F1(N, A, O) {np.mean(v):.3f} +/- {np.std(v):.3f}"
         )
+    runs, chosen_all = [], []
+    for seed in range(args.seeds):
+        said, chosen = nested(x, y, candidates, seed)
+        runs.append(mean_f1(y, said))
+        chosen_all += chosen
+        if seed == 0:
+            table(y, said, "NESTED CROSS-VALIDATION (seed 0; the claim)")
+    print(
+        f"\nnested CV mean F1(N, A, O) over {args.seeds} seeds: {np.mean(runs):.3f} +/- {np.std(runs):.3f}"
+    )
+    print("chosen in the outer folds:", {c: chosen_all.count(c) for c in set(chosen_all)})
+    shipped = np.array(
+        [STRIP_CLASSES.index(classify_features(dict(zip(FEATURES, r, strict=True)))) for r in x]
+    )
+    table(y, shipped, "FITTED: the shipped model on the development strips it was trained on")
+    print(f"fitted - nested CV gap: {mean_f1(y, shipped) - np.mean(runs):+.3f}")
+    if args.holdout:
+        xh, _ = feature_matrix([names[i] for i in hold])
+        yh = np.array([STRIP_CLASSES.index(classes[i]) for i in hold])
+        said = np.array(
+            [
+                STRIP_CLASSES.index(classify_features(dict(zip(FEATURES, r, strict=True))))
+                for r in xh
+            ]
+        )
+        table(yh, said, "HOLDOUT (never used for a choice or a fit): the shipped model")
+    sample = [read_strip(names[i]) for i in dev[:100]]
+    classify_strip(sample[0], FS_HZ)  # the model file is read once, on first use
+    t0, c0 = time.perf_counter(), time.process_time()
+    for s in sample:
+        classify_strip(s, FS_HZ)
+    wall, cpu = (
+        (b - a) / len(sample) for a, b in ((t0, time.perf_counter()), (c0, time.process_time()))
+    )
+    print(
+        f"\nper strip (features + shipped model, {len(sample)} strips): CPU {1000 * cpu:.1f} ms, "
+        f"wall {1000 * wall:.1f} ms ({load_line()})"
+    )
 
 
 if __name__ == "__main__":

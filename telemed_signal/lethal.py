@@ -58,6 +58,7 @@ from telemed_signal.ecg_quality import ecg_sqi
 from telemed_signal.findings import Finding, Severity
 from telemed_signal.lethal_ecg import EcgLeadTracker
 from telemed_signal.lethal_pulse import PulseDetector
+from telemed_signal.lethal_rate import tachycardia
 from telemed_signal.lethal_rules import (
     ALARMS,
     AMP,
@@ -70,7 +71,6 @@ from telemed_signal.lethal_rules import (
     PulseView,
     asystole,
     bradycardia,
-    tachycardia,
 )
 from telemed_signal.lethal_ventricular import fibrillation, ventricular_tachycardia
 

@@ -59,7 +59,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from numpy.lib.stride_tricks import sliding_window_view
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -90,6 +89,7 @@ class LethalParams:
     tachy_bpm: float = 140.0
     tachy_beats: int = 17
     rate_tolerance: float = 0.05
+    tachy_tolerance: float = 0.22
     vt_beats: int = 5
     vt_bpm: float = 100.0
     valid_amp_fraction: float = 0.25
@@ -114,7 +114,7 @@ class LethalParams:
 
     @property
     def tachy_limit_bpm(self) -> float:
-        return self.tachy_bpm * (1 - self.rate_tolerance)
+        return self.tachy_bpm * (1 - self.tachy_tolerance)
 
     @property
     def vt_limit_bpm(self) -> float:
@@ -387,61 +387,3 @@ def _pulse_faster(ev: Evidence, a: float, b: float) -> str | None:
         if strong_pulses(pv, a + 0.1, b + 0.6, 0.3 * ref[0]).size >= ev.p.brady_beats + 2:
             return pv.name
     return None
-
-
-# ---------------------------------------------------------------- tachycardia
-
-
-def tachycardia(ev: Evidence) -> Event | None:
-    """The fastest run of ``tachy_beats`` mutually similar beats of one usable lead in the
-    last 24 s above the limit, unless another usable lead counts at most 3/4 of that rate."""
-    p, k = ev.p, ev.p.tachy_beats - 1
-    best: Event | None = None
-    for lead in ev.leads:
-        b = ev.detected(lead)
-        b = b[b[:, T] >= ev.now_s - LOOKBACK_S]
-        if b.shape[0] <= k:
-            continue
-        t = b[:, T]
-        hr = 60.0 * k / (t[k:] - t[:-k])
-        cand = np.flatnonzero(hr > p.tachy_limit_bpm)
-        if not cand.size:
-            continue
-        prev = sliding_window_view(b[1:, PREV], k)[cand]
-        prev = np.where(np.isnan(prev), 1.0, prev)
-        cand = cand[np.median(prev, axis=1) >= p.run_consistency]
-        for j in cand[np.argsort(-hr[cand])].tolist():
-            lo, hi = float(t[j]), float(t[j + k])
-            if not lead.usable(lo, hi) or _slower_elsewhere(ev, lead, lo, hi, float(hr[j])):
-                continue
-            if best is None or hr[j] > best.values["hr_bpm"]:
-                best = Event(
-                    "extreme_tachycardia",
-                    lo,
-                    hi,
-                    (lead.name,),
-                    {
-                        "hr_bpm": round(float(hr[j]), 1),
-                        "limit_bpm": p.tachy_bpm,
-                        "beats": k + 1,
-                        "beat_times_s": [round(float(v), 2) for v in t[j : j + k + 1]],
-                    },
-                    f"Heart rate {hr[j]:.0f} bpm over {k + 1} beats ({lo:.1f}-{hi:.1f} s) in "
-                    f"{lead.name} ({_limit(hr[j], p.tachy_bpm, p.rate_tolerance, above=True)}).",
-                )
-            break
-    return best
-
-
-def _slower_elsewhere(ev: Evidence, lead: LeadView, lo: float, hi: float, hr_bpm: float) -> bool:
-    """Another usable lead with beats at <= 3/4 of ``hr_bpm`` over ``[lo, hi]``: the first
-    lead counts T waves or noise as beats."""
-    for other in ev.leads:
-        if other is lead:
-            continue
-        t = ev.detected(other)[:, T]
-        t = t[(t >= lo - 0.3) & (t <= hi + 0.3)]
-        slow = t.size >= 3 and 60.0 * (t.size - 1) / (t[-1] - t[0]) <= 0.75 * hr_bpm
-        if slow and other.usable(lo, hi):
-            return True
-    return False

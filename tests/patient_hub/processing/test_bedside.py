@@ -22,7 +22,7 @@ import numpy.typing as npt
 import pytest
 import websockets
 
-from patient_hub.processing.bedside import MAX_SKEW_S, BedsideProcessor
+from patient_hub.processing.bedside import LIVE_PARAMS, MAX_SKEW_S, BedsideProcessor
 from patient_hub.processing.worker import SignalProcessor
 from telemed_signal.findings import Finding
 from telemed_signal.lethal import ECG_LEADS, LethalArrhythmiaMonitor
@@ -140,7 +140,9 @@ def test_the_worker_feeds_the_monitor_exactly_the_recording() -> None:
     chunks.sort(key=lambda c: c["start"])
     found = run_worker(chunks, per_batch=7)
     mine = [(f.kind, f.start, f.end) for f in found if f.values.get("channels")]
-    monitor = LethalArrhythmiaMonitor(["II", "V", "PLETH"], fs, patient_id="p1", t0=T0)
+    monitor = LethalArrhythmiaMonitor(
+        ["II", "V", "PLETH"], fs, patient_id="p1", t0=T0, params=LIVE_PARAMS
+    )
     exact = dequantized(signals)
     n = exact["II"].size
     want = []

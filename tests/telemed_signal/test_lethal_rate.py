@@ -1,0 +1,66 @@
+"""Extreme tachycardia from the quality-weighted median rate of all channels (lethal_rate)."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from telemed_signal.lethal_rate import tachycardia, weighted_median
+from telemed_signal.lethal_rules import Evidence, LeadView, LethalParams, PulseView
+
+FloatArray = npt.NDArray[np.float64]
+NOW_S = 60.0
+
+
+def _lead(name: str, hr_bpm: float, alike: float = 0.95, usable: bool = True) -> LeadView:
+    t = np.arange(NOW_S - 24.0, NOW_S, 60.0 / hr_bpm)
+    beats = np.column_stack(
+        (
+            t,
+            np.ones_like(t),
+            np.full_like(t, 0.08),
+            np.full_like(t, 0.95),
+            np.full_like(t, alike),
+            np.zeros_like(t),
+        )
+    )
+    return LeadView(name, beats, np.zeros((0, 5)), lambda a, b: usable, lambda t, now: None, 1.0)
+
+
+def _pulse(name: str, hr_bpm: float) -> PulseView:
+    t = np.arange(NOW_S - 24.0, NOW_S, 60.0 / hr_bpm) + 0.25
+    return PulseView(name, np.column_stack((t, np.ones_like(t), t - 0.1, t + 0.1)))
+
+
+def _evidence(leads: list[LeadView], pulses: list[PulseView]) -> Evidence:
+    return Evidence(leads, pulses, NOW_S, LethalParams(tachy_tolerance=0.05))
+
+
+def test_one_lead_counting_artefact_is_outvoted_by_a_clean_lead_and_the_pulse() -> None:
+    ev = _evidence([_lead("II", 200.0, alike=0.3), _lead("V", 80.0)], [_pulse("PLETH", 80.0)])
+    assert tachycardia(ev) is None
+
+
+def test_a_lead_that_halves_a_fast_rhythm_does_not_hide_it() -> None:
+    ev = _evidence([_lead("II", 75.0), _lead("V", 150.0)], [_pulse("ABP", 150.0)])
+    event = tachycardia(ev)
+    assert event is not None and event.values["hr_bpm"] > 140.0
+    assert event.values["channel_hr_bpm"]["II"] < 80.0
+
+
+def test_an_unusable_lead_carries_no_weight() -> None:
+    ev = _evidence([_lead("II", 180.0, usable=False, alike=0.2), _lead("V", 90.0)], [])
+    assert tachycardia(ev) is None
+
+
+def test_the_tolerance_sets_the_limit() -> None:
+    leads, pulses = [_lead("II", 125.0), _lead("V", 125.0)], [_pulse("PLETH", 125.0)]
+    assert tachycardia(_evidence(leads, pulses)) is None
+    wide = Evidence(leads, pulses, NOW_S, LethalParams(tachy_tolerance=0.15))
+    event = tachycardia(wide)
+    assert event is not None and "within the 15 % tolerance" in event.explanation
+
+
+def test_weighted_median_averages_an_even_split() -> None:
+    assert weighted_median(np.array([100.0, 180.0]), np.array([1.0, 1.0])) == 140.0
+    assert weighted_median(np.array([100.0, 180.0, 90.0]), np.array([1.0, 0.5, 1.0])) == 100.0
