@@ -36,9 +36,11 @@ from clinician_api.fhir_rest.search import router as fhir_search_router
 from clinician_api.fhir_rest.subscriptions import SubscriptionHub
 from clinician_api.fhir_rest.subscriptions import router as fhir_subscriptions_router
 from clinician_api.fhir_rest.transaction import router as fhir_transaction_router
+from clinician_api.limits import Limits
 from clinician_api.monitor.endpoints import router as monitor_router
 from clinician_api.monitor.fanout import MonitorFanout
 from clinician_api.patients.endpoints import router as patients_router
+from clinician_api.security_headers import SecurityHeaders
 from clinician_api.settings import ServerSettings
 from clinician_api.web.docs import router as docs_router
 from clinician_api.web.endpoints import WEB
@@ -224,4 +226,6 @@ def create_app(settings: ServerSettings) -> FastAPI:
         app.include_router(fhir_search_router)
         app.include_router(fhir_flags_router)
         app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")
+    app.add_middleware(Limits, settings=settings)
+    app.add_middleware(SecurityHeaders)
     return app
