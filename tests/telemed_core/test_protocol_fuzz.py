@@ -8,6 +8,7 @@ handler over a real socket with mutated frames).
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 from hypothesis import given, settings
@@ -16,7 +17,7 @@ from hypothesis import strategies as st
 from telemed_core.errors import InvalidInput
 from telemed_core.protocol import parse_bridge_frame, parse_hub_frame
 
-FUZZ = settings(max_examples=400, deadline=None)
+FUZZ = settings(max_examples=int(os.environ.get("TELEMED_FUZZ_EXAMPLES", "400")), deadline=None)
 JSON_VALUES = st.recursive(
     st.none()
     | st.booleans()

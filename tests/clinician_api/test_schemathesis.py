@@ -1,0 +1,69 @@
+"""schemathesis against the app's OpenAPI schema, in process (ASGI), signed in as the admin:
+no generated request may get a server error (5xx).
+
+Short in ``make test`` (TELEMED_SCHEMATHESIS_EXAMPLES examples per operation, default 15); the
+long run is ``make fuzz`` (docs/operations.md, "Fuzzing").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+from datetime import timedelta
+from pathlib import Path
+
+import schemathesis
+from hypothesis import HealthCheck, settings
+from sqlalchemy import select
+
+from clinician_api.app import create_app
+from clinician_api.auth import tokens
+from clinician_api.migrate import upgrade_async
+from clinician_api.settings import ServerSettings
+from patient_hub.accounts.models import User
+from patient_hub.db import make_engine, make_sessionmaker
+from telemed_core.values import utc_now
+from tests.conftest import seed_world
+
+EXAMPLES = int(os.environ.get("TELEMED_SCHEMATHESIS_EXAMPLES", "15"))
+_DB = Path(tempfile.mkdtemp(prefix="telemed-schemathesis-")) / "hub.db"
+SETTINGS = ServerSettings(
+    database_url=f"sqlite:///{_DB}",
+    rate_limit_user_per_min=10**7,
+    rate_limit_ip_per_min=10**7,
+)
+
+
+async def _admin_token() -> str:
+    await upgrade_async(SETTINGS.database_url)
+    await seed_world(SETTINGS.database_url)
+    engine = make_engine(SETTINGS.database_url)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            admin = (
+                await session.execute(select(User).where(User.username == "admin"))
+            ).scalar_one()
+            user_id = str(admin.id)
+    finally:
+        await engine.dispose()
+    ttl_s = int(timedelta(hours=8).total_seconds())
+    return tokens.issue(SETTINGS.secret_key, user_id, "admin", utc_now(), ttl_s)
+
+
+TOKEN = asyncio.run(_admin_token())
+schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(SETTINGS))
+
+
+@schema.parametrize()
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+)
+def test_no_generated_request_gets_a_server_error(case: schemathesis.Case) -> None:
+    response = case.call(headers={"Authorization": f"Bearer {TOKEN}"})
+    assert response.status_code < 500, (
+        f"{case.method} {case.formatted_path} -> {response.status_code}: {response.text[:500]}\n"
+        f"{case.as_curl_command()}"
+    )
