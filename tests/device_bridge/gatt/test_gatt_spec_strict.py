@@ -8,6 +8,7 @@ fields as the Blood Pressure Measurement.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -31,7 +32,7 @@ from device_bridge.gatt import (
 from device_bridge.gatt import encode as enc
 from telemed_core.kinds import Kind
 
-PROPERTY = settings(max_examples=150, deadline=None)
+PROPERTY = settings(max_examples=int(os.environ.get("TELEMED_FUZZ_EXAMPLES", "150")), deadline=None)
 STAMPS = st.datetimes(
     min_value=datetime(2000, 1, 1), max_value=datetime(2099, 12, 31), timezones=st.just(UTC)
 ).map(lambda moment: moment.replace(microsecond=0))
