@@ -104,9 +104,14 @@ class Limits:
         token = _token(scope)
         if token is None:
             return None
+        # The signing key may be loaded from the database in the lifespan: the app's settings
+        # then hold it, not the ones this middleware was built with.
+        app = scope.get("app")
+        state_settings = getattr(getattr(app, "state", None), "settings", None)
+        secret = getattr(state_settings, "secret_key", "") or self.settings.secret_key
         try:
-            return tokens.verify(self.settings.secret_key, token)
-        except TelemedError:
+            return tokens.verify(secret, token).user_id
+        except (TelemedError, RuntimeError):  # RuntimeError: no key loaded yet
             return None
 
     def _client_ip(self, scope: Scope) -> str:

@@ -50,7 +50,7 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     )
     asyncio.run(upgrade_async(settings_.database_url))
     asyncio.run(seed_world(settings_.database_url))
-    with TestClient(create_app(settings_)) as test_client:
+    with TestClient(create_app(settings_), base_url="http://localhost") as test_client:
         response = test_client.post(
             "/auth/token", data={"username": "admin", "password": "pw-admin"}
         )
