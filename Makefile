@@ -1,11 +1,12 @@
 # make demo: create .venv, install, start the whole platform with simulated patients.
 # make test: create .venv, install, run the gate (lint, import rules, the whole test suite).
+# make fuzz: the long fuzz run (schemathesis, FHIR transaction, wire protocol, GATT parsers).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean vendor
+.PHONY: demo test lint bench fuzz clean vendor
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +25,15 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The long fuzz run: the same tests as in `make test` with many more examples (no time limit).
+FUZZ_FILES := tests/clinician_api/test_schemathesis.py tests/clinician_api/fhir/test_transaction_fuzz.py \
+	tests/telemed_core/test_protocol_fuzz.py tests/device_bridge/gatt/test_gatt_fuzz.py \
+	tests/device_bridge/gatt/test_gatt_spec_strict.py
+fuzz: $(STAMP)
+	TELEMED_SCHEMATHESIS_EXAMPLES=$${TELEMED_SCHEMATHESIS_EXAMPLES:-300} \
+	TELEMED_FUZZ_EXAMPLES=$${TELEMED_FUZZ_EXAMPLES:-3000} \
+	$(BIN)/pytest $(FUZZ_FILES) -q --timeout=0 --hypothesis-show-statistics
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[bench]"

@@ -39,6 +39,7 @@ from clinician_api.fhir_rest.subscriptions import SubscriptionHub
 from clinician_api.fhir_rest.subscriptions import router as fhir_subscriptions_router
 from clinician_api.fhir_rest.transaction import router as fhir_transaction_router
 from clinician_api.kiosk.endpoints import router as kiosk_router
+from clinician_api.limits import Limits
 from clinician_api.monitor.endpoints import router as monitor_router
 from clinician_api.monitor.fanout import MonitorFanout
 from clinician_api.monitor.sparklines import router as sparklines_router
@@ -46,6 +47,7 @@ from clinician_api.patient_view.ecg import router as ecg_router
 from clinician_api.patient_view.endpoints import router as patient_view_router
 from clinician_api.patients.endpoints import router as patients_router
 from clinician_api.reports.endpoints import router as reports_router
+from clinician_api.security_headers import SecurityHeaders
 from clinician_api.settings import ServerSettings
 from clinician_api.web.docs import router as docs_router
 from clinician_api.web.endpoints import WEB
@@ -244,4 +246,6 @@ def create_app(settings: ServerSettings) -> FastAPI:
         app.include_router(fhir_search_router)
         app.include_router(fhir_flags_router)
         app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")
+    app.add_middleware(Limits, settings=settings)
+    app.add_middleware(SecurityHeaders)
     return app

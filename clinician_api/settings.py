@@ -58,6 +58,14 @@ class ServerSettings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: str | None = None
     smtp_starttls: bool = False
+    # Limits (clinician_api/limits.py; docs/operations.md "Limits"). Frames above 16 MiB are
+    # refused by uvicorn itself (close 1009), so the frame limit stays below that.
+    max_body_bytes: int = Field(default=10 * 2**20, ge=1024)
+    max_ws_frame_bytes: int = Field(default=8 * 2**20, ge=1024, le=2**24)
+    max_connections_per_bridge: int = Field(default=2, ge=1)
+    max_connections_per_user: int = Field(default=20, ge=1)
+    rate_limit_user_per_min: int = Field(default=1200, ge=1)
+    rate_limit_ip_per_min: int = Field(default=300, ge=1)
 
     @model_validator(mode="after")
     def _split_roles_need_redis(self) -> ServerSettings:

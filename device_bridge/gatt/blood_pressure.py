@@ -9,6 +9,7 @@ and the other two are unused.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, tzinfo
 from fractions import Fraction
 
@@ -59,7 +60,7 @@ class _Frame:
     def __init__(self, reader: Reader, device_tz: tzinfo) -> None:
         flags = reader.u8("flags")
         needed = 7 + 7 * bool(flags & TIMESTAMP_PRESENT) + 2 * bool(flags & PULSE_RATE_PRESENT)
-        reader.require(
+        reader.expect(
             needed + bool(flags & USER_ID_PRESENT) + 2 * bool(flags & STATUS_PRESENT), flags
         )
         self.scale = MMHG_PER_KPA if flags & UNIT_KPA else Fraction(1)
@@ -111,15 +112,25 @@ def decode_blood_pressure(payload: bytes | bytearray, device_tz: tzinfo = UTC) -
 def decode_intermediate_cuff_pressure(
     payload: bytes | bytearray, device_tz: tzinfo = UTC
 ) -> list[Measurement]:
-    """Decode 0x2A36 into one CUFF_PRESSURE (mm[Hg]) from the systolic field.
+    """Decode 0x2A36 into one CUFF_PRESSURE (mm[Hg]) from the systolic field, and a PULSE_RATE
+    (/min) when the flags say one is present.
 
-    Diastolic, MAP and any pulse rate are ignored: the SIG marks them unused while inflating,
-    and devices fill them with NaN or zeros. ``extra`` as for :func:`decode_blood_pressure`.
+    Diastolic and MAP are ignored: the SIG marks them unused while inflating, and devices fill
+    them with NaN or zeros. The optional fields are those of 0x2A35 (time stamp, pulse rate, user
+    id, measurement status) and decode the same way; the pulse rate is flagged "early" because
+    the cuff is still inflating (FHIR status "preliminary"). ``extra`` as for
+    :func:`decode_blood_pressure`.
     """
     frame = _Frame(Reader(INTERMEDIATE_CUFF_PRESSURE, payload), device_tz)
-    return [frame.measure(Kind.CUFF_PRESSURE, frame.pressures[0], frame.scale)]
+    found = [frame.measure(Kind.CUFF_PRESSURE, frame.pressures[0], frame.scale)]
+    if frame.pulse is not None:
+        pulse = frame.measure(Kind.PULSE_RATE, frame.pulse, Fraction(1))
+        found.append(replace(pulse, flags=(*pulse.flags, "early")))
+    return found
 
 
 def decode_blood_pressure_feature(payload: bytes | bytearray) -> tuple[str, ...]:
     """Decode 0x2A49 (u16) to the names of the supported features."""
-    return bit_names(Reader(BLOOD_PRESSURE_FEATURE, payload).u16("features"), FEATURE_BITS)
+    reader = Reader(BLOOD_PRESSURE_FEATURE, payload)
+    reader.expect(2)
+    return bit_names(reader.u16("features"), FEATURE_BITS)

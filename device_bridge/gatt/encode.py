@@ -258,13 +258,26 @@ def encode_intermediate_cuff_pressure(
     *,
     unit: Literal["mmHg", "kPa"] = "mmHg",
     timestamp: datetime | None = None,
+    pulse_bpm: NumberLike | None = None,
+    user_id: int | None = None,
     status: StatusBits | None = None,
+    pulse_rate_range: str = "in_range",
     device_tz: tzinfo = UTC,
 ) -> bytes:
     """Intermediate Cuff Pressure (0x2A36): the cuff pressure in ``unit``; the unused diastolic
-    and MAP fields are sent as NaN, as the SIG XML describes."""
+    and MAP fields are sent as NaN, as the SIG XML describes. The optional fields are those of
+    :func:`encode_blood_pressure`."""
     nan = float("nan")
-    return _bp_frame((cuff, nan, nan), unit, timestamp, None, None, status, "in_range", device_tz)
+    return _bp_frame(
+        (cuff, nan, nan),
+        unit,
+        timestamp,
+        pulse_bpm,
+        user_id,
+        status,
+        pulse_rate_range,
+        device_tz,
+    )
 
 
 # --- Thermometer -----------------------------------------------------------------------------

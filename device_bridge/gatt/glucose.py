@@ -112,7 +112,7 @@ def decode_glucose(payload: bytes | bytearray, device_tz: tzinfo = UTC) -> list[
     reader = Reader(GLUCOSE_MEASUREMENT, payload)
     flags = reader.u8("flags")
     needed = 10 + 2 * bool(flags & TIME_OFFSET_PRESENT) + 3 * bool(flags & CONCENTRATION_PRESENT)
-    reader.require(needed + 2 * bool(flags & STATUS_PRESENT), flags)
+    reader.expect(needed + 2 * bool(flags & STATUS_PRESENT), flags)
     extra: dict[str, ExtraValue] = {
         "sequence_number": reader.u16("sequence number"),
         "context_follows": bool(flags & CONTEXT_FOLLOWS),
@@ -232,7 +232,7 @@ def decode_glucose_context(payload: bytes | bytearray) -> GlucoseContext:
     """Decode 0x2A34 (a context record; not a vital, so not part of :func:`decode`)."""
     reader = Reader(GLUCOSE_CONTEXT, payload)
     flags = reader.u8("flags")
-    reader.require(_context_length(flags), flags)
+    reader.expect(_context_length(flags), flags)
     context = GlucoseContext(reader.u16("sequence number"))
     if flags & EXTENDED_FLAGS_PRESENT:
         reader.u8("extended flags")  # all bits reserved

@@ -77,10 +77,13 @@ def decode_heart_rate_measurement(
             rr_ms = float(ticks * MS_PER_RR_TICK)
             extra = {**common, "rr_ticks": ticks}
             found.append(Measurement.of(Kind.RR_INTERVAL, rr_ms, flags=marks, extra=extra))
+    reader.done()
     return found
 
 
 def decode_body_sensor_location(payload: bytes | bytearray) -> str:
     """Decode 0x2A38 to a location name ("chest", "wrist", ...); reserved codes as "reserved_<n>"."""
-    code = Reader(BODY_SENSOR_LOCATION, payload).u8("body sensor location")
+    reader = Reader(BODY_SENSOR_LOCATION, payload)
+    reader.expect(1)
+    code = reader.u8("body sensor location")
     return BODY_SENSOR_LOCATIONS.get(code, f"reserved_{code}")

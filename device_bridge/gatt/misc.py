@@ -41,6 +41,7 @@ _MAX_PERCENT = 100
 def decode_battery_level(payload: bytes | bytearray, device_tz: tzinfo = UTC) -> list[Measurement]:
     """Decode 0x2A19 (u8, 0-100) into one BATTERY_LEVEL in %; values above 100 are malformed."""
     reader = Reader(BATTERY_LEVEL, payload)
+    reader.expect(1)
     level = reader.u8("battery level")
     if level > _MAX_PERCENT:
         raise reader.fail(f"battery level {level} is above 100 %")
@@ -80,7 +81,7 @@ def decode_device_info(characteristic: int | str, payload: bytes | bytearray) ->
 
 def _system_id(payload: bytes | bytearray) -> str:
     reader = Reader(SYSTEM_ID, payload)
-    reader.require(8)
+    reader.expect(8)
     manufacturer, oui = reader.uint(5, "manufacturer identifier"), reader.uint(3, "OUI")
     return f"{oui:06X}-{manufacturer:010X}"
 
@@ -90,7 +91,7 @@ _PNP_SOURCES = {1: "bluetooth", 2: "usb"}
 
 def _pnp_id(payload: bytes | bytearray) -> str:
     reader = Reader(PNP_ID, payload)
-    reader.require(7)
+    reader.expect(7)
     source = reader.u8("vendor id source")
     vendor, product, version = (reader.u16(what) for what in ("vendor", "product", "version"))
     label = _PNP_SOURCES.get(source, f"source{source}")

@@ -122,7 +122,7 @@ def decode_spot_check(payload: bytes | bytearray, device_tz: tzinfo = UTC) -> li
     flags = reader.u8("flags")
     needed = 5 + 7 * bool(flags & SPOT_TIMESTAMP) + 2 * bool(flags & SPOT_MEASUREMENT_STATUS)
     needed += 3 * bool(flags & SPOT_DEVICE_STATUS) + 2 * bool(flags & SPOT_PAI)
-    reader.require(needed, flags)
+    reader.expect(needed, flags)
     spo2, pulse = reader.sfloat("SpO2"), reader.sfloat("pulse rate")
     stamp = reader.date_time("timestamp", device_tz) if flags & SPOT_TIMESTAMP else None
     status = _read_status(
@@ -154,7 +154,7 @@ def decode_continuous(payload: bytes | bytearray, device_tz: tzinfo = UTC) -> li
     flags = reader.u8("flags")
     needed = 5 + 4 * bool(flags & CONT_FAST) + 4 * bool(flags & CONT_SLOW)
     needed += 2 * bool(flags & CONT_MEASUREMENT_STATUS) + 3 * bool(flags & CONT_DEVICE_STATUS)
-    reader.require(needed + 2 * bool(flags & CONT_PAI), flags)
+    reader.expect(needed + 2 * bool(flags & CONT_PAI), flags)
     spo2, pulse = reader.sfloat("SpO2"), reader.sfloat("pulse rate")
     averages: dict[str, ExtraValue] = {}
     for name, bit in (("fast", CONT_FAST), ("slow", CONT_SLOW)):
@@ -188,7 +188,7 @@ def decode_plx_features(payload: bytes | bytearray) -> PlxFeatures:
     reader = Reader(PLX_FEATURES, payload)
     reader.require(2)
     supported = reader.u16("supported features")
-    reader.require(2 + 2 * (supported & 1) + 3 * (supported >> 1 & 1))
+    reader.expect(2 + 2 * (supported & 1) + 3 * (supported >> 1 & 1))
     ms = reader.u16("measurement status support") if supported & 1 else None
     dss = reader.uint(3, "device and sensor status support") if supported & 2 else None
     return PlxFeatures(

@@ -153,7 +153,7 @@ def decode_racp_response(payload: bytes | bytearray) -> RacpResponse:
             raise reader.fail(f"number of records is {len(count)} bytes, expected 1, 2 or 4")
         return RacpResponse(record_count=int.from_bytes(count, "little"))
     if op == RacpOp.RESPONSE_CODE:
-        reader.require(4)
+        reader.expect(4)
         return RacpResponse(request_op=reader.u8("request op"), response_code=reader.u8("code"))
     raise reader.fail(f"op code 0x{op:02X} is not a response (expected 0x05 or 0x06)")
 
@@ -178,9 +178,12 @@ def decode_racp_request(payload: bytes | bytearray) -> RacpRequest:
         raise reader.fail(f"operator 0x{operator:02X} is reserved")
     count = _OPERAND_COUNT.get(RacpOperator(operator), 0)
     if count:
-        reader.require(3 + 2 * count)
+        reader.require(3)
         if (kind := reader.u8("filter type")) != FILTER_SEQUENCE_NUMBER:
             raise reader.fail(f"filter type 0x{kind:02X} is not supported (sequence number only)")
+        reader.expect(3 + 2 * count)
+    else:
+        reader.expect(2)
     sequences = tuple(reader.u16("sequence number") for _ in range(count))
     return RacpRequest(RacpOp(op), RacpOperator(operator), sequences)
 

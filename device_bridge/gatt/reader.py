@@ -1,13 +1,14 @@
 """A bounds-checked cursor over a GATT payload.
 
 Every decoder first reads the flags, computes the length those flags promise and calls
-:meth:`Reader.require`, so a short payload fails with one message naming the flags and the
-needed length (``0x2A35: payload is 5 bytes, flags 0x1E need at least 19``). Reads past the end
-still raise :class:`MalformedPayload`, never IndexError.
+:meth:`Reader.expect`, so a payload too short or too long for its flags fails with one message
+naming the flags and the length (``0x2A35: payload is 5 bytes, flags 0x1E need exactly 19``).
+Reads past the end still raise :class:`MalformedPayload`, never IndexError.
 
-Trailing bytes beyond what the flags promise are ignored: newer revisions of the SIG services
-append fields behind flag bits that older revisions call reserved, and a parser that rejected them
-would reject every newer device.
+The specifications are followed to the letter: optional fields are present exactly as the flags
+say, and a fixed-length characteristic with extra bytes is malformed (:meth:`Reader.done`). A
+device that appends bytes behind reserved flag bits is not following the revision it claims, and
+its payload is quarantined with the raw bytes rather than half-read.
 """
 
 from __future__ import annotations
@@ -42,6 +43,19 @@ class Reader:
             return
         because = "," if flags is None else f", flags 0x{flags:02X}"
         raise self.fail(f"payload is {len(self.payload)} bytes{because} need at least {needed}")
+
+    def expect(self, needed: int, flags: int | None = None) -> None:
+        """Raise unless the payload holds exactly ``needed`` bytes."""
+        if len(self.payload) == needed:
+            return
+        because = "," if flags is None else f", flags 0x{flags:02X}"
+        raise self.fail(f"payload is {len(self.payload)} bytes{because} need exactly {needed}")
+
+    def done(self) -> None:
+        """Raise if bytes remain after the last field the layout defines."""
+        extra = len(self.payload) - self.offset
+        if extra:
+            raise self.fail(f"{extra} extra bytes after the last field (at byte {self.offset})")
 
     def _take(self, size: int, what: str) -> bytes:
         end = self.offset + size

@@ -48,7 +48,7 @@ def fahrenheit_to_celsius(fahrenheit: Fraction) -> Fraction:
 def _decode(characteristic: int, payload: bytes | bytearray, device_tz: tzinfo) -> Measurement:
     reader = Reader(characteristic, payload)
     flags = reader.u8("flags")
-    reader.require(5 + 7 * bool(flags & TIMESTAMP_PRESENT) + bool(flags & TYPE_PRESENT), flags)
+    reader.expect(5 + 7 * bool(flags & TIMESTAMP_PRESENT) + bool(flags & TYPE_PRESENT), flags)
     number = reader.float32("temperature")
     stamp = reader.date_time("timestamp", device_tz) if flags & TIMESTAMP_PRESENT else None
     extra: dict[str, ExtraValue] = {"unit_on_wire": "degF" if flags & FAHRENHEIT else "Cel"}
@@ -87,4 +87,6 @@ def decode_intermediate_temperature(
 
 def decode_temperature_type(payload: bytes | bytearray) -> str:
     """Decode 0x2A1D (u8) to the body-site name."""
-    return temperature_type_name(Reader(TEMPERATURE_TYPE, payload).u8("temperature type"))
+    reader = Reader(TEMPERATURE_TYPE, payload)
+    reader.expect(1)
+    return temperature_type_name(reader.u8("temperature type"))

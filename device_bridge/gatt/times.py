@@ -63,8 +63,8 @@ def encode_date_time(moment: datetime | None, *, device_tz: tzinfo = UTC) -> byt
 
 
 def _checked(raw: bytes | bytearray, size: int, name: str) -> bytes:
-    if len(raw) < size:
-        raise MalformedPayload(f"{name}: payload is {len(raw)} bytes, need at least {size}")
+    if len(raw) != size:
+        raise MalformedPayload(f"{name}: payload is {len(raw)} bytes, need exactly {size}")
     return bytes(raw)
 
 

@@ -64,7 +64,7 @@ def decode_weight(payload: bytes | bytearray, device_tz: tzinfo = UTC) -> list[M
     reader = Reader(WEIGHT_MEASUREMENT, payload)
     flags = reader.u8("flags")
     needed = 3 + 7 * bool(flags & TIMESTAMP_PRESENT) + bool(flags & USER_ID_PRESENT)
-    reader.require(needed + 4 * bool(flags & BMI_HEIGHT_PRESENT), flags)
+    reader.expect(needed + 4 * bool(flags & BMI_HEIGHT_PRESENT), flags)
     imperial = bool(flags & IMPERIAL)
     raw = reader.u16("weight")
     stamp = reader.date_time("timestamp", device_tz) if flags & TIMESTAMP_PRESENT else None
@@ -99,7 +99,9 @@ class WeightScaleFeatures:
 def decode_weight_scale_feature(payload: bytes | bytearray) -> WeightScaleFeatures:
     """Decode 0x2A9E (u32): b0 timestamp, b1 multiple users, b2 BMI, b3-6 weight and b7-9
     height resolution codes; reserved codes decode as None."""
-    bits = Reader(WEIGHT_SCALE_FEATURE, payload).uint(4, "features")
+    reader = Reader(WEIGHT_SCALE_FEATURE, payload)
+    reader.expect(4)
+    bits = reader.uint(4, "features")
     weight_code, height_code = bits >> 3 & 0b1111, bits >> 7 & 0b111
 
     def pick(table: tuple[float | None, ...], code: int) -> float | None:

@@ -253,6 +253,13 @@ def _validate_entry(index: int, entry: Any) -> None:
             f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5]
         )
         raise InvalidInput(f"Bundle.entry[{index}] is not valid FHIR: {details}") from None
+    except (KeyError, TypeError) as exc:
+        # fhir.resources looks a resource's class up by its resourceType before validating it,
+        # and fails with KeyError (unknown or empty type) or TypeError (not a string); found by
+        # fuzzing (tests/clinician_api/fhir/test_transaction_fuzz.py).
+        raise InvalidInput(
+            f"Bundle.entry[{index}] names no known FHIR resourceType ({type(exc).__name__}: {exc})"
+        ) from None
     if not isinstance(entry.get("resource"), Mapping) or not isinstance(
         entry.get("request"), Mapping
     ):

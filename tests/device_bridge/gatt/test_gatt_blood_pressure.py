@@ -70,11 +70,11 @@ def test_icp_with_zero_filled_unused_fields_is_accepted() -> None:
 def test_short_payload_error_names_flags_and_needed_length() -> None:
     with pytest.raises(MalformedPayload) as caught:
         decode(0x2A35, bytes.fromhex("1E 7A 00 50 00"))
-    assert str(caught.value) == "0x2A35: payload is 5 bytes, flags 0x1E need at least 19"
+    assert str(caught.value) == "0x2A35: payload is 5 bytes, flags 0x1E need exactly 19"
 
 
 def test_bp_without_map_is_malformed() -> None:
-    with pytest.raises(MalformedPayload, match="flags 0x00 need at least 7"):
+    with pytest.raises(MalformedPayload, match="flags 0x00 need exactly 7"):
         decode(0x2A35, BP7[:5])
 
 

@@ -6,6 +6,7 @@ bridge down, and a Measurement in a wrong unit would be charted wrongly.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from datetime import UTC, timedelta, timezone, tzinfo
 
@@ -45,7 +46,7 @@ PAYLOADS = st.one_of(
 )
 # the extreme zones push device dates past datetime's range at the edges of the SIG years
 ZONES = st.sampled_from([UTC, timezone(timedelta(hours=-14)), timezone(timedelta(hours=14))])
-FUZZ = settings(max_examples=300, deadline=None)
+FUZZ = settings(max_examples=int(os.environ.get("TELEMED_FUZZ_EXAMPLES", "300")), deadline=None)
 
 OTHER_DECODERS: dict[str, Callable[[bytes], object]] = {
     "body_sensor_location": decode_body_sensor_location,

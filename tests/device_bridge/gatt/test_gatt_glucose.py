@@ -99,7 +99,7 @@ def test_nan_concentration_is_invalid() -> None:
 
 def test_truncated_measurement_names_flags_and_length() -> None:
     with pytest.raises(
-        MalformedPayload, match="0x2A18: payload is 12 bytes, flags 0x02 need at least 13"
+        MalformedPayload, match="0x2A18: payload is 12 bytes, flags 0x02 need exactly 13"
     ):
         decode(0x2A18, GL3[:12])
 
@@ -160,7 +160,7 @@ def test_context_exercise_overrun_has_no_duration() -> None:
 
 def test_truncated_context_is_malformed() -> None:
     with pytest.raises(
-        MalformedPayload, match="0x2A34: payload is 4 bytes, flags 0x40 need at least 5"
+        MalformedPayload, match="0x2A34: payload is 4 bytes, flags 0x40 need exactly 5"
     ):
         decode_glucose_context(bytes.fromhex("40 01 00 41"))
 

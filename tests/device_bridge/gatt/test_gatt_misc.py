@@ -69,7 +69,7 @@ def test_pnp_id_pn1() -> None:
 
 
 def test_short_system_id_is_malformed() -> None:
-    with pytest.raises(MalformedPayload, match="0x2A23: payload is 7 bytes, need at least 8"):
+    with pytest.raises(MalformedPayload, match="0x2A23: payload is 7 bytes, need exactly 8"):
         decode_device_info(0x2A23, bytes(7))
 
 

@@ -147,14 +147,14 @@ def test_nan_spo2_has_no_value_and_is_invalid() -> None:
 
 def test_truncated_continuous_names_flags_and_needed_length() -> None:
     with pytest.raises(
-        MalformedPayload, match="0x2A5F: payload is 11 bytes, flags 0x1C need at least 12"
+        MalformedPayload, match="0x2A5F: payload is 11 bytes, flags 0x1C need exactly 12"
     ):
         decode(0x2A5F, PX3[:11])
 
 
 def test_truncated_spot_check_is_malformed() -> None:
     with pytest.raises(
-        MalformedPayload, match="0x2A5E: payload is 4 bytes, flags 0x00 need at least 5"
+        MalformedPayload, match="0x2A5E: payload is 4 bytes, flags 0x00 need exactly 5"
     ):
         decode(0x2A5E, PX6[:4])
 

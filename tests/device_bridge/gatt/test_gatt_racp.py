@@ -80,7 +80,7 @@ def test_number_of_records_accepts_u8_u16_and_u32(wire: str, count: int) -> None
     ("wire", "problem"),
     [
         ("05 00 01 02 03", "number of records is 3 bytes"),
-        ("06 00 01", "payload is 3 bytes, need at least 4"),
+        ("06 00 01", "payload is 3 bytes, need exactly 4"),
         ("01 03 01 0A 00", "op code 0x01 is not a response"),
         ("06", "payload is 1 bytes, need at least 2"),
     ],

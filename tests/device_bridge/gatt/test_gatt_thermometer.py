@@ -66,7 +66,7 @@ def test_final_temperature_is_not_flagged_early() -> None:
 
 def test_type_flag_without_type_byte_is_malformed() -> None:
     with pytest.raises(
-        MalformedPayload, match="0x2A1C: payload is 5 bytes, flags 0x04 need at least 6"
+        MalformedPayload, match="0x2A1C: payload is 5 bytes, flags 0x04 need exactly 6"
     ):
         decode(0x2A1C, HT4[:5])
 

@@ -52,7 +52,7 @@ def test_impossible_date_time_is_malformed(wire: str, problem: str) -> None:
 
 
 def test_short_date_time_is_malformed() -> None:
-    with pytest.raises(MalformedPayload, match="0x2A08: payload is 6 bytes, need at least 7"):
+    with pytest.raises(MalformedPayload, match="0x2A08: payload is 6 bytes, need exactly 7"):
         decode_date_time(DT3[:6])
 
 

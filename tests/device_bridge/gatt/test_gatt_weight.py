@@ -66,7 +66,7 @@ def test_imperial_height_is_converted_from_tenths_of_inches() -> None:
 
 def test_bmi_flag_without_height_is_malformed() -> None:
     with pytest.raises(
-        MalformedPayload, match="0x2A9D: payload is 6 bytes, flags 0x0C need at least 8"
+        MalformedPayload, match="0x2A9D: payload is 6 bytes, flags 0x0C need exactly 8"
     ):
         decode(0x2A9D, WS4[:6])
 
