@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_lethal.py
 	$(BIN)/python bench/bench_strip.py
 	$(BIN)/python bench/bench_worker.py
+	$(BIN)/python bench/bench_dispatch.py --backend both
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache *.egg-info

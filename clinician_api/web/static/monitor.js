@@ -99,6 +99,37 @@ function showFinding(f) {
   item.className = `finding ${f.severity}${f.end ? " ended" : ""}`;
   item.textContent = `${f.kind.replaceAll("_", " ")}: ${f.explanation || f.method}`;
   item.title = `${f.method} · since ${f.start}${f.end ? " until " + f.end : ""}`;
+  if (CARDIAC_ARREST.has(f.kind) && f.severity === "high" && CLINICIANS.has(myRole)) {
+    item.append(sendRespondersButton(f));
+  }
+}
+
+// A confirmed cardiac arrest: the clinician sends first responders to the patient's home in
+// one action (alerts/dispatch); the tile then says they are alerted.
+const CARDIAC_ARREST = new Set(["ventricular_flutter_fib", "asystole"]);
+const CLINICIANS = new Set(["cardiologist", "nurse", "admin"]);
+const sentFor = new Map();  // patient id -> incident id
+let myRole = "";
+function sendRespondersButton(f) {
+  if (sentFor.has(f.patient_id)) return el("span", { class: "sent" }, "First responders alerted");
+  const button = el("button", { class: "send", type: "button" }, "Send first responders");
+  button.onclick = async () => {
+    button.disabled = true;
+    const response = await fetch(`/api/patients/${encodeURIComponent(f.patient_id)}/send-responders`, {
+      method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json" }, body: JSON.stringify({ finding_key: f.key }),
+    });
+    const body = await response.json().catch(() => ({}));
+    if (response.ok) {
+      sentFor.set(f.patient_id, body.id);
+      button.replaceWith(el("span", { class: "sent" }, "First responders alerted"));
+    } else {
+      button.disabled = false;
+      button.title = body.detail || response.statusText;
+      button.textContent = `Not sent: ${body.detail || response.statusText}`;
+    }
+  };
+  return button;
 }
 
 function markStale() {
@@ -109,6 +140,8 @@ function markStale() {
 }
 
 async function start() {
+  const me = await fetch("/api/me", { credentials: "same-origin" });
+  if (me.ok) myRole = (await me.json()).role;
   const response = await fetch("/api/monitor/snapshot", { credentials: "same-origin" });
   if (response.status === 401) { location.href = "/login"; return; }
   const snapshot = await response.json();
@@ -136,6 +169,7 @@ function connect() {
     const frame = JSON.parse(event.data);
     if (frame.type === "hello") {
       document.getElementById("who").textContent = `${frame.user} (${frame.role})`;
+      myRole = frame.role;
       status.textContent = "live"; status.className = "status live";
     } else if (frame.type === "readings") {
       for (const r of frame.readings) show(r);
