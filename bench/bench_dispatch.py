@@ -47,6 +47,7 @@ from alerts.dispatch.selection import nearest_responders  # noqa: E402
 from clinician_api.auth import tokens  # noqa: E402
 from clinician_api.migrate import upgrade_async  # noqa: E402
 from patient_hub.accounts.models import User  # noqa: E402
+from patient_hub.accounts.security_models import AuthSession  # noqa: E402
 from patient_hub.db import make_engine, make_sessionmaker, unit_of_work  # noqa: E402
 from patient_hub.findings.models import FindingRow  # noqa: E402
 from patient_hub.patients.models import CareTeamMember, Patient  # noqa: E402
@@ -104,11 +105,22 @@ async def add_responders(
         lat, lon = spot(rng, side_m)
         rows.append({"user_id": u, "qualification": "bench", "vetted_until": date(2099, 1, 1),
                      "on_duty": True, "latitude": lat, "longitude": lon, "position_at": now})  # fmt: skip
+    signins = [{"id": sid_of(u), "user_id": u, "created_at": now, "last_seen_at": now} for u in ids]
     async with unit_of_work(sessions) as s:
         for i in range(0, n, 5000):
             await s.execute(insert(User), users[i : i + 5000])
             await s.execute(insert(Responder), rows[i : i + 5000])
+            await s.execute(insert(AuthSession), signins[i : i + 5000])
     return ids
+
+
+def sid_of(user_id: str) -> str:
+    """The bench signs every account in directly: one server-side session each."""
+    return f"ses_{user_id}"
+
+
+def token(user_id: str, role: str, now: datetime) -> str:
+    return tokens.issue(SECRET, user_id, role, sid_of(user_id), now, 3600)
 
 
 async def seed_latency(
@@ -125,6 +137,8 @@ async def seed_latency(
             s.add(User(id="usr_cardio", username="cardio", password_hash="-", role="cardiologist"))
             s.add(User(id="usr_disp", username="disp", password_hash="-", role="dispatcher"))
             await s.flush()
+            for uid in ("usr_cardio", "usr_disp"):
+                s.add(AuthSession(id=sid_of(uid), user_id=uid, created_at=now, last_seen_at=now))
             patients = []
             for i in range(incidents):
                 lat, lon = spot(rng, 16_000)
@@ -173,8 +187,10 @@ async def latency(
     waiters: dict[tuple[str, str], asyncio.Event] = {}
 
     async def phone(user_id: str) -> None:
-        token = tokens.issue(SECRET, user_id, "responder", now, 3600)
-        ws = await websockets.connect(f"{ws_base}/ws/dispatch?access_token={token}", max_size=2**22)
+        access = token(user_id, "responder", now)
+        ws = await websockets.connect(
+            f"{ws_base}/ws/dispatch?access_token={access}", max_size=2**22
+        )
         sockets.append(ws)
         assert json.loads(await ws.recv())["type"] == "hello"
         asyncio.create_task(listen(ws, user_id))
@@ -190,13 +206,8 @@ async def latency(
     try:
         for i in range(0, len(ids), 100):
             await asyncio.gather(*(phone(u) for u in ids[i : i + 100]))
-        cardio = {
-            "Authorization": "Bearer "
-            + tokens.issue(SECRET, "usr_cardio", "cardiologist", now, 3600)
-        }
-        disp = {
-            "Authorization": "Bearer " + tokens.issue(SECRET, "usr_disp", "dispatcher", now, 3600)
-        }
+        cardio = {"Authorization": "Bearer " + token("usr_cardio", "cardiologist", now)}
+        disp = {"Authorization": "Bearer " + token("usr_disp", "dispatcher", now)}
         lat_ms, http_ms, offered = [], [], []
         busy = asyncio.create_task(_busy_pct(5.0))
         async with httpx.AsyncClient(base_url=base, timeout=30) as client:

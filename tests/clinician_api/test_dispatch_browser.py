@@ -179,7 +179,7 @@ async def play_vf_scenario(hub: Any, token: str, folder: Path) -> tuple[Any, asy
     from telemed_core.values import utc_now
 
     outbox = Outbox(folder / "bridge-p1.db")
-    patient = SimulatedPatient("p1", seed=1000, scenario="ventricular_fibrillation")
+    patient = SimulatedPatient("p1", seed=1000, scenario="ventricular-fibrillation")
     pipeline = BridgePipeline(outbox, {d.address: d for d in patient.bindings()})
     t0 = utc_now() - timedelta(seconds=230)
     for s in range(230):

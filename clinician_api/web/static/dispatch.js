@@ -9,7 +9,7 @@ let pending = null;
 async function api(method, url, body) {
   const response = await fetch(url, {
     method, credentials: "same-origin",
-    headers: body ? { "Content-Type": "application/json" } : {},
+    headers: csrfHeaders(body ? { "Content-Type": "application/json" } : {}),
     body: body ? JSON.stringify(body) : undefined,
   });
   if (response.status === 401) { location.href = "/login?next=/dispatch"; throw new Error("sign in"); }

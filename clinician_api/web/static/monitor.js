@@ -117,7 +117,7 @@ function sendRespondersButton(f) {
     button.disabled = true;
     const response = await fetch(`/api/patients/${encodeURIComponent(f.patient_id)}/send-responders`, {
       method: "POST", credentials: "same-origin",
-      headers: { "Content-Type": "application/json" }, body: JSON.stringify({ finding_key: f.key }),
+      headers: csrfHeaders({ "Content-Type": "application/json" }), body: JSON.stringify({ finding_key: f.key }),
     });
     const body = await response.json().catch(() => ({}));
     if (response.ok) {

@@ -10,7 +10,7 @@ let lastSent = 0;
 async function api(method, url, body) {
   const response = await fetch(url, {
     method, credentials: "same-origin",
-    headers: body ? { "Content-Type": "application/json" } : {},
+    headers: csrfHeaders(body ? { "Content-Type": "application/json" } : {}),
     body: body ? JSON.stringify(body) : undefined,
   });
   if (response.status === 401) { location.href = "/login?next=/respond"; throw new Error("sign in"); }
