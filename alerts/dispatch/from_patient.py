@@ -15,11 +15,12 @@ from alerts.dispatch.models import Incident
 from alerts.dispatch.notices import Notices
 from alerts.dispatch.policy import DispatchPolicy
 from alerts.dispatch.service import create_incident
+from alerts.episodes.service import get_alert
 from patient_hub.access import Principal, require_patient
 from patient_hub.accounts.models import Role
 from patient_hub.findings.models import FindingRow
 from patient_hub.patients.models import Patient
-from telemed_core.errors import BusinessRuleViolation, Forbidden, NotFound
+from telemed_core.errors import BusinessRuleViolation, Forbidden, InvalidInput, NotFound
 
 #: Findings that mean a cardiac arrest (telemed_signal.lethal_rules), high priority only.
 CARDIAC_ARREST_KINDS = {
@@ -44,11 +45,15 @@ async def create_incident_from_patient(
     if confirmed_by.role not in (Role.CARDIOLOGIST, Role.NURSE, Role.ADMIN):
         raise Forbidden("only the patient's clinicians confirm a call-out")
     patient = await require_patient(session, confirmed_by, patient_id)
-    # The finding is what the clinician confirms; ``alert_id`` is kept as a reference (the
-    # alert engine's episode, once it exists, will be checked the same way).
-    if finding_key is None:
-        raise BusinessRuleViolation("name the cardiac-arrest finding you confirm (finding_key)")
-    what = await _arrest_finding(session, patient_id, finding_key, now)
+    # What the clinician confirms: the alert engine's cardiac-arrest episode, or the finding.
+    if alert_id is not None:
+        what = await _arrest_alert(session, patient_id, alert_id)
+    elif finding_key is not None:
+        what = await _arrest_finding(session, patient_id, finding_key, now)
+    else:
+        raise BusinessRuleViolation(
+            "name the cardiac-arrest alert (alert_id) or finding you confirm"
+        )
     existing = await repo.open_incident_of_patient(session, patient_id)
     if existing is not None:
         return existing, Notices(), False
@@ -70,6 +75,21 @@ async def create_incident_from_patient(
         alert_id=alert_id or finding_key,
     )
     return inc, notices, True
+
+
+async def _arrest_alert(session: AsyncSession, patient_id: str, alert_id: str) -> str:
+    if not alert_id.isdigit():
+        raise InvalidInput(f"alert id {alert_id!r} is not a number")
+    alert = await get_alert(session, int(alert_id))
+    if alert.patient_id != patient_id:
+        raise NotFound(f"no alert {alert_id} of patient {patient_id!r}")
+    if not alert.is_cardiac_arrest:
+        raise BusinessRuleViolation(
+            f"alert {alert_id} is {alert.kind} ({alert.priority}), not a high cardiac-arrest alert"
+        )
+    if alert.state == "resolved":
+        raise BusinessRuleViolation(f"alert {alert_id} is resolved")
+    return "cardiac arrest alarm"
 
 
 async def _arrest_finding(session: AsyncSession, patient_id: str, key: str, now: datetime) -> str:

@@ -94,3 +94,41 @@ async def test_a_clinician_outside_the_care_team_cannot_send(session: AsyncSessi
     other = Principal("usr_other", "other", Role.CARDIOLOGIST)
     with pytest.raises(NotFound):
         await create_incident_from_patient(session, POLICY, "p1", None, other, NOW, finding_key=key)
+
+
+async def alert(session: AsyncSession, kind: str = "cardiac_arrest", priority: str = "high",
+                state: str = "accepted", patient_id: str = "p1") -> str:  # fmt: skip
+    from alerts.episodes.models import AlertEpisode
+
+    row = AlertEpisode(patient_id=patient_id, rule=kind, kind=kind, category="clinical",
+                       priority=priority, state=state, title=kind, chain="clinical",
+                       opened_at=NOW, updated_at=NOW)  # fmt: skip
+    session.add(row)
+    await session.flush()
+    return str(row.id)
+
+
+async def test_a_high_cardiac_arrest_alert_sends_responders(session: AsyncSession) -> None:
+    await patient(session)
+    alert_id = await alert(session)
+    inc, _, new = await create_incident_from_patient(session, POLICY, "p1", alert_id, CARDIO, NOW)
+    assert new and inc.alert_id == alert_id
+    assert inc.summary.startswith("Suspected cardiac arrest: cardiac arrest alarm")
+
+
+async def test_an_alert_that_is_not_a_high_cardiac_arrest_is_refused(
+    session: AsyncSession,
+) -> None:
+    await patient(session)
+    alert_id = await alert(session, kind="spo2_low", priority="medium")
+    with pytest.raises(BusinessRuleViolation, match="not a high cardiac-arrest alert"):
+        await create_incident_from_patient(session, POLICY, "p1", alert_id, CARDIO, NOW)
+
+
+async def test_another_patients_alert_is_not_found(session: AsyncSession) -> None:
+    await patient(session)
+    session.add(Patient(id="p2", display_name="Other", created_at=NOW))
+    await session.flush()
+    alert_id = await alert(session, patient_id="p2")
+    with pytest.raises(NotFound):
+        await create_incident_from_patient(session, POLICY, "p1", alert_id, CARDIO, NOW)
