@@ -82,7 +82,7 @@ async def seed(hub: Any) -> None:
                       notes="In the town hall lobby, left of the porter's desk"))  # fmt: skip
     finally:
         await engine.dispose()
-    async with httpx.AsyncClient(base_url=hub.url) as client:
+    async with httpx.AsyncClient(base_url=hub.url, timeout=30) as client:
         disp = await login(client, "disp")
         for name in ("fr0", "fr1"):
             vet = {"qualification": "volunteer firefighter", "vetted_until": "2099-01-01"}

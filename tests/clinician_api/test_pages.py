@@ -24,7 +24,7 @@ async def test_sign_in_goes_to_the_page_asked_for_or_the_roles_own(
     hub: Any, name: str, next_path: str, landing: str
 ) -> None:
     await world(hub.settings.database_url, 1)
-    async with httpx.AsyncClient(base_url=hub.url) as client:
+    async with httpx.AsyncClient(base_url=hub.url, timeout=30) as client:
         form = {"username": name, "password": f"pw-{name}", "next": next_path}
         r = await client.post("/login", data=form)
     assert r.status_code == 303 and r.headers["location"] == landing
@@ -32,7 +32,7 @@ async def test_sign_in_goes_to_the_page_asked_for_or_the_roles_own(
 
 @pytest.mark.parametrize("page", ["/respond", "/dispatch"])
 async def test_the_dispatch_pages_send_a_stranger_to_sign_in_and_back(hub: Any, page: str) -> None:
-    async with httpx.AsyncClient(base_url=hub.url) as client:
+    async with httpx.AsyncClient(base_url=hub.url, timeout=30) as client:
         r = await client.get(page)
         assert r.status_code == 303 and r.headers["location"] == f"/login?next={page}"
         login = await client.get(r.headers["location"])

@@ -127,7 +127,7 @@ async def test_exactly_k_of_three_simultaneous_accepts_win_on_postgresql(
 
 async def test_an_offer_shows_distance_and_direction_but_not_the_address(hub: Any) -> None:
     await world(hub.settings.database_url, 1)
-    async with httpx.AsyncClient(base_url=hub.url) as client:
+    async with httpx.AsyncClient(base_url=hub.url, timeout=30) as client:
         me = await on_duty_at(client, "fr0", 300)
         inc = await new_incident(client)
         (offer,) = (await client.get("/api/responders/me/offers", headers=me)).json()
@@ -140,7 +140,7 @@ async def test_a_responder_sees_the_incident_only_after_accepting_and_until_it_c
     hub: Any,
 ) -> None:
     await world(hub.settings.database_url, 2)
-    async with httpx.AsyncClient(base_url=hub.url) as client:
+    async with httpx.AsyncClient(base_url=hub.url, timeout=30) as client:
         me = await on_duty_at(client, "fr0", 100)
         other = await on_duty_at(client, "fr1", 200)
         inc = await new_incident(client)
@@ -159,7 +159,7 @@ async def test_a_responder_sees_the_incident_only_after_accepting_and_until_it_c
 
 async def test_every_read_of_an_incident_is_recorded_with_who_and_when(hub: Any) -> None:
     await world(hub.settings.database_url, 1)
-    async with httpx.AsyncClient(base_url=hub.url) as client:
+    async with httpx.AsyncClient(base_url=hub.url, timeout=30) as client:
         me = await on_duty_at(client, "fr0", 100)
         inc = await new_incident(client)
         before = await count(hub.settings.database_url, IncidentView)
@@ -180,7 +180,7 @@ async def test_every_read_of_an_incident_is_recorded_with_who_and_when(hub: Any)
 )
 async def test_a_malformed_position_is_refused_and_the_old_one_kept(hub: Any, body: Any) -> None:
     await world(hub.settings.database_url, 1)
-    async with httpx.AsyncClient(base_url=hub.url) as client:
+    async with httpx.AsyncClient(base_url=hub.url, timeout=30) as client:
         me = await on_duty_at(client, "fr0", 100)
         before = (await client.get("/api/responders/me", headers=me)).json()
         r = await client.post("/api/responders/me/position", json=body, headers=me)
@@ -191,7 +191,7 @@ async def test_a_malformed_position_is_refused_and_the_old_one_kept(hub: Any, bo
 
 async def test_unknown_incidents_are_not_found(hub: Any) -> None:
     await world(hub.settings.database_url, 1)
-    async with httpx.AsyncClient(base_url=hub.url) as client:
+    async with httpx.AsyncClient(base_url=hub.url, timeout=30) as client:
         me = await on_duty_at(client, "fr0", 100)
         disp = await login(client, "disp")
         assert (await client.get("/api/incidents/inc_nope", headers=disp)).status_code == 404
@@ -201,7 +201,7 @@ async def test_unknown_incidents_are_not_found(hub: Any) -> None:
 
 async def test_an_accept_after_close_is_refused_and_changes_nothing(hub: Any) -> None:
     await world(hub.settings.database_url, 1)
-    async with httpx.AsyncClient(base_url=hub.url) as client:
+    async with httpx.AsyncClient(base_url=hub.url, timeout=30) as client:
         me = await on_duty_at(client, "fr0", 100)
         inc = await new_incident(client)
         await client.post(f"/api/incidents/{inc['id']}/close", headers=await login(client, "disp"))
@@ -213,7 +213,7 @@ async def test_an_accept_after_close_is_refused_and_changes_nothing(hub: Any) ->
 
 async def test_only_dispatchers_open_incidents(hub: Any) -> None:
     await world(hub.settings.database_url, 1)
-    async with httpx.AsyncClient(base_url=hub.url) as client:
+    async with httpx.AsyncClient(base_url=hub.url, timeout=30) as client:
         me = await login(client, "fr0")
         body = {"latitude": CENTRE[0], "longitude": CENTRE[1], "address": ADDRESS}
         r = await client.post("/api/incidents", json=body, headers=me)
@@ -223,7 +223,7 @@ async def test_only_dispatchers_open_incidents(hub: Any) -> None:
 
 async def test_an_incident_without_an_address_is_refused(hub: Any) -> None:
     await world(hub.settings.database_url, 0)
-    async with httpx.AsyncClient(base_url=hub.url) as client:
+    async with httpx.AsyncClient(base_url=hub.url, timeout=30) as client:
         body = {"latitude": CENTRE[0], "longitude": CENTRE[1], "address": ""}
         r = await client.post("/api/incidents", json=body, headers=await login(client, "disp"))
     assert r.status_code == 422
@@ -232,7 +232,7 @@ async def test_an_incident_without_an_address_is_refused(hub: Any) -> None:
 
 async def test_going_on_duty_needs_a_valid_vetting(hub: Any) -> None:
     await world(hub.settings.database_url, 1)
-    async with httpx.AsyncClient(base_url=hub.url) as client:
+    async with httpx.AsyncClient(base_url=hub.url, timeout=30) as client:
         me = await login(client, "fr0")
         r = await client.post("/api/responders/me/duty", json={"on_duty": True}, headers=me)
     assert r.status_code == 422 and "vetting" in r.json()["detail"]

@@ -29,7 +29,7 @@ async def next_frame(ws: Any, kind: str) -> dict[str, Any]:
 
 async def test_an_offer_is_pushed_to_the_responders_socket(hub: Any) -> None:
     await world(hub.settings.database_url, 1)
-    async with httpx.AsyncClient(base_url=hub.url) as client:
+    async with httpx.AsyncClient(base_url=hub.url, timeout=30) as client:
         me = await on_duty_at(client, "fr0", 100)
         async with await socket_of(hub, me) as ws:
             hello = await next_frame(ws, "hello")
@@ -41,7 +41,7 @@ async def test_an_offer_is_pushed_to_the_responders_socket(hub: Any) -> None:
 
 async def test_a_reconnecting_page_gets_its_offer_and_then_its_incident_back(hub: Any) -> None:
     await world(hub.settings.database_url, 1)
-    async with httpx.AsyncClient(base_url=hub.url) as client:
+    async with httpx.AsyncClient(base_url=hub.url, timeout=30) as client:
         me = await on_duty_at(client, "fr0", 100)
         inc = await new_incident(client)
         async with await socket_of(hub, me) as ws:
@@ -56,7 +56,7 @@ async def test_a_reconnecting_page_gets_its_offer_and_then_its_incident_back(hub
 
 async def test_the_dispatcher_console_sees_answers_live(hub: Any) -> None:
     await world(hub.settings.database_url, 1)
-    async with httpx.AsyncClient(base_url=hub.url) as client:
+    async with httpx.AsyncClient(base_url=hub.url, timeout=30) as client:
         me = await on_duty_at(client, "fr0", 100)
         async with await socket_of(hub, await login(client, "disp")) as ws:
             await next_frame(ws, "hello")
@@ -84,7 +84,7 @@ async def test_an_offer_made_through_one_api_process_reaches_a_phone_on_another(
     other = await run_hub(postgres_url, redis_url, bus_prefix=prefix)
     try:
         await world(postgres_url, 1)
-        async with httpx.AsyncClient(base_url=one.url) as client:
+        async with httpx.AsyncClient(base_url=one.url, timeout=30) as client:
             me = await on_duty_at(client, "fr0", 100)
             async with await socket_of(other, me) as ws:
                 await next_frame(ws, "hello")
@@ -104,7 +104,7 @@ async def test_an_unanswered_offer_expires_and_the_next_ring_is_offered_by_the_t
     hub = await run_hub(f"sqlite:///{tmp_path / 'hub.db'}")
     try:
         await world(hub.settings.database_url, 2)
-        async with httpx.AsyncClient(base_url=hub.url) as client:
+        async with httpx.AsyncClient(base_url=hub.url, timeout=30) as client:
             near = await on_duty_at(client, "fr0", 100)
             far = await on_duty_at(client, "fr1", 1200)  # outside 800 m, inside the next ring
             async with await socket_of(hub, near) as a, await socket_of(hub, far) as b:
