@@ -45,6 +45,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_strip.py
 	$(BIN)/python bench/bench_worker.py
 	$(BIN)/python bench/bench_kiosk.py
+	$(BIN)/python bench/bench_dispatch.py --backend both
 
 # Front-end libraries from npm at the versions pinned in clinician_api/web/vendor/package-lock.json,
 # copied into the committed static files (the screens never load a CDN).

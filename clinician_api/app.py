@@ -17,6 +17,10 @@ from sqlalchemy import text
 
 from alerts.adherence.endpoints import build_router as schedules_router
 from alerts.adherence.technical import TechnicalLimits
+from alerts.dispatch.endpoints import make_router as dispatch_router
+from alerts.dispatch.live import LiveDispatch
+from alerts.dispatch.policy import DispatchPolicy
+from alerts.dispatch.runtime import DispatchRuntime
 from alerts.engine.consumer import AlertWorker
 from alerts.episodes.endpoints import build_router as alerts_router
 from alerts.notify.port import (
@@ -31,7 +35,7 @@ from alerts.policy.endpoints import build_router as policy_router
 from clinician_api.audit.endpoints import router as audit_router
 from clinician_api.auth.endpoints import router as auth_router
 from clinician_api.care_teams.endpoints import router as care_teams_router
-from clinician_api.deps import current_principal, get_session
+from clinician_api.deps import authenticate_token, current_principal, get_session
 from clinician_api.fhir_rest import outcome as fhir_outcome
 from clinician_api.fhir_rest.flags import router as fhir_flags_router
 from clinician_api.fhir_rest.search import router as fhir_search_router
@@ -104,6 +108,18 @@ def make_notifiers(settings: ServerSettings, bus: Bus) -> dict[str, Notifier]:
     return notifiers
 
 
+def dispatch_policy(settings: ServerSettings) -> DispatchPolicy:
+    return DispatchPolicy(
+        first_n=settings.dispatch_first_n,
+        radius_m=settings.dispatch_radius_m,
+        max_radius_m=settings.dispatch_max_radius_m,
+        max_phases=settings.dispatch_max_phases,
+        phase_s=settings.dispatch_phase_s,
+        max_accept=settings.dispatch_max_accept,
+        position_max_age_s=settings.dispatch_position_max_age_s,
+    )
+
+
 def _problem(status: int, title: str, detail: str) -> JSONResponse:
     """RFC 9457 problem details."""
     return JSONResponse(
@@ -139,6 +155,13 @@ def create_app(settings: ServerSettings) -> FastAPI:
             await app.state.fanout.start()
             app.state.fhir_subscriptions = SubscriptionHub(app.state.hub, settings.worker_name)
             await app.state.fhir_subscriptions.start()
+            app.state.dispatch = DispatchRuntime(
+                app.state.hub,
+                dispatch_policy(settings),
+                LiveDispatch(bus),
+                settings.dispatch_tick_s,
+            )
+            await app.state.dispatch.start()
         stop = asyncio.Event()
         workers = []
         leases = make_leases(settings)
@@ -172,6 +195,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
             stop.set()
             await asyncio.gather(*workers, return_exceptions=True)
             if serves_api:
+                await app.state.dispatch.stop()
                 await app.state.fhir_subscriptions.stop()
                 await app.state.fanout.stop()
             await leases.close()
@@ -245,6 +269,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         app.include_router(fhir_subscriptions_router)
         app.include_router(fhir_search_router)
         app.include_router(fhir_flags_router)
+        app.include_router(dispatch_router(current_principal, authenticate_token(app)))
         app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")
     app.add_middleware(Limits, settings=settings)
     app.add_middleware(SecurityHeaders)

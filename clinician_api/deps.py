@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -95,6 +95,20 @@ async def current_principal(
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def authenticate_token(app: FastAPI) -> Callable[[str | None], Awaitable[Principal]]:
+    """How a socket of ``app`` turns its token (cookie or ``?access_token=``) into a Principal."""
+
+    async def authenticate(token: str | None) -> Principal:
+        hub: HubContext = app.state.hub
+        settings: ServerSettings = app.state.settings
+        async with unit_of_work(hub.sessions) as session:
+            return await principal_from_token(
+                session, settings.secret_key, token, idle_timeout_s=settings.idle_timeout_s
+            )
+
+    return authenticate
 
 
 async def require_admin(who: CurrentPrincipal) -> Principal:

@@ -50,10 +50,12 @@ def render_page(text: str, language: str) -> str:
     messages = catalogue(language)
     out = _MARK.sub(lambda m: html.escape(messages.get(m.group(1), m.group(1)), quote=False), text)
     out = out.replace('<html lang="en">', f'<html lang="{language}">', 1)
+    # A JSON data block, not an inline script: the Content-Security-Policy runs only the app's
+    # own script files, and common.js reads the catalogue from here.
     script = (
-        "<script>window.I18N = "
+        '<script type="application/json" id="i18n-catalogue">'
         + json.dumps(messages, ensure_ascii=False).replace("</", "<\\/")
-        + ";</script>"
+        + "</script>"
     )
     return out.replace("<script ", script + "\n<script ", 1)
 

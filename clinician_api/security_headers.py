@@ -17,7 +17,9 @@ CONTENT_SECURITY_POLICY = "; ".join(
     (
         "default-src 'self'",
         "script-src 'self'",
-        "style-src 'self'",
+        # Inline style attributes are allowed: the chart library (uPlot) and the screens size and
+        # colour elements with them; style injection cannot run code, scripts stay 'self' only.
+        "style-src 'self' 'unsafe-inline'",
         "img-src 'self' data:",
         "connect-src 'self'",
         "object-src 'none'",

@@ -66,6 +66,16 @@ class ServerSettings(BaseSettings):
     max_connections_per_user: int = Field(default=20, ge=1)
     rate_limit_user_per_min: int = Field(default=1200, ge=1)
     rate_limit_ip_per_min: int = Field(default=300, ge=1)
+    #: First-responder dispatch (alerts/dispatch/policy.py): phase 1 offers the nearest
+    #: ``dispatch_first_n`` within ``dispatch_radius_m``; each later phase offers more, farther.
+    dispatch_first_n: int = Field(default=3, ge=1, le=100)
+    dispatch_radius_m: float = Field(default=800.0, gt=0, le=50_000)
+    dispatch_max_radius_m: float = Field(default=3000.0, gt=0, le=100_000)
+    dispatch_max_phases: int = Field(default=4, ge=1, le=20)
+    dispatch_phase_s: float = Field(default=60.0, gt=0, le=3600)
+    dispatch_max_accept: int = Field(default=2, ge=1, le=30)
+    dispatch_position_max_age_s: float = Field(default=600.0, gt=0)
+    dispatch_tick_s: float = Field(default=1.0, gt=0, le=60)
 
     @model_validator(mode="after")
     def _split_roles_need_redis(self) -> ServerSettings:

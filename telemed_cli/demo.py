@@ -12,6 +12,7 @@ from patient_hub.accounts.models import Role, User
 from patient_hub.accounts.service import create_user
 from patient_hub.db import make_engine, make_sessionmaker, unit_of_work
 from patient_hub.patients import service as patients
+from telemed_cli.demo_dispatch import seed_dispatch
 from telemed_cli.simulate import SimBridge
 from telemed_core.errors import Conflict
 from telemed_core.values import utc_now
@@ -116,6 +117,7 @@ async def seed(
                     for i, pid in enumerate(ids):
                         if in_cardiology_cohort(i):
                             await patients.add_to_care_team(session, user.id, pid)
+            await seed_dispatch(session, ids, DEMO_PASSWORD)
             for i, pid in enumerate(ids):
                 token = await patients.enrol_bridge(session, f"demo-bridge-{i + 1}", patient_id=pid)
                 bridges.append(SimBridge(f"demo-bridge-{i + 1}", pid, token))

@@ -31,8 +31,10 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,  # a local may hold a password or a hash
 )
 db_app = typer.Typer(help="Database.", no_args_is_help=True)
+aed_app = typer.Typer(help="The AED registry of first-responder dispatch.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
 app.add_typer(db_app, name="db")
+app.add_typer(aed_app, name="aed")
 app.add_typer(bridge_app, name="bridge")
 app.add_typer(alerts_app, name="alerts")
 app.add_typer(audit_app, name="audit")
@@ -344,7 +346,9 @@ def demo(
 ) -> None:
     """Everything in one process: hub, screens, simulated patients, a telemedpoint kiosk with
     simulated devices, seeded demo accounts."""
+    from patient_hub.db import make_engine, make_sessionmaker
     from telemed_cli.demo import DEFAULT_SCENARIOS, seed
+    from telemed_cli.demo_dispatch import keep_phones_fresh
     from telemed_cli.simulate import prepare_scenario, run_bridges
 
     name = _scenario(scenario)
@@ -360,6 +364,7 @@ def demo(
             patients,
             programme_of={"demo-2": "hypertension"} if name == "missed-measurement" else None,
         )
+        background: list[asyncio.Task[Any]] = []  # held: the loop keeps only weak references
 
         async def ready(url: str) -> None:
             table = Table(title="Demo accounts (password: demo)")
@@ -375,6 +380,8 @@ def demo(
             )
             console.print(f"Sign in:        [bold]{url}/login[/bold]", highlight=False)
             console.print(f"Group monitor:  [bold]{url}/monitor[/bold]", highlight=False)
+            console.print(f"Responder page: [bold]{url}/respond[/bold]", highlight=False)
+            console.print(f"Dispatch:       [bold]{url}/dispatch[/bold]", highlight=False)
             console.print(f"API docs:       [bold]{url}/docs[/bold]", highlight=False)
             hub = url.replace("0.0.0.0", "127.0.0.1")
             kiosk_url = await _demo_kiosk(hub, data.kiosk_token, host, kiosk_port)
@@ -386,12 +393,15 @@ def demo(
             start = 30 if name else None
             if name:
                 await prepare_scenario(hub, "admin", "demo", ["demo-2"], name, 30)
-            asyncio.create_task(
+            background.append(asyncio.create_task(
                 run_bridges(
                     hub, data.bridges, seconds=None, outbox_dir=Path("var/demo-outbox"),
                     scenarios=scenarios, scenario_start_s=start,
                 )
-            )  # fmt: skip
+            ))  # fmt: skip
+            # Simulated volunteers' phones keep reporting, so that offers can go out.
+            engine = make_engine(settings.database_url)
+            background.append(asyncio.create_task(keep_phones_fresh(make_sessionmaker(engine))))
 
         await _serve(settings, ready)
 
@@ -468,6 +478,25 @@ def main() -> None:
     except Exception as exc:
         errors.print(f"error: {explain(exc)}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(1)
+
+
+@aed_app.command("import")
+def aed_import(
+    file: Annotated[Path, typer.Argument(help="CSV or GeoJSON (.geojson/.json)")],
+    timezone: Annotated[str, typer.Option(help="IANA zone of the access hours")] = "Europe/Prague",
+    database_url: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Import or update AEDs: id, position, address, access hours, notes. All or nothing."""
+    from telemed_cli.aeds import import_file
+    from telemed_core.errors import TelemedError
+
+    settings = _settings(database_url=database_url)
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+        count = asyncio.run(import_file(settings.database_url, text, file.name, timezone))
+    except (TelemedError, OSError) as exc:
+        _fail(getattr(exc, "message", None) or str(exc))
+    console.print(f"imported {count} AEDs from {file}")
 
 
 if __name__ == "__main__":

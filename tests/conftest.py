@@ -106,7 +106,7 @@ async def start_hub(
         database_url=database_url,
         redis_url=redis_url,
         port=0,
-        bus_prefix=f"test:{uuid.uuid4().hex}:",
+        bus_prefix=overrides.pop("bus_prefix", None) or f"test:{uuid.uuid4().hex}:",
         **overrides,
     )
     await upgrade_async(database_url)

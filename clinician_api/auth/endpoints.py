@@ -10,6 +10,8 @@ from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinician_api.auth import csrf, tokens
 from clinician_api.auth.signin import plain_http_refusal, sign_in
@@ -24,6 +26,7 @@ from clinician_api.deps import (
 )
 from clinician_api.settings import ServerSettings
 from patient_hub.accounts import security
+from patient_hub.accounts.models import User
 from telemed_core.errors import Forbidden, NotAuthenticated, TooManyRequests
 from telemed_core.values import utc_now
 
@@ -119,6 +122,18 @@ async def login_page(
     return login_page_html(text, next_page=_safe_next(next))
 
 
+#: Where each role lands after signing in when no other page was asked for.
+HOME = {"responder": "/respond", "dispatcher": "/dispatch"}
+
+
+async def _landing(session: AsyncSession, username: str, next: str) -> str:
+    target = _safe_next(next)
+    if target != "/monitor":
+        return target
+    role = await session.scalar(select(User.role).where(User.username == username))
+    return HOME.get(role or "", target)
+
+
 @router.post("/login", include_in_schema=False)
 async def login_submit(
     request: Request,
@@ -138,7 +153,7 @@ async def login_submit(
         return login_page_html(text, 429, next, username)
     except NotAuthenticated:
         return login_page_html("Wrong username or password.", 401, next, username)
-    response = RedirectResponse(_safe_next(next), status_code=303)
+    response = RedirectResponse(await _landing(session, username, next), status_code=303)
     secure = request.url.scheme == "https"
     response.set_cookie(
         COOKIE_NAME,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import alerts.adherence.models
+import alerts.dispatch.models
 import alerts.episodes.models
 import alerts.escalation.models
 import alerts.notify.models

@@ -22,7 +22,24 @@ async def index(request: Request) -> RedirectResponse:
     who = await page_principal(request)
     if who is None:
         return RedirectResponse("/login", status_code=303)
-    return RedirectResponse("/me" if who.role is Role.PATIENT else "/monitor", status_code=303)
+    home = {Role.PATIENT: "/me", Role.RESPONDER: "/respond", Role.DISPATCHER: "/dispatch"}
+    return RedirectResponse(home.get(who.role, "/monitor"), status_code=303)
+
+
+async def _page(request: Request, name: str, path: str) -> Response:
+    """A screen for a signed-in user; the sign-in page (then back here) otherwise."""
+    who = await page_principal(request)
+    if who is None:
+        expired = "error=expired&" if request.cookies.get(COOKIE_NAME) else ""
+        query = (expired + f"next={path}").rstrip("&")
+        return RedirectResponse(f"/login?{query}", status_code=303)
+    page = (WEB / name).read_text(encoding="utf-8")
+    # no-store: after sign-out the browser must ask again (and be sent to sign-in), not show
+    # a cached copy of a signed-in screen
+    return HTMLResponse(
+        render_page(page, await page_language(request, who)),
+        headers={"Cache-Control": "no-store"},
+    )
 
 
 @router.get("/monitor")
@@ -43,3 +60,15 @@ async def monitor_page(request: Request) -> Response:
         render_page(page, await page_language(request, who)),
         headers={"Cache-Control": "no-store"},
     )
+
+
+@router.get("/respond")
+async def respond_page(request: Request) -> Response:
+    """The first responder's phone page."""
+    return await _page(request, "respond.html", "/respond")
+
+
+@router.get("/dispatch")
+async def dispatch_page(request: Request) -> Response:
+    """The dispatcher's console."""
+    return await _page(request, "dispatch.html", "/dispatch")

@@ -24,7 +24,12 @@ const FINDING_LABELS = {
 };
 const PROGRAMME_LABELS = { heart_failure: "Heart failure", hypertension: "Hypertension" };
 
-// Translation of the page's language (window.I18N is injected by the server; msgids are English).
+// Translation of the page's language (the server puts the catalogue in a JSON data block,
+// #i18n-catalogue, since the CSP runs no inline script; msgids are English).
+if (!window.I18N) {
+  const block = document.getElementById("i18n-catalogue");
+  window.I18N = block ? JSON.parse(block.textContent) : {};
+}
 function t(text, vars) {
   const out = (window.I18N || {})[text] || text;
   return vars ? out.replace(/\{(\w+)\}/g, (_, k) => String(vars[k])) : out;

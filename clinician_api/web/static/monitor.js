@@ -116,6 +116,34 @@ function showFinding(f) {
   dirty();
 }
 
+// A confirmed cardiac arrest: the clinician sends first responders to the patient's home in
+// one action (alerts/dispatch); the tile then says they are alerted.
+const CARDIAC_ARREST = new Set(["ventricular_flutter_fib", "asystole"]);
+const CLINICIANS = new Set(["cardiologist", "nurse", "admin"]);
+const sentFor = new Map();  // patient id -> incident id
+let myRole = "";
+function sendRespondersButton(f) {
+  if (sentFor.has(f.patient_id)) return el("span", { class: "sent" }, "First responders alerted");
+  const button = el("button", { class: "send", type: "button" }, "Send first responders");
+  button.onclick = async () => {
+    button.disabled = true;
+    const response = await fetch(`/api/patients/${encodeURIComponent(f.patient_id)}/send-responders`, {
+      method: "POST", credentials: "same-origin",
+      headers: csrfHeaders({ "Content-Type": "application/json" }), body: JSON.stringify({ finding_key: f.key }),
+    });
+    const body = await response.json().catch(() => ({}));
+    if (response.ok) {
+      sentFor.set(f.patient_id, body.id);
+      button.replaceWith(el("span", { class: "sent" }, "First responders alerted"));
+    } else {
+      button.disabled = false;
+      button.title = body.detail || response.statusText;
+      button.textContent = `Not sent: ${body.detail || response.statusText}`;
+    }
+  };
+  return button;
+}
+
 function latestPerKind(entry) {
   // One line per kind: its latest episode, so that a burst of one kind (VT runs during a VF)
   // never pushes another kind out of view.
@@ -136,6 +164,9 @@ function paintFindings(entry) {
     const when = f.end ? `${clockTime(f.start)}–${clockTime(f.end)}` : t("since {when}", { when: clockTime(f.start) });
     item.textContent = `${label(FINDING_LABELS, f.kind)} (${when}): ${f.explanation || f.method}`;
     item.title = f.method;
+    if (CARDIAC_ARREST.has(f.kind) && f.severity === "high" && CLINICIANS.has(myRole)) {
+      item.append(sendRespondersButton(f));
+    }
     list.append(item);
   }
 }
@@ -207,9 +238,12 @@ function fillFilters(list) {
   add("f-programme", list.map((p) => p.programme), (v) => label(PROGRAMME_LABELS, v));
   add("f-point", list.map((p) => p.telemedpoint_id), (v) => v);
   for (const id of ["search", "f-programme", "f-point", "f-alert"]) document.getElementById(id).addEventListener("input", applyFilters);
+  document.getElementById("filters").addEventListener("submit", (event) => event.preventDefault());
 }
 
 async function start() {
+  const me = await fetch("/api/me", { credentials: "same-origin" });
+  if (me.ok) myRole = (await me.json()).role;
   const snapshot = await getJSON("/api/monitor/snapshot");
   const grid = document.getElementById("patients");
   for (const p of snapshot.patients) {
@@ -247,6 +281,7 @@ function connect() {
     const frame = JSON.parse(event.data);
     if (frame.type === "hello") {
       document.getElementById("who").textContent = `${frame.user} (${frame.role})`;
+      myRole = frame.role;
       status.textContent = t("live"); status.className = "status live";
     } else if (frame.type === "readings") {
       for (const r of frame.readings) show(r);

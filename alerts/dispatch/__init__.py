@@ -1,0 +1,1 @@
+"""First-responder dispatch: responders, AEDs, incidents, phased offers (issue 15)."""
