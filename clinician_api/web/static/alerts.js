@@ -40,10 +40,16 @@ const TelemedAlerts = (() => {
     return list;
   }
 
+  // Every change carries the session's CSRF token (csrf.js), as the API requires of screens.
+  function postHeaders() {
+    const headers = { "Content-Type": "application/json" };
+    return typeof csrfHeaders === "function" ? csrfHeaders(headers) : headers;
+  }
+
   async function act(alert, action, body) {
     const response = await fetch(`/api/alerts/${alert.id}/${action}`, {
       method: "POST", credentials: "same-origin",
-      headers: { "Content-Type": "application/json" }, body: JSON.stringify(body || {}),
+      headers: postHeaders(), body: JSON.stringify(body || {}),
     });
     const reply = await response.json();
     if (!response.ok) { flash(alert, reply.detail || reply.title); return; }
@@ -110,7 +116,37 @@ const TelemedAlerts = (() => {
     if (alert.state !== "accepted") buttons.append(button("Accept", () => act(alert, "accept")));
     buttons.append(button("Pause", () => toggle(item, form(alert, "pause"))));
     buttons.append(button("Resolve", () => toggle(item, form(alert, "resolve"))));
+    if (alert.rule === "cardiac_arrest" && alert.priority === "high") buttons.append(sendResponders(alert));
     item.append(head, el("div", { class: "alert-why" }, why(alert)), el("div", { class: "alert-state" }, stateText(alert)), buttons);
+  }
+
+  // The clinician's confirmation of a cardiac arrest: first responders to the patient's home
+  // (alerts/dispatch); the server checks the alert and the role.
+  const sentFor = new Set();
+  function sendResponders(alert) {
+    if (sentFor.has(alert.id)) return el("span", { class: "sent" }, "First responders alerted");
+    const b = el("button", { type: "button", class: "act-send-responders" }, "Send first responders");
+    b.onclick = async () => {
+      b.disabled = true;
+      const response = await fetch(`/api/patients/${encodeURIComponent(alert.patient_id)}/send-responders`, {
+        method: "POST", credentials: "same-origin", headers: postHeaders(),
+        body: JSON.stringify({ alert_id: String(alert.id) }),
+      });
+      const reply = await response.json().catch(() => ({}));
+      if (response.ok) { sentFor.add(alert.id); b.replaceWith(el("span", { class: "sent" }, "First responders alerted")); return; }
+      b.disabled = false;
+      flash(alert, `Not sent: ${reply.detail || reply.title || response.statusText}`);
+    };
+    return b;
+  }
+
+  /** The highest open alert priority of a patient (3 high, 2 medium, 1 low, 0 none). */
+  function rankFor(patientId) {
+    let rank = 0;
+    for (const { alert } of shown.values()) {
+      if (alert.patient_id === patientId) rank = Math.max(rank, ({ high: 3, medium: 2, low: 1 })[alert.priority] || 0);
+    }
+    return rank;
   }
 
   function button(label, onclick) {
@@ -136,6 +172,7 @@ const TelemedAlerts = (() => {
     if (!OPEN.has(alert.state)) {
       if (entry) { entry.item.remove(); shown.delete(alert.id); }
       centreCount();
+      document.dispatchEvent(new CustomEvent("telemed-alerts", { detail: alert.patient_id }));
       return;
     }
     let item = entry ? entry.item : null;
@@ -150,6 +187,7 @@ const TelemedAlerts = (() => {
     render(alert, item);
     if (formOpen) item.append(formOpen);
     centreCount();
+    document.dispatchEvent(new CustomEvent("telemed-alerts", { detail: alert.patient_id }));
   }
 
   function centreCount() {
@@ -183,5 +221,5 @@ const TelemedAlerts = (() => {
     list.prepend(item);
   }
 
-  return { start, take, notice, bindSocket: (ws) => { socket = ws; } };
+  return { start, take, notice, rankFor, bindSocket: (ws) => { socket = ws; } };
 })();
