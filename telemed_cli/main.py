@@ -370,8 +370,8 @@ def demo(
             table = Table(title="Demo accounts (password: demo)")
             table.add_column("username")
             table.add_column("role")
-            for name, _ in data.accounts:
-                table.add_row(name, name)
+            for account, _ in data.accounts:
+                table.add_row(account, account)
             console.print(table)
             console.print(
                 "[yellow]demo mode[/yellow]: development settings (cookies without Secure, "
@@ -402,6 +402,8 @@ def demo(
             # Simulated volunteers' phones keep reporting, so that offers can go out.
             engine = make_engine(settings.database_url)
             background.append(asyncio.create_task(keep_phones_fresh(make_sessionmaker(engine))))
+            for task in background:
+                task.add_done_callback(_say_if_failed)
 
         await _serve(settings, ready)
 
@@ -409,6 +411,12 @@ def demo(
         asyncio.run(main())
     except KeyboardInterrupt:
         pass
+
+
+def _say_if_failed(task: asyncio.Task[Any]) -> None:
+    """A demo background part that stops says why (its simulated patients would go silent)."""
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        errors.print(f"error: demo {task.get_name()} stopped: {explain(exc)}", markup=False)
 
 
 async def _demo_kiosk(hub: str, token: str, host: str, port: int) -> str:

@@ -206,13 +206,13 @@ class SignalWorker:
     async def _rebalance(self) -> None:
         held = await self.leases.balance(GROUP, self.consumer, self.partitions, self.timing.ttl_s)
         self._renew_at = asyncio.get_running_loop().time() + self.timing.renew_s
-        self.balanced = True
         for partition in set(self.held) - held:
             del self.held[partition]  # another worker holds it now: its state goes with it
             log.info("signal worker %s: partition %d handed over", self.consumer, partition)
         gained = held - set(self.held)
         if gained:
             await self._take_over(gained)
+        self.balanced = True  # only now does ``held`` say what this worker analyses (readiness)
         metrics.WORKER_PARTITIONS.set(len(self.held))
         for partition in held & set(self.held):  # own messages whose handling failed
             for topic in ANALYSED:
