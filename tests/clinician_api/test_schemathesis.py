@@ -57,6 +57,10 @@ schema = schemathesis.openapi.from_asgi(
 )
 def test_no_generated_request_gets_a_server_error(case: schemathesis.Case) -> None:
     response = case.call(headers={"Authorization": f"Bearer {TOKEN}"})
+    if case.path == "/readyz" and response.status_code == 503:
+        # Readiness answers 503 until the worker holds its partitions: a state, not an error.
+        assert "application/problem+json" in str(response.headers["content-type"])
+        return
     assert response.status_code < 500, (
         f"{case.method} {case.formatted_path} -> {response.status_code}: {response.text[:500]}\n"
         f"{case.as_curl_command()}"
