@@ -24,10 +24,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import wfdb  # noqa: E402
 from _machine import _cpu_model  # noqa: E402  (bench/ is on sys.path)
+from _physionet import physionet_dir  # noqa: E402
 
 from alerts.replay.engine import ReplayPolicy, replay  # noqa: E402
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "physionet" / "mimic2wdb_numerics"
+DATA = physionet_dir() / "mimic2wdb_numerics"
 KINDS = {"SpO2": "spo2", "HR": "heart_rate", "PULSE": "pulse_rate"}
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 GAP = {"max_gap_s": 90.0}

@@ -15,7 +15,6 @@ import httpx
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
 POSTGRES_URL = os.environ.get(
     "TELEMED_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
@@ -67,13 +66,6 @@ def postgres_url() -> Iterator[str]:
         pool.submit(asyncio.run, run(f'CREATE DATABASE "{name}"')).result()
         yield POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
         pool.submit(asyncio.run, run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')).result()
-
-
-@pytest.fixture
-def shared_dir() -> Path:
-    if not SHARED.is_dir():
-        pytest.skip(f"shared data folder {SHARED} not present")
-    return SHARED
 
 
 class RunningHub:
