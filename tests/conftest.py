@@ -175,3 +175,12 @@ async def seed_world(database_url: str) -> dict[str, str]:
 @pytest.fixture
 def seed() -> object:
     return seed_world
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    """Debian's Chromium (``tests/browser.py``); skipped without it, mandatory in CI."""
+    from tests.browser import chromium
+
+    async with chromium() as instance:
+        yield instance

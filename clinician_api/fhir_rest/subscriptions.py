@@ -267,8 +267,12 @@ async def create_subscription(
     return fhir_response(subs.subscription_resource(row), 201, Location=location)
 
 
-@router.api_route(
-    "/fhir/Subscription/$get-ws-binding-token", methods=["GET", "POST"], summary="Binding token"
+# One route per method, each with its own operation id (a two-method route repeats one id).
+@router.get("/fhir/Subscription/$get-ws-binding-token", summary="Binding token")
+@router.post(
+    "/fhir/Subscription/$get-ws-binding-token",
+    summary="Binding token",
+    operation_id="binding_token_for_many_post",
 )
 async def binding_token_for_many(
     request: Request,
@@ -330,10 +334,15 @@ async def subscription_events(
     )
 
 
-@router.api_route(
-    "/fhir/Subscription/{sub_id}/$get-ws-binding-token", methods=["GET", "POST"],
+@router.get(
+    "/fhir/Subscription/{sub_id}/$get-ws-binding-token",
     summary="Binding token for one Subscription",
-)  # fmt: skip
+)
+@router.post(
+    "/fhir/Subscription/{sub_id}/$get-ws-binding-token",
+    summary="Binding token for one Subscription",
+    operation_id="binding_token_post",
+)
 async def binding_token(
     request: Request, sub_id: str, session: Committed, who: CurrentPrincipal
 ) -> JSONResponse:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -15,34 +13,16 @@ from alerts.dispatch.models import Aed
 from patient_hub.db import make_engine, make_sessionmaker, unit_of_work
 from tests.alerts.dispatch.helpers import CENTRE, offset
 from tests.alerts.dispatch.test_endpoints import ADDRESS, login, world
+from tests.browser import SCREENS
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]  # fmt: skip
-SCREENS = Path(__file__).resolve().parents[2] / "build" / "screens"
 PHONE = {"width": 390, "height": 844}
 WAIT_MS = 20_000  # generous: the CI machine may be shared and busy
-HAVE_CHROMIUM = CHROMIUM.exists()
 
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
-async def browser() -> AsyncIterator[Any]:
-    if not HAVE_CHROMIUM:
-        if os.environ.get("CI") == "true":
-            pytest.fail("Debian's chromium is mandatory in CI")
-        pytest.skip("Debian's chromium is not installed")
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as p:
-        SCREENS.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - once, before any page
-        instance = await p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        yield instance
-        await instance.close()
-
-
 async def shot(page: Any, name: str) -> None:
+    SCREENS.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - one mkdir per screenshot
     await page.screenshot(path=str(SCREENS / f"{name}.png"), full_page=True)
 
 

@@ -4,38 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import websockets
 
-CHROMIUM = Path("/usr/bin/chromium")
-HAVE_CHROMIUM = CHROMIUM.exists()
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Any]:
-    if not HAVE_CHROMIUM:
-        if os.environ.get("CI") == "true":
-            pytest.fail("Debian's chromium is mandatory in CI (.ci/run installs it)")
-        pytest.skip("Debian's chromium is not installed")
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as p:
-        instance = await p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        yield instance
-        await instance.close()
 
 
 async def signed_in_nurse(browser: Any, hub: Any) -> Any:

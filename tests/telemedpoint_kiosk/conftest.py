@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,18 +20,9 @@ from telemedpoint_kiosk.settings import KioskSettings
 from telemedpoint_kiosk.setup import save_identity
 from telemedpoint_kiosk.simulated import SimulatedDevices
 from telemedpoint_kiosk.web.app import create_kiosk_app
+from tests.browser import SCREENS
 
 REPO = Path(__file__).resolve().parents[2]
-SCREENS = REPO / "build" / "screens"
-CHROMIUM = Path("/usr/bin/chromium")
-HAVE_CHROMIUM = CHROMIUM.exists()
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 class Link:
@@ -161,20 +151,6 @@ async def world(hub: Any, seed: Any, tmp_path: Path) -> AsyncIterator[World]:
         with contextlib.suppress(Exception):
             await running.stop()
     await link.stop()
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Any]:
-    if not HAVE_CHROMIUM:
-        if os.environ.get("CI") == "true":
-            pytest.fail("Debian's chromium is mandatory in CI")
-        pytest.skip("Debian's chromium is not installed")
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as p:
-        instance = await p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        yield instance
-        await instance.close()
 
 
 async def screen(page: Any, name: str) -> None:

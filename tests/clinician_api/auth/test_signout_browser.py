@@ -2,36 +2,15 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.browser import SCREENS, chromium
 from tests.conftest import token_for
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]  # fmt: skip
-SCREENS = Path(__file__).resolve().parents[3] / "build" / "screens"
-
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Any]:
-    if not CHROMIUM.exists():  # noqa: ASYNC240 - one stat at set-up
-        if os.environ.get("CI") == "true":
-            pytest.fail("Debian's chromium is mandatory in CI (.ci/run installs it)")
-        pytest.skip("Debian's chromium is not installed")
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as p:
-        instance = await p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        yield instance
-        await instance.close()
 
 
 async def test_signing_out_of_the_monitor_ends_the_session(
@@ -80,15 +59,10 @@ async def test_the_sign_in_page_explains_throttling(hub: Any, seed: Any, browser
 
 async def test_production_over_plain_http_says_why_sign_in_cannot_work(hub: Any, seed: Any) -> None:
     """The hub under a real host name (mapped to 127.0.0.1 by Chromium), no TLS proxy."""
-    if not CHROMIUM.exists():  # noqa: ASYNC240 - one stat at set-up
-        pytest.skip("Debian's chromium is not installed")
-    from playwright.async_api import async_playwright
-
     await seed(hub.settings.database_url)
     port = hub.url.rsplit(":", 1)[1]
     rules = ["--host-resolver-rules=MAP hub.example.org 127.0.0.1"]
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS + rules)
+    async with chromium(rules) as browser:
         page = await browser.new_page()
         await page.goto(f"http://hub.example.org:{port}/login")
         await page.fill("input[name=username]", "nurse-a")
@@ -98,6 +72,5 @@ async def test_production_over_plain_http_says_why_sign_in_cannot_work(hub: Any,
         message = await page.inner_text("[role=alert]")
         SCREENS.mkdir(parents=True, exist_ok=True)
         await page.screenshot(path=str(SCREENS / "login-needs-https.png"))
-        await browser.close()
     assert "signs in only over HTTPS" in message
     assert page.url.endswith("/login")

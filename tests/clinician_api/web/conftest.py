@@ -6,24 +6,15 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
-HAVE_CHROMIUM = CHROMIUM.exists()
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from tests.browser import SCREENS
+
 NODE_DIR = Path(__file__).resolve().parent / "node"
 AXE = NODE_DIR / "node_modules" / "axe-core" / "axe.min.js"
-SCREENS = Path(__file__).resolve().parents[3] / "build" / "screens"
 
 
 def _require_axe() -> Path:
@@ -41,20 +32,6 @@ def _require_axe() -> Path:
     if proc.returncode != 0:
         pytest.fail(f"npm ci in {NODE_DIR} failed:\n{proc.stderr[-2000:]}")
     return AXE
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Any]:
-    if not HAVE_CHROMIUM:
-        if os.environ.get("CI") == "true":
-            pytest.fail("Debian's chromium is mandatory in CI (.ci/run installs it)")
-        pytest.skip("Debian's chromium is not installed")
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as p:
-        instance = await p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        yield instance
-        await instance.close()
 
 
 async def sign_in(browser: Any, hub: Any, username: str, *, phone: bool = False) -> Any:

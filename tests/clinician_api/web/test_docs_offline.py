@@ -2,35 +2,15 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]  # fmt: skip
-SCREENS = Path(__file__).resolve().parents[3] / "build" / "screens"
+from tests.browser import SCREENS
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Any]:
-    if not CHROMIUM.exists():  # noqa: ASYNC240 - one stat at set-up
-        if os.environ.get("CI") == "true":
-            pytest.fail("Debian's chromium is mandatory in CI (.ci/run installs it)")
-        pytest.skip("Debian's chromium is not installed")
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as p:
-        instance = await p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        yield instance
-        await instance.close()
 
 
 async def _offline_page(browser: Any, hub_url: str, blocked: list[str]) -> Any:
