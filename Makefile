@@ -23,8 +23,12 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 
+# Three test processes (pytest-xdist): most slow tests wait on real servers, sockets and
+# timers, not on the CPU, so three overlap well on two cores. PYTEST_JOBS=-n0 runs serially.
+PYTEST_JOBS ?= -n 3 --dist worksteal
+
 test: lint
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest $(PYTEST_JOBS) $(PYTEST_ARGS)
 
 # The long fuzz run: the same tests as in `make test` with many more examples (no time limit).
 FUZZ_FILES := tests/clinician_api/test_schemathesis.py tests/clinician_api/fhir/test_transaction_fuzz.py \

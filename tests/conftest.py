@@ -18,7 +18,19 @@ REPO = Path(__file__).resolve().parents[1]
 POSTGRES_URL = os.environ.get(
     "TELEMED_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
-REDIS_URL = os.environ.get("TELEMED_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def _per_worker(url: str) -> str:
+    """Under pytest-xdist each test process gets its own Redis database (base + worker number),
+    so streams, groups and leases of tests running at the same moment never meet."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw"):
+        return url
+    base, _, db = url.rpartition("/")
+    return f"{base}/{(int(db or 0) + int(worker[2:])) % 16}"
+
+
+REDIS_URL = _per_worker(os.environ.get("TELEMED_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"))
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
