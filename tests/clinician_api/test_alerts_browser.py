@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.alerts.helpers import send_readings
-from tests.clinician_api.test_monitor_browser import browser, signed_in_nurse
+from tests.browser import SCREENS
+from tests.clinician_api.test_monitor_browser import signed_in_nurse
 
-__all__ = ["browser"]
 pytestmark = pytest.mark.browser
-SCREENS = Path(__file__).resolve().parents[2] / "build" / "screens"
 
 
 async def shot(page: Any, name: str) -> None:

@@ -3,15 +3,13 @@ while signing in and watching the live monitor (Playwright + Debian's Chromium).
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.clinician_api.test_monitor_browser import browser, push_spo2
+from tests.browser import SCREENS
+from tests.clinician_api.test_monitor_browser import push_spo2
 
-__all__ = ["browser"]  # the fixture, shared with the monitor's browser tests
-SCREENS = Path(__file__).resolve().parents[2] / "build" / "screens"
 pytestmark = pytest.mark.browser
 
 
