@@ -27,21 +27,20 @@ from patient_hub.fhir import repository as repo
 from patient_hub.fhir.codes import CODES_PATH
 from patient_hub.fhir.common import JsonDict, decode_id
 from patient_hub.fhir.errors import FhirMappingError
-from patient_hub.fhir.search import (
+from patient_hub.fhir.search.ids import parse_observation_id
+from patient_hub.fhir.search.paging import Cursor, Page
+from patient_hub.fhir.search.parse import (
     COMMON,
     DEVICE_PARAMS,
     OBSERVATION_PARAMS,
     PATIENT_PARAMS,
-    Cursor,
-    ObservationQuery,
-    Page,
     check_format,
     parse_device_search,
     parse_lastn,
-    parse_observation_id,
     parse_observation_search,
     parse_patient_search,
 )
+from patient_hub.fhir.search.queries import ObservationQuery
 from telemed_core.errors import NotFound
 
 router = APIRouter(prefix="/fhir", tags=["fhir"])

@@ -51,21 +51,13 @@ from patient_hub.fhir.resources import (
     gateway_to_fhir,
     patient_to_fhir,
 )
-from patient_hub.fhir.search import (
-    CHUNK,
-    FINDING,
-    READING,
-    DateFilter,
-    LastnQuery,
-    ObservationId,
-    ObservationQuery,
-    Page,
-    PatientQuery,
-    Selection,
-    Subset,
-    Token,
-    decode_ids,
-)
+from patient_hub.fhir.search.dates import DateFilter
+from patient_hub.fhir.search.ids import CHUNK, FINDING, READING, ObservationId
+from patient_hub.fhir.search.paging import Page
+from patient_hub.fhir.search.parse import decode_ids
+from patient_hub.fhir.search.queries import LastnQuery, ObservationQuery, PatientQuery
+from patient_hub.fhir.search.selection import Selection, Subset
+from patient_hub.fhir.search.tokens import Token
 from patient_hub.fhir.waveform import chunk_to_observation
 from patient_hub.findings.models import FindingRow
 from patient_hub.ingest.models import Bridge, ReadingRow, SampleChunkRow
