@@ -8,7 +8,7 @@ then ``event-notification`` Bundles as events are numbered, and ``heartbeat`` Bu
 ``backport-heartbeat-period`` seconds without a notification.
 
 Each API process runs one :class:`SubscriptionHub`: the numbering consumer
-(``patient_hub.fhir.subscriptions.SubscriptionEventWorker``) and one tail of the numbered-events
+(``patient_hub.fhir.subscriptions.worker.SubscriptionEventWorker``) and one tail of the numbered-events
 topic that pushes each event to the sockets bound here. Binding tokens are JWTs signed with a key
 derived from the server secret, so a binding token is never accepted as an access token.
 """
@@ -37,8 +37,13 @@ from patient_hub.accounts.models import User
 from patient_hub.accounts.service import principal_of
 from patient_hub.bus.base import Bus
 from patient_hub.db import unit_of_work
-from patient_hub.fhir import subscriptions as subs
-from patient_hub.fhir.subscriptions import Event, Numbered, SubscriptionRow
+from patient_hub.fhir.subscriptions import store as subs
+from patient_hub.fhir.subscriptions.events import Numbered
+from patient_hub.fhir.subscriptions.models import SubscriptionRow
+from patient_hub.fhir.subscriptions.notifications import Event, notification_bundle
+from patient_hub.fhir.subscriptions.parse import parse_subscription
+from patient_hub.fhir.subscriptions.topics import CONTENTS
+from patient_hub.fhir.subscriptions.worker import TOPIC_SUBSCRIPTION_EVENTS, SubscriptionEventWorker
 from patient_hub.runtime import HubContext
 from telemed_core.errors import InvalidInput, NotAuthenticated, TelemedError
 
@@ -113,7 +118,7 @@ class Connection:
     def bind(self, sub: SubscriptionRow) -> None:
         bound = self.bound[sub.id] = _Bound(sub, None)
         self._rearm(bound)
-        self.put(subs.notification_bundle(sub, "handshake", [], self.base_url, self.hub.clock()))
+        self.put(notification_bundle(sub, "handshake", [], self.base_url, self.hub.clock()))
 
     def offer(self, sub_id: str, events: list[Numbered]) -> None:
         bound = self.bound.get(sub_id)
@@ -124,7 +129,7 @@ class Connection:
             chunk = [Event(e.number, e.at, e.focus) for e in events[i : i + size]]
             count = max(e.number for e in chunk)
             now = self.hub.clock()
-            bundle = subs.notification_bundle(
+            bundle = notification_bundle(
                 bound.sub, "event-notification", chunk, self.base_url, now, count=count
             )
             self.put(bundle)
@@ -166,7 +171,7 @@ class Connection:
                 if current is None:  # deleted meanwhile
                     self.bound.pop(bound.sub.id, None)
                     continue
-                bundle = subs.notification_bundle(
+                bundle = notification_bundle(
                     current, "heartbeat", [], self.base_url, self.hub.clock()
                 )
                 await self.ws.send_text(json.dumps(bundle))
@@ -178,7 +183,7 @@ class SubscriptionHub:
 
     def __init__(self, hub: HubContext, consumer: str, *, number_events: bool = True) -> None:
         self.hub = hub
-        self.worker = subs.SubscriptionEventWorker(hub, consumer) if number_events else None
+        self.worker = SubscriptionEventWorker(hub, consumer) if number_events else None
         self._by_sub: dict[str, set[Connection]] = defaultdict(set)
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -212,7 +217,7 @@ class SubscriptionHub:
     async def _listen(self, bus: Bus, ready: asyncio.Event) -> None:
         while True:
             try:
-                async with bus.listen(subs.TOPIC_SUBSCRIPTION_EVENTS) as messages:
+                async with bus.listen(TOPIC_SUBSCRIPTION_EVENTS) as messages:
                     ready.set()
                     async for message in messages:
                         self._dispatch([Numbered.from_json(e) for e in message.get("events", [])])
@@ -261,7 +266,7 @@ async def create_subscription(
     request: Request, session: Committed, who: CurrentPrincipal
 ) -> JSONResponse:
     body = await _json(request)
-    spec = subs.parse_subscription(body)
+    spec = parse_subscription(body)
     row = await subs.create_subscription(session, body, spec, who, get_hub(request).clock())
     location = f"{_base(request)}/Subscription/{row.id}"
     return fhir_response(subs.subscription_resource(row), 201, Location=location)
@@ -307,7 +312,7 @@ async def subscription_status(
 ) -> JSONResponse:
     row = await subs.get_subscription(session, sub_id, who)
     now = get_hub(request).clock()
-    status = subs.notification_bundle(row, "query-status", [], _base(request), now)["entry"][0]
+    status = notification_bundle(row, "query-status", [], _base(request), now)["entry"][0]
     return fhir_response({"resourceType": "Bundle", "type": "searchset", "total": 1,
                           "entry": [{**status, "search": {"mode": "match"}}]})  # fmt: skip
 
@@ -323,14 +328,14 @@ async def subscription_events(
     content: Annotated[str | None, Query()] = None,
 ) -> JSONResponse:
     """Events ``eventsSinceNumber`` .. ``eventsUntilNumber`` (inclusive, at most 1000)."""
-    if content is not None and content not in subs.CONTENTS:
-        raise InvalidInput(f"content must be one of {subs.CONTENTS}")
+    if content is not None and content not in CONTENTS:
+        raise InvalidInput(f"content must be one of {CONTENTS}")
     row = await subs.get_subscription(session, sub_id, who)
     logged = await subs.events_between(session, sub_id, since, until)
     events = [Event(e.event_number, e.occurred_at, e.focus) for e in logged]
     now = get_hub(request).clock()
     return fhir_response(
-        subs.notification_bundle(row, "query-event", events, _base(request), now, content=content)
+        notification_bundle(row, "query-event", events, _base(request), now, content=content)
     )
 
 
