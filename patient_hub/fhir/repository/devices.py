@@ -19,10 +19,7 @@ from patient_hub.fhir.common import JsonDict
 from patient_hub.fhir.errors import FhirMappingError
 from patient_hub.fhir.repository.conditions import _patient_filter
 from patient_hub.fhir.repository.results import C, Patients, R, _aware
-from patient_hub.fhir.resources import (
-    device_to_fhir,
-    gateway_to_fhir,
-)
+from patient_hub.fhir.resources import device_to_fhir, gateway_to_fhir
 from patient_hub.fhir.search.parse import decode_ids
 from patient_hub.ingest.models import Bridge
 from patient_hub.patients.models import Patient

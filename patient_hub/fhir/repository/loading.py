@@ -18,12 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from patient_hub.fhir.codes import load_code_map
 from patient_hub.fhir.common import JsonDict, ReadingLike, fhir_datetime
+from patient_hub.fhir.finding_observations import finding_to_fhir
 from patient_hub.fhir.mapping import bp_panel, reading_to_observation
 from patient_hub.fhir.repository.conditions import _is_panel, _sibling
 from patient_hub.fhir.repository.results import BP, DIA, MEAN, SYS, C, F, Loaded, R
-from patient_hub.fhir.resources import (
-    finding_to_fhir,
-)
 from patient_hub.fhir.search.ids import CHUNK, FINDING, READING, ObservationId
 from patient_hub.fhir.waveform import chunk_to_observation
 from patient_hub.findings.models import FindingRow

@@ -17,9 +17,7 @@ from patient_hub.fhir.patient_sql import patient_demographic_conditions
 from patient_hub.fhir.repository.conditions import _dates, _patient_filter
 from patient_hub.fhir.repository.loading import with_meta
 from patient_hub.fhir.repository.results import Patients
-from patient_hub.fhir.resources import (
-    patient_to_fhir,
-)
+from patient_hub.fhir.resources import patient_to_fhir
 from patient_hub.fhir.search.queries import PatientQuery
 from patient_hub.patients.models import Patient
 

@@ -18,8 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from patient_hub.bus.base import TOPIC_FINDINGS, TOPIC_READINGS
 from patient_hub.fhir.common import id_from_reference
+from patient_hub.fhir.finding_observations import finding_to_fhir
 from patient_hub.fhir.mapping import observations_from_rows
-from patient_hub.fhir.resources import finding_to_fhir
 from patient_hub.fhir.subscriptions.models import SubscriptionEventRow, SubscriptionRow
 from patient_hub.fhir.subscriptions.topics import topic_for
 from patient_hub.findings.models import FindingRow
