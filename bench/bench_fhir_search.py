@@ -206,8 +206,8 @@ async def explain(database_url: str, patients: list[int]) -> tuple[list[float], 
     import asyncpg
 
     from patient_hub.db import make_engine
-    from patient_hub.fhir.repository import page_statement
-    from patient_hub.fhir.search import parse_observation_search
+    from patient_hub.fhir.repository.observations import page_statement
+    from patient_hub.fhir.search.parse import parse_observation_search
 
     engine = make_engine(database_url)
     conn = await asyncpg.connect(database_url)

@@ -39,7 +39,7 @@ from clinician_api.deps import authenticate_token, current_principal, get_sessio
 from clinician_api.fhir_rest import outcome as fhir_outcome
 from clinician_api.fhir_rest.flags import router as fhir_flags_router
 from clinician_api.fhir_rest.search import router as fhir_search_router
-from clinician_api.fhir_rest.subscriptions import SubscriptionHub
+from clinician_api.fhir_rest.subscription_push import SubscriptionHub
 from clinician_api.fhir_rest.subscriptions import router as fhir_subscriptions_router
 from clinician_api.fhir_rest.transaction import router as fhir_transaction_router
 from clinician_api.kiosk.endpoints import router as kiosk_router

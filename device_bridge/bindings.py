@@ -6,7 +6,7 @@ import json
 import os
 from pathlib import Path
 
-from device_bridge.link.session import DeviceKind
+from device_bridge.link.profiles import DeviceKind
 from device_bridge.pipeline import DeviceBinding
 
 #: A binding's profile is a link DeviceKind (what to subscribe to, what to sync on connect).

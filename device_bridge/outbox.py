@@ -205,7 +205,7 @@ class Outbox:
         return int(row[0]) if row else None
 
     def save(self, device: str, sequence_number: int) -> None:
-        """Persist a device's watermark (a link.session WatermarkStore)."""
+        """Persist a device's watermark (a link.watermarks WatermarkStore)."""
         with self._errors("save watermark"), self._transaction():
             self._db.execute(
                 "INSERT INTO watermarks (device, sequence_number) VALUES (?, ?) "

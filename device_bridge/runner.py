@@ -198,7 +198,8 @@ def ble_source(
     radio = radio or RadioStatus()
 
     async def run(pipeline: BridgePipeline, stop: asyncio.Event) -> None:
-        from device_bridge.link.session import PROFILES, DeviceKind, DeviceSession
+        from device_bridge.link.profiles import PROFILES, DeviceKind
+        from device_bridge.link.session import DeviceSession
 
         link = link_factory(adapter) if link_factory else _bleak_link(adapter)
         radio.set("probing")

@@ -46,7 +46,7 @@ def scan(
     """List nearby health devices (by advertised service or a known name prefix)."""
     from device_bridge.link.bleak_link import BleakLink
     from device_bridge.link.port import LinkError, ScanFilter
-    from device_bridge.link.session import PROFILES
+    from device_bridge.link.profiles import PROFILES
 
     if all_devices:
         wanted = ScanFilter()

@@ -11,14 +11,8 @@ from __future__ import annotations
 import asyncio
 
 from device_bridge.link.port import BleLink
-from device_bridge.link.session import (
-    PROFILES,
-    DeviceKind,
-    DeviceSession,
-    EventKind,
-    SessionEvent,
-    SessionTiming,
-)
+from device_bridge.link.profiles import PROFILES, DeviceKind
+from device_bridge.link.session import DeviceSession, EventKind, SessionEvent, SessionTiming
 from telemedpoint_kiosk.devices import KioskDevice, KioskDevices
 
 

@@ -28,7 +28,7 @@ class Step:
     ``confirm``: an abnormal value counts only when a repeat confirms it."""
 
     name: str
-    device: str | None  # the device profile (device_bridge.link.session.DeviceKind value)
+    device: str | None  # the device profile (device_bridge.link.profiles.DeviceKind value)
     fields: tuple[FieldSpec, ...]
     abnormal: Callable[[Values], bool]
     repeats: int = 1

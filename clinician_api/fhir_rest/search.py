@@ -23,25 +23,29 @@ from clinician_api.deps import CurrentPrincipal, Session, get_settings
 from clinician_api.fhir_rest.outcome import fhir_response
 from patient_hub.access import Principal, require_patient, visible_patient_ids
 from patient_hub.audit import service as audit
-from patient_hub.fhir import repository as repo
 from patient_hub.fhir.codes import CODES_PATH
 from patient_hub.fhir.common import JsonDict, decode_id
 from patient_hub.fhir.errors import FhirMappingError
-from patient_hub.fhir.search import (
+from patient_hub.fhir.repository import devices as device_repo
+from patient_hub.fhir.repository import lastn as lastn_repo
+from patient_hub.fhir.repository import loading as loading_repo
+from patient_hub.fhir.repository import observations as observation_repo
+from patient_hub.fhir.repository import patients as patient_repo
+from patient_hub.fhir.repository.results import Hit
+from patient_hub.fhir.search.ids import parse_observation_id
+from patient_hub.fhir.search.paging import Cursor, Page
+from patient_hub.fhir.search.parse import (
     COMMON,
     DEVICE_PARAMS,
     OBSERVATION_PARAMS,
     PATIENT_PARAMS,
-    Cursor,
-    ObservationQuery,
-    Page,
     check_format,
     parse_device_search,
     parse_lastn,
-    parse_observation_id,
     parse_observation_search,
     parse_patient_search,
 )
+from patient_hub.fhir.search.queries import ObservationQuery
 from telemed_core.errors import NotFound
 
 router = APIRouter(prefix="/fhir", tags=["fhir"])
@@ -137,7 +141,7 @@ def _offset_links(links: _Links, page: Page, more: bool) -> Links:
     return links.links
 
 
-def _cursor_links(links: _Links, page: Page, hits: list[repo.Hit], more: bool) -> Links:
+def _cursor_links(links: _Links, page: Page, hits: list[Hit], more: bool) -> Links:
     """Self/next/previous by keyset cursor: after the last entry, before the first one.
 
     ``more`` says whether rows follow in the direction of travel; travelling backwards, the
@@ -153,7 +157,7 @@ def _cursor_links(links: _Links, page: Page, hits: list[repo.Hit], more: bool) -
     return links.links
 
 
-def _key(hit: repo.Hit) -> tuple[str, int, int]:
+def _key(hit: Hit) -> tuple[str, int, int]:
     """The keyset of an entry: its sort value (date or lastUpdated), source and row id."""
     return hit.at.isoformat(), hit.source, hit.pk
 
@@ -225,15 +229,17 @@ async def search_patients(
     base = fhir_base(request)
     total: int | None = None
     if q.page.count_only or q.page.total in ("accurate", "estimate"):
-        total = await repo.count_patients(session, q, scope)
+        total = await patient_repo.count_patients(session, q, scope)
     if total is not None and q.page.count_only:
         return _count_only(base, "Patient", q.params, total)
-    rows, more = await repo.search_patients(session, q, scope)
+    rows, more = await patient_repo.search_patients(session, q, scope)
     await _audit(session, who, request, "Patient", [p.id for p in rows])
     if total is None and q.page.total != "none":
         total = _cheap_total(q.page, len(rows), more)
     links = _offset_links(_Links(base, "Patient", q.params), q.page, more)
-    return fhir_response(searchset(base, [repo.patient_resource(p) for p in rows], links, total))
+    return fhir_response(
+        searchset(base, [patient_repo.patient_resource(p) for p in rows], links, total)
+    )
 
 
 @router.get("/Patient/{patient_id}", summary="Read a patient")
@@ -247,7 +253,7 @@ async def read_patient(
         raise NotFound(f"no patient {patient_id!r}") from None
     patient = await require_patient(session, who, raw_id)
     await _audit(session, who, request, "Patient", [patient.id], entity_id=patient_id)
-    return fhir_response(repo.patient_resource(patient))
+    return fhir_response(patient_repo.patient_resource(patient))
 
 
 # -- Device --------------------------------------------------------------------------------------
@@ -257,7 +263,7 @@ async def read_patient(
 async def search_devices(request: Request, session: Session, who: CurrentPrincipal) -> JSONResponse:
     q = parse_device_search(_params(request), lenient=lenient(request))
     scope = _scope(q.patients, await visible_patient_ids(session, who))
-    found = await repo.devices(session, scope, device_ids=q.ids, kiosks=q.patients is None)
+    found = await device_repo.devices(session, scope, device_ids=q.ids, kiosks=q.patients is None)
     base = fhir_base(request)
     if q.page.sort.descending:
         found.reverse()
@@ -278,7 +284,7 @@ async def read_device(
     check_format(request.query_params.get("_format"))
     visible = await visible_patient_ids(session, who)
     scope = None if visible is None else frozenset(visible)
-    found = await repo.devices(session, scope, device_ids=[device_id])
+    found = await device_repo.devices(session, scope, device_ids=[device_id])
     if not found:
         raise NotFound(f"no device {device_id!r}")
     await _audit(session, who, request, "Device", [found[0][1]], entity_id=device_id)
@@ -295,10 +301,10 @@ async def lastn(request: Request, session: Session, who: CurrentPrincipal) -> JS
     cannot do this with multi-coded Observations)."""
     q = parse_lastn(_params(request), lenient=lenient(request), tz=_zone(request))
     scope = _scope(q.patients, await visible_patient_ids(session, who))
-    hits: list[repo.Hit] = []
-    for patient_id in await repo.patient_ids(session, scope):
-        hits += [hit for _, hit in await repo.last_n(session, q, patient_id)]
-    loaded = await repo.load_observations(session, [h.id for h in hits])
+    hits: list[Hit] = []
+    for patient_id in await patient_repo.patient_ids(session, scope):
+        hits += [hit for _, hit in await lastn_repo.last_n(session, q, patient_id)]
+    loaded = await loading_repo.load_observations(session, [h.id for h in hits])
     await _audit(session, who, request, "Observation", [x.patient_id for x in loaded])
     base = fhir_base(request)
     links = _Links(base, "Observation/$lastn", q.params).add("self").links
@@ -308,7 +314,7 @@ async def lastn(request: Request, session: Session, who: CurrentPrincipal) -> JS
 async def _observation_query(request: Request, session: Session) -> ObservationQuery:
     q = parse_observation_search(_params(request), lenient=lenient(request), tz=_zone(request))
     if q.identifiers:
-        found = await repo.resolve_identifiers(session, q.identifiers)
+        found = await observation_repo.resolve_identifiers(session, q.identifiers)
         q = replace(q, ids=found if q.ids is None else q.ids & found)
     return q
 
@@ -323,11 +329,11 @@ async def search_observations(
     base = fhir_base(request)
     total: int | None = None
     if q.page.count_only or q.page.total in ("accurate", "estimate"):
-        total = await repo.count_observations(session, q, scope)
+        total = await observation_repo.count_observations(session, q, scope)
     if total is not None and q.page.count_only:
         return _count_only(base, "Observation", q.params, total)
-    page = await repo.search_observations(session, q, scope)
-    loaded = await repo.load_observations(session, [h.id for h in page.hits])
+    page = await observation_repo.search_observations(session, q, scope)
+    loaded = await loading_repo.load_observations(session, [h.id for h in page.hits])
     asked = sorted(scope) if q.patients is not None and scope is not None else []
     await _audit(session, who, request, "Observation", [x.patient_id for x in loaded] + asked)
     if total is None and q.page.total != "none":
@@ -346,7 +352,7 @@ async def read_observation(
 ) -> JSONResponse:
     check_format(request.query_params.get("_format"))
     oid = parse_observation_id(observation_id)
-    loaded = await repo.read_observation(session, oid) if oid is not None else None
+    loaded = await loading_repo.read_observation(session, oid) if oid is not None else None
     visible = await visible_patient_ids(session, who)
     if loaded is None or (visible is not None and loaded.patient_id not in visible):
         raise NotFound(f"no observation {observation_id!r}")

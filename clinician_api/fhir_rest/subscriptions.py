@@ -8,231 +8,40 @@ then ``event-notification`` Bundles as events are numbered, and ``heartbeat`` Bu
 ``backport-heartbeat-period`` seconds without a notification.
 
 Each API process runs one :class:`SubscriptionHub`: the numbering consumer
-(``patient_hub.fhir.subscriptions.SubscriptionEventWorker``) and one tail of the numbered-events
+(``patient_hub.fhir.subscriptions.worker.SubscriptionEventWorker``) and one tail of the numbered-events
 topic that pushes each event to the sockets bound here. Binding tokens are JWTs signed with a key
 derived from the server secret, so a binding token is never accepted as an access token.
+
+Roles: this module (the routes: REST and the websocket), ``subscription_push.py`` (the
+per-process hub and its sockets), ``subscription_tokens.py`` (binding tokens).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import json
-import logging
-from collections import defaultdict
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-import jwt
 from fastapi import APIRouter, Depends, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinician_api.deps import CurrentPrincipal, get_hub, get_settings
 from clinician_api.fhir_rest.outcome import ISSUE_CODES, fhir_response, operation_outcome
+from clinician_api.fhir_rest.subscription_push import Connection, SubscriptionHub
+from clinician_api.fhir_rest.subscription_tokens import issue_binding_token, verify_binding_token
 from patient_hub.accounts.models import User
 from patient_hub.accounts.service import principal_of
-from patient_hub.bus.base import Bus
 from patient_hub.db import unit_of_work
-from patient_hub.fhir import subscriptions as subs
-from patient_hub.fhir.subscriptions import Event, Numbered, SubscriptionRow
-from patient_hub.runtime import HubContext
+from patient_hub.fhir.subscriptions import store as subs
+from patient_hub.fhir.subscriptions.notifications import Event, notification_bundle
+from patient_hub.fhir.subscriptions.parse import parse_subscription
+from patient_hub.fhir.subscriptions.topics import CONTENTS
 from telemed_core.errors import InvalidInput, NotAuthenticated, TelemedError
 
-log = logging.getLogger(__name__)
 router = APIRouter(tags=["fhir"])
-
-BINDING_TOKEN_TTL_S = 300
-QUEUE_BUNDLES = 10_000
-_TOKEN_TYPE = "fhir-ws-binding"
-
-
-# -- binding tokens --------------------------------------------------------------------------
-
-
-def _binding_key(secret: str) -> str:
-    return hashlib.sha256(f"{secret}:{_TOKEN_TYPE}".encode()).hexdigest()
-
-
-def issue_binding_token(
-    secret: str, user_id: str, sub_ids: list[str], now: datetime
-) -> tuple[str, datetime]:
-    expires = now + timedelta(seconds=BINDING_TOKEN_TTL_S)
-    claims = {"sub": user_id, "subs": sub_ids, "typ": _TOKEN_TYPE, "exp": expires}
-    return jwt.encode(claims, _binding_key(secret), algorithm="HS256"), expires
-
-
-def verify_binding_token(secret: str, token: str) -> tuple[str, list[str]]:
-    """(user id, subscription ids) of a valid, unexpired binding token; NotAuthenticated."""
-    try:
-        claims = jwt.decode(token, _binding_key(secret), algorithms=["HS256"])
-    except jwt.PyJWTError as exc:
-        raise NotAuthenticated(f"invalid binding token: {exc}") from None
-    if claims.get("typ") != _TOKEN_TYPE:
-        raise NotAuthenticated("not a websocket binding token")
-    return str(claims["sub"]), [str(s) for s in claims.get("subs", [])]
-
-
-# -- sockets and the per-process hub -----------------------------------------------------------
-
-
-@dataclass(eq=False)
-class _Bound:
-    sub: SubscriptionRow
-    heartbeat_due: float | None
-
-
-@dataclass(eq=False)
-class Connection:
-    """One bound websocket: its subscriptions and its outgoing Bundles (bounded; a socket that
-    falls behind loses the oldest, and the client finds them with ``$events``)."""
-
-    ws: WebSocket
-    hub: HubContext
-    base_url: str
-    bound: dict[str, _Bound] = field(default_factory=dict)
-    queue: asyncio.Queue[dict[str, Any]] = field(
-        default_factory=lambda: asyncio.Queue(QUEUE_BUNDLES)
-    )
-    dropped: int = 0
-
-    def put(self, bundle: dict[str, Any]) -> None:
-        """Queue a message for the socket (only the pump sends, so frames never interleave)."""
-        if self.queue.full():
-            self.queue.get_nowait()
-            self.dropped += 1
-        self.queue.put_nowait(bundle)
-
-    def _rearm(self, bound: _Bound) -> None:
-        period = bound.sub.heartbeat_s
-        bound.heartbeat_due = asyncio.get_running_loop().time() + period if period else None
-
-    def bind(self, sub: SubscriptionRow) -> None:
-        bound = self.bound[sub.id] = _Bound(sub, None)
-        self._rearm(bound)
-        self.put(subs.notification_bundle(sub, "handshake", [], self.base_url, self.hub.clock()))
-
-    def offer(self, sub_id: str, events: list[Numbered]) -> None:
-        bound = self.bound.get(sub_id)
-        if bound is None:
-            return
-        size = bound.sub.max_count
-        for i in range(0, len(events), size):
-            chunk = [Event(e.number, e.at, e.focus) for e in events[i : i + size]]
-            count = max(e.number for e in chunk)
-            now = self.hub.clock()
-            bundle = subs.notification_bundle(
-                bound.sub, "event-notification", chunk, self.base_url, now, count=count
-            )
-            self.put(bundle)
-        self._rearm(bound)
-
-    async def pump(self) -> None:
-        """Send queued Bundles; heartbeat each subscription that has been quiet for its period.
-        If pushing fails for any reason but a closed socket, the socket is closed so the client
-        reconnects (and catches up with ``$events``) instead of waiting on a silent channel."""
-        try:
-            await self._pump()
-        except (asyncio.CancelledError, WebSocketDisconnect):
-            raise
-        except Exception:
-            log.exception("subscription socket push failed; closing it")
-            with contextlib.suppress(Exception):
-                await self.ws.close(1011)
-
-    async def _pump(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            dues = [b.heartbeat_due for b in self.bound.values() if b.heartbeat_due is not None]
-            wait = max(0.0, min(dues) - loop.time()) if dues else None
-            try:
-                async with asyncio.timeout(wait):
-                    bundle = await self.queue.get()
-            except TimeoutError:
-                await self._heartbeats(loop.time())
-                continue
-            await self.ws.send_text(json.dumps(bundle))
-
-    async def _heartbeats(self, now: float) -> None:
-        due = [
-            b for b in self.bound.values() if b.heartbeat_due is not None and b.heartbeat_due <= now
-        ]
-        async with unit_of_work(self.hub.sessions) as session:
-            for bound in due:
-                current = await session.get(SubscriptionRow, bound.sub.id)
-                if current is None:  # deleted meanwhile
-                    self.bound.pop(bound.sub.id, None)
-                    continue
-                bundle = subs.notification_bundle(
-                    current, "heartbeat", [], self.base_url, self.hub.clock()
-                )
-                await self.ws.send_text(json.dumps(bundle))
-                self._rearm(bound)
-
-
-class SubscriptionHub:
-    """Per API process: the numbering consumer (optional) and the push to bound sockets."""
-
-    def __init__(self, hub: HubContext, consumer: str, *, number_events: bool = True) -> None:
-        self.hub = hub
-        self.worker = subs.SubscriptionEventWorker(hub, consumer) if number_events else None
-        self._by_sub: dict[str, set[Connection]] = defaultdict(set)
-        self._stop = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
-
-    async def start(self) -> None:
-        ready = asyncio.Event()
-        self._tasks = [
-            asyncio.create_task(self._listen(self.hub.bus, ready), name="fhir-subs-push")
-        ]
-        if self.worker is not None:
-            self._tasks.append(
-                asyncio.create_task(self.worker.run(self._stop), name="fhir-subs-numbering")
-            )
-        await ready.wait()
-
-    async def stop(self) -> None:
-        self._stop.set()
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-
-    def attach(self, conn: Connection, sub_id: str) -> None:
-        self._by_sub[sub_id].add(conn)
-
-    def detach(self, conn: Connection, sub_ids: list[str] | None = None) -> None:
-        for sub_id in sub_ids if sub_ids is not None else list(conn.bound):
-            self._by_sub.get(sub_id, set()).discard(conn)
-            if not self._by_sub.get(sub_id):
-                self._by_sub.pop(sub_id, None)
-
-    async def _listen(self, bus: Bus, ready: asyncio.Event) -> None:
-        while True:
-            try:
-                async with bus.listen(subs.TOPIC_SUBSCRIPTION_EVENTS) as messages:
-                    ready.set()
-                    async for message in messages:
-                        self._dispatch([Numbered.from_json(e) for e in message.get("events", [])])
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # the bus hiccuped: sockets stay, clients recover with $events
-                log.exception("subscription push lost the bus; retrying in 1 s")
-                ready.set()
-                await asyncio.sleep(1)
-
-    def _dispatch(self, events: list[Numbered]) -> None:
-        by_sub: dict[str, list[Numbered]] = defaultdict(list)
-        for e in events:
-            by_sub[e.subscription_id].append(e)
-        for sub_id, mine in by_sub.items():
-            for conn in list(self._by_sub.get(sub_id, ())):
-                conn.offer(sub_id, mine)
-
-
-# -- REST ---------------------------------------------------------------------------------------
 
 
 async def _committed_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -261,7 +70,7 @@ async def create_subscription(
     request: Request, session: Committed, who: CurrentPrincipal
 ) -> JSONResponse:
     body = await _json(request)
-    spec = subs.parse_subscription(body)
+    spec = parse_subscription(body)
     row = await subs.create_subscription(session, body, spec, who, get_hub(request).clock())
     location = f"{_base(request)}/Subscription/{row.id}"
     return fhir_response(subs.subscription_resource(row), 201, Location=location)
@@ -307,7 +116,7 @@ async def subscription_status(
 ) -> JSONResponse:
     row = await subs.get_subscription(session, sub_id, who)
     now = get_hub(request).clock()
-    status = subs.notification_bundle(row, "query-status", [], _base(request), now)["entry"][0]
+    status = notification_bundle(row, "query-status", [], _base(request), now)["entry"][0]
     return fhir_response({"resourceType": "Bundle", "type": "searchset", "total": 1,
                           "entry": [{**status, "search": {"mode": "match"}}]})  # fmt: skip
 
@@ -323,14 +132,14 @@ async def subscription_events(
     content: Annotated[str | None, Query()] = None,
 ) -> JSONResponse:
     """Events ``eventsSinceNumber`` .. ``eventsUntilNumber`` (inclusive, at most 1000)."""
-    if content is not None and content not in subs.CONTENTS:
-        raise InvalidInput(f"content must be one of {subs.CONTENTS}")
+    if content is not None and content not in CONTENTS:
+        raise InvalidInput(f"content must be one of {CONTENTS}")
     row = await subs.get_subscription(session, sub_id, who)
     logged = await subs.events_between(session, sub_id, since, until)
     events = [Event(e.event_number, e.occurred_at, e.focus) for e in logged]
     now = get_hub(request).clock()
     return fhir_response(
-        subs.notification_bundle(row, "query-event", events, _base(request), now, content=content)
+        notification_bundle(row, "query-event", events, _base(request), now, content=content)
     )
 
 
@@ -361,9 +170,6 @@ def _token_parameters(request: Request, user_id: str, sub_ids: list[str]) -> JSO
         {"name": "websocket-url", "valueUrl": ws_url},
     ]
     return fhir_response({"resourceType": "Parameters", "parameter": params})
-
-
-# -- websocket ----------------------------------------------------------------------------------
 
 
 def _command(text: str) -> tuple[str, str]:

@@ -1,6 +1,6 @@
 """``POST /fhir``: PHD-IG transaction (all or nothing) and batch Bundles.
 
-Who may post (``patient_hub.fhir.transaction.UPLOAD_ROLES``): admins and nurses with their
+Who may post (``patient_hub.fhir.transaction.plan.UPLOAD_ROLES``): admins and nurses with their
 bearer token, for the patients they see; an enrolled gateway with HTTP Basic
 ``bridge_id:token`` (its bridge credential), for the patients it may send for. Everyone else 403.
 """
@@ -27,8 +27,10 @@ from clinician_api.fhir_rest.outcome import (
 from patient_hub.bus.base import TOPIC_READINGS
 from patient_hub.bus.partitions import publish_for_analysis
 from patient_hub.db import unit_of_work
-from patient_hub.fhir import transaction
-from patient_hub.fhir.transaction import Applied, EntryResponse, Uploader
+from patient_hub.fhir.transaction.parse import parse_bundle, parse_entry
+from patient_hub.fhir.transaction.plan import MAX_ENTRIES, Applied, EntryResponse, Plan, Uploader
+from patient_hub.fhir.transaction.storage import apply
+from patient_hub.fhir.transaction.uploaders import uploader_for_gateway, uploader_for_user
 from patient_hub.runtime import HubContext
 from telemed_core.errors import InvalidInput, NotAuthenticated, TelemedError
 from telemed_core.values import Reading
@@ -44,13 +46,13 @@ async def current_uploader(request: Request) -> Uploader:
     async with unit_of_work(hub.sessions) as session:
         if scheme.lower() == "basic":
             bridge_id, token = _basic(credential)
-            return await transaction.uploader_for_gateway(session, bridge_id, token, hub.clock())
+            return await uploader_for_gateway(session, bridge_id, token, hub.clock())
         bearer = credential if scheme.lower() == "bearer" else request.cookies.get(COOKIE_NAME)
         settings = get_settings(request)
         who = await principal_from_token(
             session, settings.secret_key, bearer, idle_timeout_s=settings.idle_timeout_s
         )
-        return await transaction.uploader_for_user(session, who)
+        return await uploader_for_user(session, who)
 
 
 def _basic(credential: str) -> tuple[str, str]:
@@ -82,17 +84,17 @@ async def post_bundle(
     body = await _body(request)
     if isinstance(body, dict) and body.get("type") == "batch":
         return await _batch(hub, body, uploader)
-    plan = transaction.parse_bundle(body)
+    plan = parse_bundle(body)
     applied = await _apply(hub, plan, uploader)
     await _publish(hub, uploader, applied.stored)
     return fhir_response(_response_bundle("transaction-response", applied.responses))
 
 
-async def _apply(hub: HubContext, plan: transaction.Plan, uploader: Uploader) -> Applied:
+async def _apply(hub: HubContext, plan: Plan, uploader: Uploader) -> Applied:
     """One database transaction: everything or nothing."""
     try:
         async with hub.write_lock, unit_of_work(hub.sessions) as session:
-            return await transaction.apply(session, plan, uploader, hub.clock())
+            return await apply(session, plan, uploader, hub.clock())
     except IntegrityError:
         raise FhirError(409, "a concurrent request changed the same data; retry") from None
 
@@ -106,15 +108,15 @@ async def _publish(hub: HubContext, uploader: Uploader, stored: list[Reading]) -
 
 async def _batch(hub: HubContext, body: dict[str, Any], uploader: Uploader) -> JSONResponse:
     """Each entry on its own (its own transaction); a failed entry gets its OperationOutcome."""
-    transaction.parse_bundle({**body, "entry": []})  # the envelope
+    parse_bundle({**body, "entry": []})  # the envelope
     entries = body.get("entry") or []
-    if len(entries) > transaction.MAX_ENTRIES:
-        raise InvalidInput(f"at most {transaction.MAX_ENTRIES} entries per Bundle")
+    if len(entries) > MAX_ENTRIES:
+        raise InvalidInput(f"at most {MAX_ENTRIES} entries per Bundle")
     responses: list[dict[str, Any]] = []
     stored: list[Reading] = []
     for i, entry in enumerate(entries):
         try:
-            applied = await _apply(hub, transaction.parse_entry(i, entry), uploader)
+            applied = await _apply(hub, parse_entry(i, entry), uploader)
         except TelemedError as exc:
             responses.append(_error_entry(exc.status_code, exc.message))
         except FhirError as exc:

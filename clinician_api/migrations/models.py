@@ -11,8 +11,8 @@ import alerts.policy.models  # noqa: F401
 import patient_hub.accounts.models
 import patient_hub.accounts.security_models
 import patient_hub.audit.models
-import patient_hub.fhir.subscriptions
-import patient_hub.fhir.transaction
+import patient_hub.fhir.subscriptions.models
+import patient_hub.fhir.transaction.models
 import patient_hub.findings.models
 import patient_hub.ingest.models
 import patient_hub.kiosk.models

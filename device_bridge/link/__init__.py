@@ -26,19 +26,15 @@ from device_bridge.link.port import (
     uuid_of,
     with_retries,
 )
+from device_bridge.link.profiles import PROFILES, DeviceKind, DeviceProfile, OnConnect
 from device_bridge.link.session import (
-    PROFILES,
-    DeviceKind,
-    DeviceProfile,
     DeviceSession,
     EventKind,
-    MemoryWatermarks,
-    OnConnect,
     PayloadHandler,
     SessionEvent,
     SessionTiming,
-    WatermarkStore,
 )
+from device_bridge.link.watermarks import MemoryWatermarks, WatermarkStore
 
 __all__ = [
     "PROFILES",

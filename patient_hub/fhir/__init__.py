@@ -14,7 +14,9 @@ from patient_hub.fhir.codes import (
     kind_for_codings,
     load_code_map,
 )
+from patient_hub.fhir.derived_observations import derived_observation
 from patient_hub.fhir.errors import FhirMappingError
+from patient_hub.fhir.finding_observations import finding_to_fhir
 from patient_hub.fhir.inverse import observation_to_readings, supported_units
 from patient_hub.fhir.mapping import (
     bp_panel,
@@ -23,13 +25,7 @@ from patient_hub.fhir.mapping import (
     reading_identifier,
     reading_to_observation,
 )
-from patient_hub.fhir.resources import (
-    derived_observation,
-    device_to_fhir,
-    finding_to_fhir,
-    gateway_to_fhir,
-    patient_to_fhir,
-)
+from patient_hub.fhir.resources import device_to_fhir, gateway_to_fhir, patient_to_fhir
 from patient_hub.fhir.waveform import chunk_to_observation, observation_to_chunk
 
 __all__ = [

@@ -19,14 +19,10 @@ from pathlib import Path
 
 from patient_hub.fhir.codes import CODES_PATH
 from patient_hub.fhir.common import JsonDict
+from patient_hub.fhir.derived_observations import derived_observation
+from patient_hub.fhir.finding_observations import finding_to_fhir
 from patient_hub.fhir.mapping import bp_panel, reading_to_observation
-from patient_hub.fhir.resources import (
-    derived_observation,
-    device_to_fhir,
-    finding_to_fhir,
-    gateway_to_fhir,
-    patient_to_fhir,
-)
+from patient_hub.fhir.resources import device_to_fhir, gateway_to_fhir, patient_to_fhir
 from patient_hub.fhir.waveform import chunk_to_observation
 from telemed_signal.findings import Finding, Severity
 

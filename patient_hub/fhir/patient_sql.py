@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import false, func, not_, or_
 
 from patient_hub.fhir.patient_params import BirthdateFilter, NameFilter
-from patient_hub.fhir.search import PatientQuery
+from patient_hub.fhir.search.queries import PatientQuery
 from patient_hub.patients.models import Patient
 
 

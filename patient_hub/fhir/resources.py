@@ -1,27 +1,21 @@
-"""Patients, devices, findings and derived observations as FHIR R4 resources (JSON dicts)."""
+"""Patients and devices (PHDs and gateways) as FHIR R4 resources (JSON dicts)."""
 
 from __future__ import annotations
 
-import json
-import math
-from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, datetime
-from typing import Any, Protocol
+from collections.abc import Iterable
+from datetime import date
+from typing import Protocol
 
 from patient_hub.fhir.common import (
     PHD_PREFIX,
     PHG_PREFIX,
     JsonDict,
-    category,
     codes,
     concept,
-    device_ref,
     encode_id,
-    fhir_datetime,
     patient_ref,
 )
 from patient_hub.fhir.errors import FhirMappingError
-from telemed_signal.findings import Finding, Severity
 
 
 class PatientLike(Protocol):
@@ -267,201 +261,3 @@ def gateway_to_fhir(
         ident = _local_identifier("telemedpoint_identifier", telemedpoint_id)
         out["owner"] = {"identifier": ident}
     return out
-
-
-# -- findings ------------------------------------------------------------------------------
-
-#: Unit of a finding value from the suffix of its key (STYLE.md: units in names).
-_SUFFIX_UNITS = {
-    "_bpm": ("/min", "beats/minute"),
-    "_per_min": ("/min", "/min"),
-    "_pct": ("%", "%"),
-    "_s": ("s", "s"),
-    "_ms": ("ms", "ms"),
-    "_mmhg": ("mm[Hg]", "mmHg"),
-    "_c": ("Cel", "C"),
-    "_kg": ("kg", "kg"),
-}
-_INTERPRETATION = {Severity.HIGH: "AA", Severity.MEDIUM: "A", Severity.LOW: "A"}
-
-
-def _unit_for(key: str) -> tuple[str, str] | None:
-    return next((u for sfx, u in _SUFFIX_UNITS.items() if key.endswith(sfx)), None)
-
-
-def finding_value(key: str, value: Any) -> JsonDict:
-    """One ``Finding.values`` entry as an Observation.component coded by its key."""
-    code = concept({"system": codes().local["finding_value"], "code": key}, text=key)
-    if isinstance(value, bool):
-        return {"code": code, "valueBoolean": value}
-    if isinstance(value, int) and _unit_for(key) is None:
-        return {"code": code, "valueInteger": value}
-    if isinstance(value, int | float):
-        if not math.isfinite(value):
-            absent = concept(
-                {"system": codes().systems["data_absent_reason"], "code": "not-a-number"}
-            )
-            return {"code": code, "dataAbsentReason": absent}
-        q: JsonDict = {"value": value}
-        unit = _unit_for(key)
-        if unit:
-            q |= {"unit": unit[1], "system": codes().systems["ucum"], "code": unit[0]}
-        return {"code": code, "valueQuantity": q}
-    text = value if isinstance(value, str) else json.dumps(value, default=str, sort_keys=True)
-    return {"code": code, "valueString": text}
-
-
-def _finding_interpretation(severity: Severity) -> list[JsonDict]:
-    cm = codes()
-    local = {"system": cm.local["finding_severity"], "code": str(severity)}
-    v3 = _INTERPRETATION.get(severity)
-    codings = [{"system": cm.systems["observation_interpretation"], "code": v3}] if v3 else []
-    return [concept(*codings, local, text=f"{severity} priority")]
-
-
-def finding_to_fhir(
-    finding: Finding, *, derived_from: Sequence[str] = (), base_url: str | None = None
-) -> JsonDict:
-    """A Finding as an Observation (category ``finding``, code = finding kind).
-
-    Why Observation and not DetectedIssue: R4 DetectedIssue is about conflicts with clinical
-    *actions* (drug interactions, duplicate therapy); a finding is a statement about the
-    patient's data, derived from observations (``derivedFrom``), which is how the reference
-    (PHD IG, section 5.2) models processed device data. It also makes findings searchable with
-    the same patient/code/category/date parameters and one SubscriptionTopic shape.
-
-    An alert can show: ``method.text`` (the published method or rule), ``component`` (every
-    value, coded by its key, with a UCUM unit from the key's suffix), ``note`` (the
-    explanation), ``interpretation`` (severity: v3 AA/A plus our exact severity code) and
-    ``effectivePeriod`` (no end while ongoing; status preliminary until it ends).
-    """
-    cm = codes()
-    values = dict(finding.values)
-    if finding.window_s is not None:
-        values.setdefault("window_s", finding.window_s)
-    period = {"start": fhir_datetime(finding.start)}
-    if finding.end is not None:
-        period["end"] = fhir_datetime(finding.end)
-    ident = f"{finding.patient_id}/{finding.kind}/{fhir_datetime(finding.start)}"
-    out: JsonDict = {
-        "resourceType": "Observation",
-        "identifier": [{"system": cm.local["finding_identifier"], "value": ident}],
-        "status": "preliminary" if finding.end is None else "final",
-        "category": [concept({"system": cm.local["finding_category"], "code": "finding"})],
-        "code": concept({"system": cm.local["finding_kind"], "code": finding.kind},
-                        text=finding.kind.replace("_", " ")),
-        "subject": patient_ref(finding.patient_id, base_url),
-        "effectivePeriod": period,
-        "interpretation": _finding_interpretation(finding.severity),
-        "note": [{"text": finding.explanation}] if finding.explanation else None,
-        "method": {"text": finding.method},
-        "derivedFrom": [_observation_ref(r, base_url) for r in derived_from] or None,
-        "component": [finding_value(k, v) for k, v in values.items()] or None,
-    }  # fmt: skip
-    return {k: v for k, v in out.items() if v is not None}
-
-
-# -- derived observations ----------------------------------------------------------------------
-
-
-def _observation_ref(ref: str, base_url: str | None) -> JsonDict:
-    """``Observation/x`` (or an absolute URL) as given; a bare id gets ``Observation/``."""
-    if "/" in ref:
-        return {"reference": ref}
-    root = f"{base_url.rstrip('/')}/" if base_url else ""
-    return {"reference": f"{root}Observation/{ref}"}
-
-
-def _news2_components(components: Mapping[str, float]) -> list[JsonDict]:
-    system, ucum = codes().local["news2_parameter"], codes().systems["ucum"]
-    return [
-        {
-            "code": concept({"system": system, "code": name}, text=f"NEWS2 {name} score"),
-            "valueQuantity": {"value": score, "unit": "score", "system": ucum, "code": "{score}"},
-        }
-        for name, score in components.items()
-    ]
-
-
-def _af_components(value: float, spec: Mapping[str, Any]) -> list[JsonDict]:
-    q = {"value": value, "unit": spec["unit_display"], "system": codes().systems["ucum"],
-         "code": spec["ucum"]}  # fmt: skip
-    return [
-        {"code": concept(spec["rate_component"], text="Mean ventricular rate"), "valueQuantity": q}
-    ]
-
-
-def derived_observation(
-    kind: str,
-    value: float,
-    unit: str,
-    patient_id: str,
-    at: datetime,
-    derived_from: Sequence[str],
-    *,
-    end: datetime | None = None,
-    components: Mapping[str, float] | None = None,
-    device_id: str | None = None,
-    method: str | None = None,
-    base_url: str | None = None,
-) -> JsonDict:
-    """An Observation the hub computed, linked to its sources with ``derivedFrom``.
-
-    Kinds (``codes.json`` ``derived``): ``heart_rate`` (HR from ECG, /min, Vital Signs
-    heartrate profile), ``news2`` ({score}; ``components`` = sub-scores by chart row) and
-    ``af_episode`` (value = mean ventricular rate in /min; ``valueCodeableConcept`` atrial
-    fibrillation; ``at``..``end`` the episode, no end while ongoing). ``unit`` must be the
-    kind's UCUM unit; ``derived_from`` holds references (``Observation/ecg-7``) or ids.
-    """
-    spec = codes().raw["derived"].get(kind)
-    if spec is None:
-        raise FhirMappingError(
-            f"unknown derived kind {kind!r}; one of {sorted(codes().raw['derived'])}"
-        )
-    if unit != spec["ucum"]:
-        raise FhirMappingError(f"derived {kind} must be in {spec['ucum']!r}, got {unit!r}")
-    out: JsonDict = {
-        "resourceType": "Observation",
-        "meta": {"profile": [spec["profile"]]} if spec.get("profile") else None,
-        "identifier": [_derived_identifier(kind, patient_id, at)],
-        "status": "final" if kind != "af_episode" or end is not None else "preliminary",
-        "category": [category(spec["category"])],
-        "code": concept(*spec["coding"], text=spec["display"]),
-        "subject": patient_ref(patient_id, base_url),
-        **_effective(at, end),
-        **_derived_value(kind, value, spec),
-        "method": {"text": method} if method else None,
-        "device": device_ref(device_id, base_url) if device_id else None,
-        "derivedFrom": [_observation_ref(r, base_url) for r in derived_from] or None,
-        "component": _derived_components(kind, value, spec, components),
-    }
-    return {k: v for k, v in out.items() if v is not None}
-
-
-def _derived_identifier(kind: str, patient_id: str, at: datetime) -> JsonDict:
-    value = f"{patient_id}/{kind}/{fhir_datetime(at)}"
-    return {"system": codes().local["derived_identifier"], "value": value}
-
-
-def _effective(at: datetime, end: datetime | None) -> JsonDict:
-    if end is None:
-        return {"effectiveDateTime": fhir_datetime(at)}
-    return {"effectivePeriod": {"start": fhir_datetime(at), "end": fhir_datetime(end)}}
-
-
-def _derived_value(kind: str, value: float, spec: Mapping[str, Any]) -> JsonDict:
-    if kind == "af_episode":
-        return {"valueCodeableConcept": concept(spec["value_concept"])}
-    q = {"value": value, "unit": spec["unit_display"], "system": codes().systems["ucum"],
-         "code": spec["ucum"]}  # fmt: skip
-    return {"valueQuantity": q}
-
-
-def _derived_components(
-    kind: str, value: float, spec: Mapping[str, Any], components: Mapping[str, float] | None
-) -> list[JsonDict] | None:
-    if kind == "af_episode":
-        return _af_components(value, spec)
-    if kind == "news2" and components:
-        return _news2_components(components)
-    return None

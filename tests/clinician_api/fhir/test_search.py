@@ -20,20 +20,12 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from patient_hub.fhir.search import (
-    Cursor,
-    SearchParamError,
-    Subset,
-    Token,
-    parse_date_filter,
-    parse_date_range,
-    parse_lastn,
-    parse_observation_search,
-    parse_token,
-    select_category,
-    select_code,
-    split_escaped,
-)
+from patient_hub.fhir.search.dates import parse_date_filter, parse_date_range
+from patient_hub.fhir.search.errors import SearchParamError
+from patient_hub.fhir.search.paging import Cursor
+from patient_hub.fhir.search.parse import parse_lastn, parse_observation_search
+from patient_hub.fhir.search.selection import Subset, select_category, select_code
+from patient_hub.fhir.search.tokens import Token, parse_token, split_escaped
 from tests.conftest import POSTGRES_URL, RunningHub, require_service, seed_world, start_hub
 
 LOINC = "http://loinc.org"

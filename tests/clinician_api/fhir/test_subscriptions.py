@@ -23,7 +23,10 @@ from patient_hub.accounts.service import principal_of
 from patient_hub.bus.base import TOPIC_READINGS, Delivery
 from patient_hub.bus.memory import MemoryBus
 from patient_hub.db import make_engine, unit_of_work
-from patient_hub.fhir import subscriptions as subs
+from patient_hub.fhir.subscriptions import store as subs
+from patient_hub.fhir.subscriptions.models import SubscriptionRow
+from patient_hub.fhir.subscriptions.parse import parse_subscription
+from patient_hub.fhir.subscriptions.worker import SubscriptionEventWorker
 from patient_hub.ingest import repository
 from patient_hub.runtime import HubContext
 from telemed_core.values import Reading
@@ -388,15 +391,15 @@ async def test_a_redelivered_bus_message_is_numbered_once(tmp_path: Path, seed: 
         assert admin is not None
         body = subscription("p1")
         sub = await subs.create_subscription(
-            s, body, subs.parse_subscription(body), principal_of(admin), T0
+            s, body, parse_subscription(body), principal_of(admin), T0
         )
     payload = {"bridge_id": "bridge-p1", "readings": [r.model_dump(mode="json") for r in readings]}
-    worker = subs.SubscriptionEventWorker(hub, "c1")
+    worker = SubscriptionEventWorker(hub, "c1")
     await worker.handle(TOPIC_READINGS, [Delivery("1", payload)])
     await worker.handle(TOPIC_READINGS, [Delivery("1", payload)])  # at-least-once: again
     async with unit_of_work(hub.sessions) as s:
         logged = await subs.events_between(s, sub.id, 1, None)
-        row = await s.get(subs.SubscriptionRow, sub.id)
+        row = await s.get(SubscriptionRow, sub.id)
     await engine.dispose()
     assert [e.event_number for e in logged] == [1, 2, 3]
     assert row is not None and row.events_count == 3 and worker.recorded == 3
