@@ -6,6 +6,10 @@ that matches, in the order of ``STAGES``). py-spy leaves idle threads out, so a 
 the samples is its share of the hub's CPU; multiplied by the hub's measured CPU seconds and
 divided by the readings, it is CPU microseconds per reading for that stage.
 
+Approximate: py-spy counts a thread waiting for the GIL as running, so a stage that hands the
+GIL to another thread (the SQLite threads) looks dearer than its CPU; the hub total is the
+process's measured CPU time.
+
 py-spy is a bench dependency (``pip install -e '.[bench]'``); without it ``--profile`` says so
 and the bench runs without the split.
 """
@@ -29,6 +33,7 @@ STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("FHIR subscriptions", ("SubscriptionHub", "subscriptions.py")),
     ("ingest: parse + validate frame", ("parse_bridge_frame",)),
     ("ingest: publish on the bus", ("publish_for_analysis", "dump_python")),
+    ("ingest: store + commit (SQLite ingest thread)", ("SqliteIngestStore", "sqlite_store.py")),
     ("ingest: store + commit (event loop)", ("store_batch", "unit_of_work", "AsyncSession")),
     ("SQLite driver thread", ("_connection_worker_thread",)),
     # SQLAlchemy's async layer runs statements in a greenlet whose stack does not show its

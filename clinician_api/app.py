@@ -200,6 +200,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
                 await app.state.fanout.stop()
             await leases.close()
             await bus.close()
+            await app.state.hub.close()
             await engine.dispose()
 
     app = FastAPI(
