@@ -53,6 +53,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import _stages  # bench/ is on sys.path when a bench runs as a script
 from _machine import (  # bench/ is on sys.path when a bench runs as a script
     _busy_pct,
     _cpu_model,
@@ -95,6 +96,7 @@ class Params:
     drain_timeout_s: float
     postgres_url: str
     redis_url: str
+    profile: bool = False
 
     @property
     def total(self) -> int:
@@ -140,6 +142,10 @@ class Run:
     failure: str = ""
     busy_before_pct: float | None = None
     params_drain_s: float = 0.0
+    processed_batches: int = 0
+    t_processed: float | None = None
+    stages: list[tuple[str, str]] = field(default_factory=list)
+    stages_note: str = ""
 
     @property
     def ingest_s(self) -> float | None:
@@ -152,6 +158,12 @@ class Run:
         if self.t_first_send is None or self.t_last_monitor is None:
             return None
         return self.t_last_monitor - self.t_first_send
+
+    @property
+    def processed_s(self) -> float | None:
+        if self.t_first_send is None or self.t_processed is None:
+            return None
+        return self.t_processed - self.t_first_send
 
     @property
     def ok(self) -> bool:
@@ -416,18 +428,24 @@ def build_frames(i: int, params: Params) -> list[str]:
     base = datetime(2025, 1, 1, tzinfo=UTC) + timedelta(hours=i)
     frames = []
     m = params.readings_per_bridge
+    # The clock advances by each RR interval, as a strap's notifications do: RR intervals whose
+    # times disagree with their sum would restart the AF stream at every one (a dropout each).
+    clock_s = 0.0
     for k, start in enumerate(range(1, m + 1, params.batch)):
         readings = []
         for seq in range(start, min(start + params.batch, m + 1)):
             kind, unit, low, spread = KINDS[seq % len(KINDS)]
-            at = (base + timedelta(seconds=seq)).isoformat().replace("+00:00", "Z")
+            value = low + (seq * 7919 % (spread * 10)) / 10
+            if kind == "rr_interval":
+                clock_s += value / 1000
+            at = (base + timedelta(seconds=clock_s)).isoformat().replace("+00:00", "Z")
             readings.append(
                 {
                     "seq": seq,
                     "patient_id": pid,
                     "device_id": device,
                     "kind": kind,
-                    "value": low + (seq * 7919 % (spread * 10)) / 10,
+                    "value": value,
                     "unit": unit,
                     "measured_at": at,
                     "received_at": at,
@@ -555,6 +573,26 @@ class Bench:
                 run.max_backlog_at = time.perf_counter() - run.t_first_send
 
 
+WORKER_MESSAGES_RE = re.compile(r"^telemed_worker_messages_total\s+([0-9.e+]+)$", re.M)
+
+
+async def watch_processed(run: Run, hub_url: str, batches: int, done: asyncio.Event) -> None:
+    """Until the signal worker has analysed every batch (its ``/metrics`` counter): each batch
+    is one patient's, so one message on that patient's work topic. Polled 5 times a second."""
+    import httpx
+
+    async with httpx.AsyncClient(base_url=hub_url, timeout=30) as client:
+        while True:
+            text = (await client.get("/metrics")).text
+            match = WORKER_MESSAGES_RE.search(text)
+            run.processed_batches = int(float(match.group(1))) if match else 0
+            if run.processed_batches >= batches:
+                run.t_processed = time.perf_counter()
+                done.set()
+                return
+            await asyncio.sleep(0.2)
+
+
 def frame_count(params: Params, k: int) -> int:
     return min(params.batch, params.readings_per_bridge - k * params.batch)
 
@@ -604,18 +642,33 @@ async def run_backend(backend: str, params: Params, log: Any) -> Run:
                 f"[{backend}] hub {hub.url}: {params.bridges} bridges connected; machine "
                 f"{run.busy_before_pct:.0f}% busy before the run; running …"
             )
+            profile = None
+            if params.profile:
+                raw = REPO / "build" / f"bench_ingest_{backend}.pyspy"  # kept for a closer look
+                raw.parent.mkdir(exist_ok=True)
+                profile = await _stages.Profile.start(hub.proc.pid, raw)
             hub_cpu0, client_cpu0, ticks0 = hub.cpu_s(), time.process_time(), _machine_ticks()
             servers0 = _server_ticks()
             bench.go.set()
             sampler = asyncio.create_task(bench.sample_backlog())
             tasks.append(sampler)
+            processed = asyncio.Event()
+            batches = params.bridges * params.batches_per_bridge
+            tasks.append(asyncio.create_task(watch_processed(run, hub.url, batches, processed)))
             results = await asyncio.gather(*bridges, return_exceptions=True)
             for exc in results:
                 if isinstance(exc, BaseException) and not run.failure:
                     run.failure = f"{type(exc).__name__}: {exc}"
             if not run.failure:
                 await _wait_all_seen(bench, params.drain_timeout_s)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(processed.wait(), params.drain_timeout_s)
             hub_cpu1, client_cpu1, ticks1 = hub.cpu_s(), time.process_time(), _machine_ticks()
+            if profile is not None:
+                counts = await profile.stop()
+                run.stages_note = profile.note
+                if hub_cpu0 is not None and hub_cpu1 is not None:
+                    run.stages = _stages.rows(counts, hub_cpu1 - hub_cpu0, params.total)
             run.servers_cpu_s = _server_cpu_s(servers0, _server_ticks())
             if monitor.done() and monitor.exception() and not run.failure:
                 exc = monitor.exception()
@@ -723,6 +776,7 @@ def report_rows(run: Run, params: Params) -> list[tuple[str, str]]:
         ("wall: first send → last monitor receipt", f"{run.e2e_s:.2f} s" if run.e2e_s else "n/a"),
         ("ingest → store (acked)", _rate(run.acked, run.ingest_s)),
         ("ingest → store → websocket", _rate(run.monitor_unique, run.e2e_s)),
+        ("ingest → store → analysed (signal worker)", _rate(run.total if run.t_processed else 0, run.processed_s) + (f"  ({run.processed_s:.2f} s)" if run.processed_s else f"  NOT all analysed: {run.processed_batches:,} batches")),
         ("latency send → monitor p50", _ms(_pct(lat, 50)) if lat else "n/a"),
         ("latency send → monitor p95", _ms(_pct(lat, 95)) if lat else "n/a"),
         ("latency send → monitor p99", _ms(_pct(lat, 99)) if lat else "n/a"),
@@ -739,6 +793,9 @@ def report_rows(run: Run, params: Params) -> list[tuple[str, str]]:
     ]  # fmt: skip
     if run.error_frames:
         rows.append(("error frames", "; ".join(run.error_frames[:3])))
+    if run.stages_note:
+        rows.append(("CPU per stage", run.stages_note))
+    rows += [(f"CPU: {stage}", value) for stage, value in run.stages]
     return rows
 
 
@@ -775,7 +832,7 @@ class Printer:
         print(flush=True)
 
     def comparison(self, runs: list[Run]) -> None:
-        headers = ["backend", "readings", "acked/s", "at monitor/s", "p50 ms", "p95 ms", "p99 ms",
+        headers = ["backend", "readings", "acked/s", "at monitor/s", "analysed/s", "p50 ms", "p95 ms", "p99 ms",
                    "max ms", "at monitor", "ok"]  # fmt: skip
 
         def n(x: float | None) -> str:
@@ -789,6 +846,7 @@ class Printer:
                 r.backend, f"{r.total:,}",
                 n(r.acked / r.ingest_s if r.ingest_s else None),
                 n(r.monitor_unique / r.e2e_s if r.e2e_s else None),
+                n(r.total / r.processed_s if r.processed_s else None),
                 *ms, f"{r.monitor_unique:,}", "yes" if r.ok else "NO",
             ])  # fmt: skip
         if self.console is not None:
@@ -836,6 +894,9 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Param
     p.add_argument("--postgres-url", default=os.environ.get("BENCH_POSTGRES_URL", DEFAULT_POSTGRES))
     p.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS))
     p.add_argument("--plain", action="store_true", help="plain text instead of rich tables")
+    p.add_argument(
+        "--profile", action="store_true", help="sample the hub with py-spy: CPU per stage"
+    )
     args = p.parse_args(argv)
     bridges = args.bridges or (4 if args.quick else 10)
     per_bridge = args.readings_per_bridge or (5_000 if args.quick else 20_000)
@@ -850,6 +911,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Param
         drain_timeout_s=args.drain_timeout,
         postgres_url=args.postgres_url,
         redis_url=args.redis_url,
+        profile=args.profile,
     )
     return args, params
 

@@ -51,6 +51,7 @@ from clinician_api.patient_view.ecg import router as ecg_router
 from clinician_api.patient_view.endpoints import router as patient_view_router
 from clinician_api.patients.endpoints import router as patients_router
 from clinician_api.reports.endpoints import router as reports_router
+from clinician_api.request_log import RequestLog
 from clinician_api.security_headers import SecurityHeaders
 from clinician_api.settings import ServerSettings
 from clinician_api.web.docs import router as docs_router
@@ -200,6 +201,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
                 await app.state.fanout.stop()
             await leases.close()
             await bus.close()
+            await app.state.hub.close()
             await engine.dispose()
 
     app = FastAPI(
@@ -273,4 +275,5 @@ def create_app(settings: ServerSettings) -> FastAPI:
         app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")
     app.add_middleware(Limits, settings=settings)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(RequestLog)  # outermost: refusals by the limits get a request id too
     return app

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from patient_hub.bus.base import Bus
 from patient_hub.db import make_sessionmaker
+from patient_hub.ingest.sqlite_store import SqliteIngestStore
 from telemed_core.values import utc_now
 
 
@@ -28,8 +29,25 @@ class HubContext:
     write_lock: contextlib.AbstractAsyncContextManager[object] = field(
         default_factory=contextlib.nullcontext
     )
+    #: SQLite file databases store bridge batches through a connection and thread of their own
+    #: (``ingest/sqlite_store.py``); None: through the sessions, as on PostgreSQL.
+    ingest_store: SqliteIngestStore | None = None
 
     @classmethod
     def build(cls, engine: AsyncEngine, bus: Bus) -> HubContext:
-        lock = asyncio.Lock() if engine.dialect.name == "sqlite" else contextlib.nullcontext()
-        return cls(engine=engine, sessions=make_sessionmaker(engine), bus=bus, write_lock=lock)
+        if engine.dialect.name != "sqlite":
+            return cls(engine=engine, sessions=make_sessionmaker(engine), bus=bus)
+        path = engine.url.database
+        store = SqliteIngestStore(path) if path and path != ":memory:" else None
+        return cls(
+            engine=engine,
+            sessions=make_sessionmaker(engine),
+            bus=bus,
+            write_lock=asyncio.Lock(),
+            ingest_store=store,
+        )
+
+    async def close(self) -> None:
+        """Close what this context opened besides the engine (the caller disposes that)."""
+        if self.ingest_store is not None:
+            await self.ingest_store.close()

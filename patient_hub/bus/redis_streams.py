@@ -4,17 +4,24 @@ payload, which is what makes Redis cheap here: see ARCHITECTURE.md's budget)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from patient_hub.bus.base import Delivery, Payload
 
 _RETAIN = 100_000
+#: A tail that lost Redis asks again this often, from the last entry it delivered.
+_TAIL_RETRY_S = 0.5
+log = logging.getLogger(__name__)
 
 
 def _decode(fields: dict[bytes, bytes]) -> Payload:
@@ -116,7 +123,16 @@ class RedisBus:
     async def _tail(self, topic: str, last_id: str) -> AsyncIterator[Payload]:
         key = self._key(topic)
         while True:
-            reply = await self._redis.xread({key: last_id}, count=500, block=1000)
+            try:
+                reply = await self._redis.xread({key: last_id}, count=500, block=1000)
+            except (RedisConnectionError, RedisTimeoutError) as exc:
+                # Resume from the last entry delivered, not from the end the stream has when
+                # Redis answers again: what ingest published meanwhile still reaches the screens.
+                log.warning(
+                    "bus tail of %s lost Redis (%s); resuming after %s", topic, exc, last_id
+                )
+                await asyncio.sleep(_TAIL_RETRY_S)
+                continue
             for _stream, entries in reply or []:
                 for msg_id, fields in entries:
                     last_id = msg_id.decode()

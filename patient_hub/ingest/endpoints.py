@@ -16,6 +16,7 @@ from patient_hub.db import unit_of_work
 from patient_hub.ingest import service
 from patient_hub.kiosk import repository as kiosk_repository
 from patient_hub.kiosk import service as kiosk
+from patient_hub.logs import BRIDGE_ID
 from patient_hub.runtime import HubContext
 from telemed_core.errors import Forbidden, TelemedError
 from telemed_core.protocol import (
@@ -48,21 +49,25 @@ async def _receive(ws: WebSocket) -> str | bytes:
 
 
 async def _handshake(ws: WebSocket, hub: HubContext) -> service.BridgeSession | None:
+    claimed = None  # the bridge id a hello names, before it is authenticated
     try:
         async with asyncio.timeout(HELLO_TIMEOUT_S):
             first = await _receive(ws)
         frame = parse_bridge_frame(first)
         if not isinstance(frame, Hello):
             raise Forbidden("the first frame must be hello")
+        claimed = frame.bridge_id
         # The write lock: reserving a block writes, and SQLite has one writer.
         async with hub.write_lock, unit_of_work(hub.sessions) as session:
             bridge = await service.authenticate(session, frame, hub.clock())
             last_seq, seq_base = await service.welcome_numbers(session, bridge, frame.new_outbox)
     except TimeoutError:
+        log.warning("bridge refused: no hello within 10 s")
         await ws.send_text(dump(Error(code="timeout", message="no hello within 10 s")))
         await ws.close(POLICY_VIOLATION)
         return None
     except TelemedError as exc:
+        log.warning("bridge refused: %s", exc.message, extra={"code": exc.code, "claimed": claimed})
         await ws.send_text(dump(Error(code=exc.code, message=exc.message)))
         await ws.close(POLICY_VIOLATION)
         return None
@@ -87,8 +92,15 @@ async def _store_and_publish(hub: HubContext, bridge: service.BridgeSession, bat
         async with unit_of_work(hub.sessions) as session:
             await service.refresh_allowed(session, bridge)
         service.check_patients(bridge, batch)
-    async with hub.write_lock, unit_of_work(hub.sessions) as session:
-        result = await service.store_batch(session, bridge, batch, hub.clock())
+    if hub.ingest_store is not None:  # SQLite: one thread hop per batch (sqlite_store.py)
+        async with hub.write_lock:
+            inserted = await hub.ingest_store.store(
+                bridge.bridge_id, batch.readings, batch.chunks, hub.clock()
+            )
+        result = service.store_result(bridge, batch, *inserted)
+    else:
+        async with hub.write_lock, unit_of_work(hub.sessions) as session:
+            result = await service.store_batch(session, bridge, batch, hub.clock())
     # Published after commit, and before the ack: a crash in between makes the bridge resend,
     # and consumers are idempotent by (bridge_id, seq). Nothing durable is ever unpublished.
     if batch.readings:
@@ -125,6 +137,9 @@ async def _serve(ws: WebSocket, hub: HubContext, bridge: service.BridgeSession) 
         except TelemedError as exc:
             if batch_id is not None:
                 metrics.INGEST_BATCHES.labels("refused").inc()
+            log.warning(
+                "frame refused: %s", exc.message, extra={"code": exc.code, "batch_id": batch_id}
+            )
             await ws.send_text(dump(Error(code=exc.code, message=exc.message, batch_id=batch_id)))
             continue
         metrics.INGEST_BATCH_SECONDS.observe(time.perf_counter() - started)
@@ -142,10 +157,12 @@ async def bridge_socket(ws: WebSocket) -> None:
     try:
         bridge = await _handshake(ws, hub)
         if bridge is not None:
+            BRIDGE_ID.set(bridge.bridge_id)  # on every line logged for this socket from now on
+            log.info("bridge connected", extra={"patients": len(bridge.allowed_patients)})
             metrics.BRIDGES_CONNECTED.inc()
             try:
                 await _serve(ws, hub, bridge)
             finally:
                 metrics.BRIDGES_CONNECTED.dec()
-    except WebSocketDisconnect:
-        pass
+    except WebSocketDisconnect as exc:
+        log.info("bridge disconnected", extra={"close_code": exc.code})

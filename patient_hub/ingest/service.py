@@ -101,6 +101,14 @@ async def store_batch(
     batch = await _mark_test_data(session, batch)
     readings = await repository.insert_readings(session, bridge.bridge_id, batch.readings, now)
     chunks = await repository.insert_chunks(session, bridge.bridge_id, batch.chunks, now)
+    return store_result(bridge, batch, readings, chunks)
+
+
+def store_result(
+    bridge: BridgeSession, batch: Batch, readings: repository.Inserted, chunks: repository.Inserted
+) -> StoreResult:
+    """What an idempotent insert of ``batch`` did; SeqConflict when a replay differs (the
+    store has then left the whole batch unstored)."""
     differing = readings.differing + chunks.differing
     if differing:
         shown = ", ".join(f"seq {seq} ({field})" for seq, field in differing[:5])

@@ -16,7 +16,7 @@ device with a live ECG stream are not analysed twice.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -40,17 +40,28 @@ class RrStream:
     beat_s: float = 0.0  # the last beat
     last_seq: int = 0
     last_at: datetime | None = None
+    #: Beat times queued for the detector: a batch's notifications go in with one call (the
+    #: detector's cost is mostly per call; its labels do not depend on chunking).
+    pending: list[float] = field(default_factory=list)
 
     @classmethod
     def start(cls, patient_id: str, at: datetime, rr_s: list[float]) -> RrStream:
         t0 = at - timedelta(seconds=sum(rr_s))
         return cls(t0=t0, af=AfDetector(patient_id, t0))
 
-    def take(self, rr_s: list[float]) -> list[Finding]:
-        times = self.beat_s + np.cumsum(rr_s)
-        if self.last_at is None:  # the beat the first interval starts from
-            times = np.concatenate(([0.0], times))
-        self.beat_s = float(times[-1])
+    def queue(self, rr_s: list[float]) -> None:
+        """Add a notification's intervals to the beat clock; ``drain`` analyses them."""
+        if self.last_at is None and not self.pending:  # the beat the first interval starts from
+            self.pending.append(0.0)
+        for rr in rr_s:
+            self.beat_s += rr
+            self.pending.append(self.beat_s)
+
+    def drain(self) -> list[Finding]:
+        """Run the AF detector over the queued beats."""
+        if not self.pending:
+            return []
+        times, self.pending = np.asarray(self.pending), []
         return self.af.process(times)
 
     def drift_s(self, at: datetime, rr_s: list[float]) -> float:
@@ -83,12 +94,16 @@ class RrProcessor:
                 continue
             notes[(*key, r["measured_at"])].append((int(r.get("seq", 0)), float(r["value"]) / 1e3))
         findings: list[Finding] = []
+        touched: set[tuple[str, str]] = set()
         for (patient, device, at_iso), parts in sorted(notes.items(), key=lambda kv: kv[0][2]):
             parts.sort(key=lambda part: part[0])  # stable: arrival order without seqs
             rr = [rr_s for _, rr_s in parts]
             findings += self._note(
                 patient, device, datetime.fromisoformat(at_iso), parts[-1][0], rr
             )
+            touched.add((patient, device))
+        for key in sorted(touched):
+            findings += self.streams[key].drain()
         return findings
 
     def _note(
@@ -102,8 +117,9 @@ class RrProcessor:
         found: list[Finding] = []
         if stream is None or abs(stream.drift_s(at, rr)) > MAX_DRIFT_S:
             if stream is not None:
+                found += stream.drain()
                 found += stream.af.flush()  # the episode in progress ends at the hole
             stream = self.streams[(patient, device)] = RrStream.start(patient, at, rr)
-        found += stream.take(rr)
+        stream.queue(rr)
         stream.last_seq, stream.last_at = max(stream.last_seq, seq), at
         return found

@@ -43,7 +43,10 @@ def cluster(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        say = console.print
+
+        def say(text: str) -> None:  # "[ingest-1] ..." is the node's name, not rich markup
+            console.print(text, markup=False, highlight=False, soft_wrap=True)
+
         running = [asyncio.create_task(supervise(n, env, host, stop, say)) for n in nodes]
         async with asyncio.timeout(120):
             await asyncio.gather(*(n.ready.wait() for n in nodes))

@@ -37,12 +37,19 @@ async def _serve(settings: Any, on_ready: Any = None) -> None:
 
     from clinician_api.app import create_app
     from clinician_api.migrate import upgrade_async
+    from patient_hub import logs
+
+    # The demo's console stays readable: warnings and errors only.
+    level = settings.log_level if settings.environment == "production" else "WARNING"
+    logs.configure(settings.role, settings.worker_name, level)
 
     sock = listen_socket(settings.host, settings.port)
     await upgrade_async(settings.database_url)
     config = uvicorn.Config(
         create_app(settings),
-        log_level="warning",
+        log_level=settings.log_level.lower(),
+        log_config=None,  # our JSON lines (patient_hub/logs.py), not uvicorn's format
+        access_log=False,  # clinician_api/request_log.py logs each request, without its query
         ws_max_size=2**24,
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,

@@ -115,3 +115,19 @@ def test_a_strap_whose_ecg_is_analysed_is_not_analysed_twice() -> None:
         processor.samples({"chunks": [{**ecg, "start": (T0 + timedelta(seconds=k)).isoformat()}]})
     assert run(notifications(beats), processor) == []
     assert run(notifications(beats, device="other-strap"), processor)
+
+
+def test_episodes_do_not_depend_on_how_notifications_are_batched() -> None:
+    """A batch's notifications reach the AF detector in one call (cheaper per reading); the
+    episodes must be those of one notification at a time."""
+    rows = notifications(sinus_af_sinus(seed=5))
+    episodes = []
+    for size in (1, 40, len(rows)):
+        processor = SignalProcessor(ZoneInfo("UTC"))
+        found: list[Finding] = []
+        for i in range(0, len(rows), size):
+            found += processor.readings({"readings": rows[i : i + size]})
+        episodes.append([(f.start, f.end) for f in found if f.kind == "atrial_fibrillation"])
+    assert episodes[0] and episodes[0][-1][1] is not None  # an onset, then its end
+    assert episodes[1] == episodes[0]
+    assert episodes[2] == episodes[0]
