@@ -5,12 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 from alerts.engine.consumer import AlertWorker
-from patient_hub.bus.base import TOPIC_READINGS
 from patient_hub.db import unit_of_work
 from patient_hub.ingest.models import Bridge
 from patient_hub.patients import service as patients
 from tests.alerts.conftest import AlertRig
-from tests.alerts.helpers import T0, delivery, episodes, reading
+from tests.alerts.helpers import T0, episodes, feed, reading
 
 
 def rules(eps: list[object]) -> list[tuple[str, str, str]]:
@@ -18,7 +17,7 @@ def rules(eps: list[object]) -> list[tuple[str, str, str]]:
 
 
 async def hear(w: AlertWorker, *rows: dict[str, object]) -> None:
-    await w.handle(TOPIC_READINGS, [delivery({"bridge_id": "b", "readings": list(rows)})])
+    await feed(w, {"bridge_id": "b", "readings": list(rows)})
 
 
 async def test_battery_low_raises_a_technical_alarm_for_operators_and_clears_when_charged(
