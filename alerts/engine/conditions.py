@@ -38,6 +38,7 @@ class Trigger:
     latching: bool = False
     hold_s: float = 0.0
     absorbed_by_arrest: bool = False
+    opens_episode: bool = True  # False: only adds to an open episode of its rule
     values: dict[str, Any] = field(default_factory=dict)
     detail: dict[str, Any] = field(default_factory=dict)
 
@@ -199,6 +200,7 @@ def finding_trigger(finding: dict[str, Any]) -> Trigger | None:
         latching=rule.latching,
         hold_s=rule.hold_s,
         absorbed_by_arrest=rule.absorbed_by_arrest,
+        opens_episode=rule.opens,
         values=dict(finding.get("values") or {}),
         detail={
             "why": finding.get("explanation", ""),

@@ -72,3 +72,18 @@ async def test_a_high_episode_latches_after_the_condition_clears(rig: AlertRig) 
     await feed(worker, {"readings": spo2_series([83, 83, 95, 95])})
     [ep] = await episodes(rig.hub)
     assert (ep.priority, ep.state, ep.condition) == ("high", "active", "cleared")
+
+
+async def test_a_sustained_low_finding_only_adds_to_the_reading_rules_desaturation(
+    rig: AlertRig,
+) -> None:
+    worker = rig.worker()
+    low = {"findings": [finding("spo2_sustained_low", T0, severity="medium")]}
+    await worker.handle(TOPIC_FINDINGS, [delivery(low)])
+    assert await episodes(rig.hub) == []  # the reading rule owns the opening
+    await feed(worker, {"readings": spo2_series([88] * 70)})
+    later = {"findings": [finding("spo2_sustained_low", T0 + timedelta(seconds=1))]}
+    await worker.handle(TOPIC_FINDINGS, [delivery(later)])
+    [ep] = await episodes(rig.hub)
+    assert ep.explanation["threshold"]["provenance"]["source"] == "programme default"
+    assert [c["kind"] for c in ep.explanation["contributing"]] == ["spo2", "spo2_sustained_low"]
