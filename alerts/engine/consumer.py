@@ -152,6 +152,7 @@ class AlertWorker:
             hub, consumer, leases or MemoryLeases(), partitions=partitions, timing=timing
         )
         self.processed = 0
+        self._heard: list[tuple[str, str, Any]] = []
         self._last_sweep: float | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -159,6 +160,8 @@ class AlertWorker:
         if self.consume:
             tasks.append(asyncio.create_task(self._bus(stop), name="alert-consumer"))
         await asyncio.gather(*tasks)
+        with contextlib.suppress(Exception):  # a clean stop writes what it heard last
+            await self.flush_heard()
 
     async def rebalance(self) -> None:
         """Hold this worker's share of the readings partitions (taking over the gained ones'
@@ -205,40 +208,52 @@ class AlertWorker:
         by_topic: dict[str, list[Delivery]] = defaultdict(list)
         for topic, delivery in got:
             by_topic[topic].append(delivery)
-        for topic, batch in by_topic.items():
-            await self.handle(topic, batch)
+        if by_topic:
+            await self.handle_many(list(by_topic.items()))
 
     async def handle(self, topic: str, batch: list[Delivery]) -> None:
-        """Evaluate a batch of ``findings`` or of a readings partition; write (under SQLite's
-        writer lock) only when it changes something: most readings batches change nothing, and
-        the hot path stays off the writer. A partition handed over meanwhile is left to its new
-        holder (not acked)."""
-        if not batch:
-            return
+        """Evaluate a batch of ``findings`` or of one readings partition (``handle_many``)."""
+        await self.handle_many([(topic, batch)])
+
+    async def handle_many(self, batches: list[tuple[str, list[Delivery]]]) -> None:
+        """Evaluate batches of ``findings`` and of readings partitions, and apply them in one
+        transaction; write (under SQLite's writer lock) only when they change something: most
+        readings batches change nothing, and the hot path stays off the writer. A partition
+        handed over meanwhile is left to its new holder (not acked)."""
         now = self.clock()
-        plan = Plan()
-        if topic == TOPIC_FINDINGS:
-            for d in batch:
-                plan.add(self.engine.plan_findings(d.payload))
-        else:
-            held = self.readings.held.get(split_work_topic(topic)[1])
-            if held is None:
-                return
-            loop_s = asyncio.get_running_loop().time()
-            for d in batch:
-                plan.add(
-                    await self.engine.plan_readings(
-                        self.hub.sessions, d.payload, now, held.conditions
-                    )
-                )
-                plan.triggers += held.late_triggers(d.payload, loop_s)
+        plan, done = Plan(), []
+        for topic, batch in batches:
+            if batch and await self._plan(topic, batch, now, plan):
+                done.append((topic, batch))
+        # Liveness and battery wait for the timer loop's next flush (``flush_heard``): the
+        # readings path takes the writer only for what pages.
+        self._heard += plan.heard
+        plan.heard = []
         changed: list[AlertEpisode] = []
         if plan:
             async with self.hub.write_lock, unit_of_work(self.hub.sessions) as session:
                 changed = await self.engine.apply(session, plan, now)
         await self.publish(changed)
-        await self.hub.bus.ack(topic, GROUP, [d.id for d in batch])
-        self.processed += len(batch)
+        for topic, batch in done:
+            await self.hub.bus.ack(topic, GROUP, [d.id for d in batch])
+            self.processed += len(batch)
+
+    async def _plan(self, topic: str, batch: list[Delivery], now: datetime, plan: Plan) -> bool:
+        """Add what ``batch`` changes to ``plan``; False for a partition no longer held."""
+        if topic == TOPIC_FINDINGS:
+            for d in batch:
+                plan.add(self.engine.plan_findings(d.payload))
+            return True
+        held = self.readings.held.get(split_work_topic(topic)[1])
+        if held is None:
+            return False
+        loop_s = asyncio.get_running_loop().time()
+        for d in batch:
+            plan.add(
+                await self.engine.plan_readings(self.hub.sessions, d.payload, now, held.conditions)
+            )
+            plan.triggers += held.late_triggers(d.payload, loop_s)
+        return True
 
     async def publish(self, changed: list[AlertEpisode]) -> None:
         items = visible_changes(changed)
@@ -265,8 +280,29 @@ class AlertWorker:
         await self.publish(changed)
         return len(changed)
 
+    async def flush_heard(self) -> int:
+        """Write the liveness and battery levels heard since the last flush (one transaction);
+        raise or clear battery-low and the silence alarms they decide. Return how many devices.
+
+        Deferred from the readings path (a second at most, the timer loop's period): a crash
+        loses at most that second of liveness, which the next readings restore (the offline
+        limits are minutes)."""
+        heard, self._heard = self._heard, []
+        if not heard:
+            return 0
+        now = self.clock()
+        try:
+            async with self.hub.write_lock, unit_of_work(self.hub.sessions) as session:
+                changed = await self.engine.apply(session, Plan(heard=heard), now)
+        except BaseException:
+            self._heard = heard + self._heard  # not written: kept for the next flush
+            raise
+        await self.publish(changed)
+        return len(heard)
+
     async def _maintain(self) -> None:
         loop = asyncio.get_running_loop()
+        await self.flush_heard()
         await self.fire_timers()
         if self.consume and (
             self._last_sweep is None or loop.time() - self._last_sweep >= self.sweep_s

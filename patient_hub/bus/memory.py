@@ -39,7 +39,10 @@ class MemoryBus:
         self._closed = False
 
     def _topic(self, name: str) -> _Topic:
-        return self._topics.setdefault(name, _Topic())
+        t = self._topics.get(name)
+        if t is None:  # not setdefault: a _Topic (with its Event) per call is costly when polled
+            t = self._topics[name] = _Topic()
+        return t
 
     async def publish(self, topic: str, payload: Payload) -> str:
         t = self._topic(topic)

@@ -40,12 +40,13 @@ class Recording(AlertWorker):
 
     seen: set[str]
 
-    async def handle(self, topic: str, batch: list[Delivery]) -> None:
+    async def handle_many(self, batches: list[tuple[str, list[Delivery]]]) -> None:
         self.seen = getattr(self, "seen", set())
-        if topic.startswith("readings.p") and int(topic[-2:]) in self.readings.held:
-            for d in batch:
-                self.seen |= {r["patient_id"] for r in d.payload.get("readings", [])}
-        await super().handle(topic, batch)
+        for topic, batch in batches:
+            if topic.startswith("readings.p") and int(topic[-2:]) in self.readings.held:
+                for d in batch:
+                    self.seen |= {r["patient_id"] for r in d.payload.get("readings", [])}
+        await super().handle_many(batches)
 
 
 async def enrol(database_url: str) -> None:
