@@ -302,6 +302,9 @@ class AlertWorker:
 
     async def _maintain(self) -> None:
         loop = asyncio.get_running_loop()
+        if self.consume:
+            async with self.hub.sessions() as session:  # read only: no writer lock
+                await self.engine.policies.refresh_if_due(session, self.clock())
         await self.flush_heard()
         await self.fire_timers()
         if self.consume and (

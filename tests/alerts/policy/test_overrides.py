@@ -77,3 +77,18 @@ async def test_a_nurse_sets_a_threshold_through_the_api_and_sees_its_provenance(
     assert created.status_code == 201 and refused.status_code == 422 and patient.status_code == 403
     assert (desat["trigger"], desat["provenance"]["set_by"]) == (88, "nurse-a")
     assert [h["value"] for h in policy["history"]] == [88]
+
+
+async def test_a_running_worker_applies_a_new_override_at_its_next_policy_refresh(
+    rig: AlertRig,
+) -> None:
+    worker = rig.worker()
+    async with unit_of_work(rig.hub.sessions) as s:
+        await patients.upsert_patient(s, "p1", "P1", T0)
+    await feed(worker, {"readings": spo2_series([97] * 5)})  # p1's default rules cached
+    await override(rig)
+    worker.engine.policies.ttl_s = 0.0  # the refresh is due
+    await worker._maintain()  # the timer loop's turn
+    later = spo2_series([89] * 90, start=T0 + timedelta(minutes=1))
+    await feed(worker, {"readings": [{**r, "seq": 100 + r["seq"]} for r in later]})
+    assert await episodes(rig.hub) == []  # 89 % is above the clinician's 88 %
