@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -12,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from patient_hub.bus.base import Bus
 from patient_hub.db import make_sessionmaker
+from patient_hub.writer_lock import WriterLock
 from telemed_core.values import utc_now
 
 
@@ -23,13 +23,14 @@ class HubContext:
     sessions: async_sessionmaker[AsyncSession]
     bus: Bus
     clock: Callable[[], datetime] = field(default=utc_now)
-    #: SQLite has one writer: queueing writers on a FIFO asyncio lock is fair, where SQLite's
-    #: own busy-wait lets some bridges starve for seconds. PostgreSQL needs no lock.
+    #: SQLite has one writer: queueing writers on a FIFO lock (``writer_lock.py``) is fair,
+    #: where SQLite's own busy-wait lets some bridges starve for seconds. PostgreSQL needs none.
     write_lock: contextlib.AbstractAsyncContextManager[object] = field(
         default_factory=contextlib.nullcontext
     )
 
     @classmethod
     def build(cls, engine: AsyncEngine, bus: Bus) -> HubContext:
-        lock = asyncio.Lock() if engine.dialect.name == "sqlite" else contextlib.nullcontext()
+        sqlite = engine.dialect.name == "sqlite"
+        lock = WriterLock() if sqlite else contextlib.nullcontext()
         return cls(engine=engine, sessions=make_sessionmaker(engine), bus=bus, write_lock=lock)

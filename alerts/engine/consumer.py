@@ -40,6 +40,7 @@ from patient_hub.bus.partitions import PARTITIONS, split_work_topic
 from patient_hub.db import unit_of_work
 from patient_hub.processing.worker import LeaseTiming
 from patient_hub.runtime import HubContext
+from patient_hub.writer_lock import urgent_writer
 
 log = logging.getLogger(__name__)
 __all__ = ["GROUP", "AlertEngine", "AlertWorker", "Plan"]
@@ -230,9 +231,9 @@ class AlertWorker:
         self._heard += plan.heard
         plan.heard = []
         changed: list[AlertEpisode] = []
-        if plan:
-            async with self.hub.write_lock, unit_of_work(self.hub.sessions) as session:
-                changed = await self.engine.apply(session, plan, now)
+        if plan:  # it pages someone: ahead of queued ingest batches (``writer_lock.py``)
+            async with urgent_writer(self.hub.write_lock), unit_of_work(self.hub.sessions) as s:
+                changed = await self.engine.apply(s, plan, now)
         await self.publish(changed)
         for topic, batch in done:
             await self.hub.bus.ack(topic, GROUP, [d.id for d in batch])
