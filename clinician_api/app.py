@@ -84,7 +84,7 @@ def make_bus(settings: ServerSettings) -> Bus:
 
 
 def make_leases(settings: ServerSettings) -> Leases:
-    """Partition leases of the signal workers: in-process by default, on Redis when set."""
+    """Partition leases of the signal and alert workers: in-process by default, on Redis when set."""
     if settings.redis_url:
         from patient_hub.bus.redis_leases import RedisLeases
 
@@ -166,8 +166,8 @@ def create_app(settings: ServerSettings) -> FastAPI:
         stop = asyncio.Event()
         workers = []
         leases = make_leases(settings)
+        timing = LeaseTiming(settings.worker_lease_s, settings.worker_lease_s / 5)
         if settings.role in ("all", "worker"):
-            timing = LeaseTiming(settings.worker_lease_s, settings.worker_lease_s / 5)
             worker = SignalWorker(
                 app.state.hub,
                 settings.worker_name,
@@ -187,6 +187,8 @@ def create_app(settings: ServerSettings) -> FastAPI:
             notifiers=make_notifiers(settings, bus),
             sweep_s=settings.alert_sweep_s,
             limits=TechnicalLimits(device_offline_s=settings.alert_device_offline_s),
+            leases=leases,
+            timing=timing,
         )
         app.state.alert_worker = alert_worker
         workers.append(asyncio.create_task(alert_worker.run(stop), name="alert-worker"))
@@ -244,6 +246,11 @@ def create_app(settings: ServerSettings) -> FastAPI:
             if not worker.balanced:
                 return _problem(503, "Not ready", "the signal worker has not joined its group yet")
             body["partitions"] = sorted(worker.held)
+        alert_worker: AlertWorker | None = getattr(app.state, "alert_worker", None)
+        if alert_worker is not None and alert_worker.consume:
+            if not alert_worker.readings.balanced:
+                return _problem(503, "Not ready", "the alert worker has not joined its group yet")
+            body["alert_partitions"] = sorted(alert_worker.readings.held)
         return body
 
     if settings.role in ("all", "ingest"):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from patient_hub.bus.base import Bus
 from patient_hub.db import make_sessionmaker
 from patient_hub.ingest.sqlite_store import SqliteIngestStore
+from patient_hub.writer_lock import WriterLock
 from telemed_core.values import utc_now
 
 
@@ -24,8 +24,8 @@ class HubContext:
     sessions: async_sessionmaker[AsyncSession]
     bus: Bus
     clock: Callable[[], datetime] = field(default=utc_now)
-    #: SQLite has one writer: queueing writers on a FIFO asyncio lock is fair, where SQLite's
-    #: own busy-wait lets some bridges starve for seconds. PostgreSQL needs no lock.
+    #: SQLite has one writer: queueing writers on a FIFO lock (``writer_lock.py``) is fair,
+    #: where SQLite's own busy-wait lets some bridges starve for seconds. PostgreSQL needs none.
     write_lock: contextlib.AbstractAsyncContextManager[object] = field(
         default_factory=contextlib.nullcontext
     )
@@ -43,7 +43,7 @@ class HubContext:
             engine=engine,
             sessions=make_sessionmaker(engine),
             bus=bus,
-            write_lock=asyncio.Lock(),
+            write_lock=WriterLock(),
             ingest_store=store,
         )
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from alerts.adherence.models import DeviceHeartbeat, MeasurementSchedule
@@ -14,31 +15,38 @@ from patient_hub.ingest.repository import dialect_insert
 from patient_hub.patients.models import Patient
 
 
-async def heard(
-    session: AsyncSession,
-    patient_id: str,
-    device_id: str,
-    bridge_id: str,
-    at: datetime,
-    battery_pct: float | None,
-    continuous: bool,
-) -> None:
-    """Upsert the device's last-heard time (never moving it back), battery level, and whether
-    it streams (once seen streaming, it stays a streaming device)."""
+@dataclass(frozen=True, slots=True)
+class Heard:
+    """What a batch said about one device."""
+
+    patient_id: str
+    device_id: str
+    bridge_id: str
+    at: datetime
+    battery_pct: float | None
+    continuous: bool
+
+
+async def heard(session: AsyncSession, devices: Sequence[Heard]) -> None:
+    """Upsert the devices' last-heard time (never moving it back), battery level (kept when a
+    batch carries none), and whether they stream (once seen streaming, a device stays a
+    streaming device): one statement for all of them."""
+    if not devices:
+        return
     stmt = dialect_insert(session, DeviceHeartbeat).values(
-        patient_id=patient_id, device_id=device_id, bridge_id=bridge_id,
-        last_seen_at=at, battery_pct=battery_pct, continuous=continuous,
+        [
+            {"patient_id": d.patient_id, "device_id": d.device_id, "bridge_id": d.bridge_id,
+             "last_seen_at": d.at, "battery_pct": d.battery_pct, "continuous": d.continuous}
+            for d in devices
+        ]
     )  # fmt: skip
+    latest = func.max if session.get_bind().dialect.name == "sqlite" else func.greatest
     update = {
-        "last_seen_at": func.max(DeviceHeartbeat.last_seen_at, stmt.excluded.last_seen_at)
-        if session.get_bind().dialect.name == "sqlite"
-        else func.greatest(DeviceHeartbeat.last_seen_at, stmt.excluded.last_seen_at),
+        "last_seen_at": latest(DeviceHeartbeat.last_seen_at, stmt.excluded.last_seen_at),
         "bridge_id": stmt.excluded.bridge_id,
+        "battery_pct": func.coalesce(stmt.excluded.battery_pct, DeviceHeartbeat.battery_pct),
+        "continuous": or_(DeviceHeartbeat.continuous, stmt.excluded.continuous),
     }
-    if battery_pct is not None:
-        update["battery_pct"] = stmt.excluded.battery_pct
-    if continuous:
-        update["continuous"] = stmt.excluded.continuous
     await session.execute(
         stmt.on_conflict_do_update(index_elements=["patient_id", "device_id"], set_=update)
     )

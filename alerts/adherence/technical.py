@@ -113,13 +113,17 @@ async def record_heard(
     limits: TechnicalLimits = LIMITS,
 ) -> list[AlertEpisode]:
     """Write liveness and battery; raise or clear battery low and the device's offline alarm."""
-    changed: list[AlertEpisode] = []
+    rows = []
     for patient_id, device_id, h in devices:
         assert h.at is not None
-        await repo.heard(session, patient_id, device_id, h.bridge_id, h.at, h.battery, h.streaming)
-        changed += await _battery(session, patient_id, device_id, h.at, h.battery, limits)
-        changed += await _back_online(session, patient_id, device_id, h.at)
-    return changed
+        rows.append(repo.Heard(patient_id, device_id, h.bridge_id, h.at, h.battery, h.streaming))
+    await repo.heard(session, rows)
+    changed: list[AlertEpisode] = []
+    for row in rows:
+        changed += await _battery(
+            session, row.patient_id, row.device_id, row.at, row.battery_pct, limits
+        )
+    return changed + await _back_online(session, rows)
 
 
 async def take_readings(
@@ -175,19 +179,23 @@ async def _battery(
     return []
 
 
-async def _back_online(
-    session: AsyncSession, patient_id: str, device_id: str, at: datetime
-) -> list[AlertEpisode]:
+async def _back_online(session: AsyncSession, rows: list[repo.Heard]) -> list[AlertEpisode]:
+    """Clear the silence alarms of the devices heard (one query finds the open ones)."""
+    patients = {r.patient_id for r in rows}
     changed: list[AlertEpisode] = []
-    for rule in ("device_offline", "no_data"):
-        ep = await episodes_repo.get_open(session, patient_id, rule)
-        if ep is None or ep.condition == "cleared":
+    for ep in await episodes_repo.open_of(session, patients, ("device_offline", "no_data")):
+        if ep.condition == "cleared":
             continue
         offline = ep.explanation.get("values", {}).get("device_id")
-        if rule == "device_offline" and offline != device_id:
-            continue  # another device of the patient; the silent one is still silent
-        t = technical_trigger(patient_id, rule, "clear", at, "", f"{device_id} heard again", {})
-        changed += await episodes.apply(session, t, at)
+        for r in rows:
+            if r.patient_id != ep.patient_id or (
+                ep.rule == "device_offline" and offline != r.device_id
+            ):
+                continue  # another patient, or another device of the patient (still silent)
+            why = f"{r.device_id} heard again"
+            t = technical_trigger(r.patient_id, ep.rule, "clear", r.at, "", why, {})
+            changed += await episodes.apply(session, t, r.at)
+            break
     return changed
 
 

@@ -38,6 +38,7 @@ class Trigger:
     latching: bool = False
     hold_s: float = 0.0
     absorbed_by_arrest: bool = False
+    opens_episode: bool = True  # False: only adds to an open episode of its rule
     values: dict[str, Any] = field(default_factory=dict)
     detail: dict[str, Any] = field(default_factory=dict)
 
@@ -64,20 +65,27 @@ class ReadingConditions:
         self._state: dict[tuple[str, str], _Breach] = {}
 
     def take(
-        self, patient_id: str, rules: Iterable[ReadingRule], readings: list[dict[str, Any]]
+        self,
+        patient_id: str,
+        rules: Iterable[ReadingRule],
+        readings: list[dict[str, Any]],
+        bridge_id: str = "",
     ) -> list[Trigger]:
-        """Feed one patient's readings (wire dicts, any order); return the triggers."""
+        """Feed one patient's readings (wire dicts, any order); return the triggers.
+
+        ``bridge_id``: the sender of readings that do not name it (a bus batch names it once);
+        with the reading's ``seq`` it keys the evidence, so reprocessing pages nobody."""
         out: list[Trigger] = []
         usable = [r for r in readings if r.get("value") is not None]
         usable.sort(key=lambda r: r["measured_at"])
         for rule in rules:
             mine = [r for r in usable if r["kind"] in rule.kinds]
             if mine:
-                out += self._rule(patient_id, rule, mine)
+                out += self._rule(patient_id, rule, mine, bridge_id)
         return out
 
     def _rule(
-        self, patient_id: str, rule: ReadingRule, rows: list[dict[str, Any]]
+        self, patient_id: str, rule: ReadingRule, rows: list[dict[str, Any]], bridge_id: str
     ) -> list[Trigger]:
         st = self._state.setdefault((patient_id, rule.name), _Breach())
         out: list[Trigger] = []
@@ -95,12 +103,18 @@ class ReadingConditions:
                 rapid = rule.rapid_breach(value)
                 if not st.raised and (lasted >= rule.persistence_s or rapid):
                     st.raised = True
-                    out.append(self._trigger(patient_id, rule, "raise", at, st, rapid, r))
+                    out.append(
+                        self._trigger(patient_id, rule, "raise", at, st, rapid, r, bridge_id)
+                    )
             elif st.raised is not False and rule.cleared(value):
                 if st.raised:
-                    out.append(self._trigger(patient_id, rule, "clear", at, st, False, r))
+                    out.append(
+                        self._trigger(patient_id, rule, "clear", at, st, False, r, bridge_id)
+                    )
                 elif st.raised is None:  # unknown after a restart: say it is clear
-                    out.append(self._trigger(patient_id, rule, "clear", at, st, False, r))
+                    out.append(
+                        self._trigger(patient_id, rule, "clear", at, st, False, r, bridge_id)
+                    )
                 st.since, st.raised = None, False
             elif not st.raised:
                 st.since = None  # back inside the limit before persistence: no alert
@@ -115,6 +129,7 @@ class ReadingConditions:
         st: _Breach,
         rapid: bool,
         reading: dict[str, Any],
+        bridge_id: str,
     ) -> Trigger:
         since = st.since or at
         op = "<" if rule.below else ">"
@@ -136,7 +151,7 @@ class ReadingConditions:
             at=at,
             priority=Priority.HIGH if rapid else rule.priority,
             category=Category.CLINICAL,
-            evidence_key=f"reading|{reading.get('bridge_id')}|{reading.get('seq')}|{rule.name}",
+            evidence_key=reading_key(reading, bridge_id, rule.name),
             source_kind=str(reading["kind"]),
             values={"value": float(reading["value"]), "worst": st.worst, "unit": rule.unit},
             detail={
@@ -157,6 +172,11 @@ class ReadingConditions:
                 },
             },
         )
+
+
+def reading_key(reading: dict[str, Any], bridge_id: str, rule: str) -> str:
+    """The evidence key of a reading for a rule: ``reading|<bridge>|<seq>|<rule>``."""
+    return f"reading|{reading.get('bridge_id') or bridge_id}|{reading.get('seq')}|{rule}"
 
 
 def finding_trigger(finding: dict[str, Any]) -> Trigger | None:
@@ -180,6 +200,7 @@ def finding_trigger(finding: dict[str, Any]) -> Trigger | None:
         latching=rule.latching,
         hold_s=rule.hold_s,
         absorbed_by_arrest=rule.absorbed_by_arrest,
+        opens_episode=rule.opens,
         values=dict(finding.get("values") or {}),
         detail={
             "why": finding.get("explanation", ""),

@@ -1,5 +1,10 @@
-"""The alert worker: consumes readings and findings (bus group ``alerts``), turns them into
-episodes, fires due timers, and publishes every visible change on the ``alerts`` topic.
+"""The alert worker: turns findings and readings into episodes, fires due timers, and
+publishes every visible change on the ``alerts`` topic.
+
+Findings (bus group ``alerts``, shared by the workers) need no memory: each is applied on its
+own. Readings do (the reading rules' persistence and hysteresis), so they are consumed from the
+patient partitions this worker holds a lease on (``partitions.py``): one patient's readings
+never split between workers, and a takeover rebuilds their state from stored readings.
 
 At-least-once: a batch is acked after its episodes are committed; reprocessing it is harmless
 because evidence is recorded by key. Alert events are published after commit.
@@ -8,6 +13,7 @@ because evidence is recorded by key. Alert events are published after commit.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import Callable
@@ -20,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from alerts.adherence import service as adherence
 from alerts.adherence import technical
 from alerts.engine.conditions import ReadingConditions, Trigger, arrest_first, finding_trigger
+from alerts.engine.partitions import DEFAULT_TIMING, GROUP, RECLAIM_IDLE_S, ReadingPartitions
 from alerts.episodes import service as episodes
 from alerts.episodes.models import AlertEpisode
 from alerts.episodes.views import TOPIC_ALERTS, alert_json
@@ -27,13 +34,18 @@ from alerts.escalation import service as escalation
 from alerts.notify import service as notify
 from alerts.notify.port import Notifier
 from alerts.policy import service as policy
-from patient_hub.bus.base import TOPIC_FINDINGS, TOPIC_READINGS, Delivery
+from patient_hub.bus.base import TOPIC_FINDINGS, Delivery
+from patient_hub.bus.leases import Leases, MemoryLeases
+from patient_hub.bus.partitions import PARTITIONS, split_work_topic
 from patient_hub.db import unit_of_work
+from patient_hub.processing.worker import LeaseTiming
 from patient_hub.runtime import HubContext
+from patient_hub.writer_lock import urgent_writer
 
 log = logging.getLogger(__name__)
-GROUP = "alerts"
-RECLAIM_IDLE_S = 30.0
+__all__ = ["GROUP", "AlertEngine", "AlertWorker", "Plan"]
+#: Messages handled per commit.
+BATCH = 50
 
 
 @dataclass
@@ -55,16 +67,20 @@ class AlertEngine:
     """Evaluates a bus payload and applies it inside the caller's transaction."""
 
     def __init__(self) -> None:
-        self.conditions = ReadingConditions()
         self.policies = policy.PolicyCache()
         self.limits = technical.LIMITS
         self.heard = technical.HeardCache()
 
     async def plan_readings(
-        self, sessions: async_sessionmaker[AsyncSession], payload: dict[str, Any], now: datetime
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        payload: dict[str, Any],
+        now: datetime,
+        conditions: ReadingConditions,
     ) -> Plan:
-        """What a readings batch changes, decided without the write lock: the triggers, and the
-        devices whose liveness or battery is due to be written. Usually nothing."""
+        """What a readings batch changes, decided without the write lock: the triggers (from
+        ``conditions``, the state of the batch's partition), and the devices whose liveness or
+        battery is due to be written. Usually nothing."""
         by_patient: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for r in payload.get("readings", []):
             if "derived" not in r.get("flags", []):
@@ -73,11 +89,11 @@ class AlertEngine:
         missing = [p for p in by_patient if not self.policies.cached(p)]
         if missing:  # a read-only look-up of new patients' policies (WAL: no writer blocked)
             async with sessions() as session:
-                for patient_id in missing:
-                    await self.policies.reading_rules(session, patient_id, now)
+                self.policies.put(await policy.reading_rules_of(session, missing, now))
+        bridge = payload.get("bridge_id", "")
         for patient_id, rows in by_patient.items():
             rules = self.policies.peek(patient_id)
-            plan.triggers += self.conditions.take(patient_id, rules, rows)
+            plan.triggers += conditions.take(patient_id, rules, rows, bridge)
         plan.heard = technical.heard_devices(payload, self.heard)
         return plan
 
@@ -120,6 +136,9 @@ class AlertWorker:
         notifiers: dict[str, Notifier] | None = None,
         sweep_s: float = 60.0,
         limits: technical.TechnicalLimits = technical.LIMITS,
+        leases: Leases | None = None,
+        partitions: int = PARTITIONS,
+        timing: LeaseTiming = DEFAULT_TIMING,
     ) -> None:
         self.hub = hub
         self.consumer = consumer
@@ -130,6 +149,11 @@ class AlertWorker:
         self.notifiers = notifiers or {}
         self.sweep_s = sweep_s
         self.engine.limits = limits
+        self.readings = ReadingPartitions(
+            hub, consumer, leases or MemoryLeases(), partitions=partitions, timing=timing
+        )
+        self.processed = 0
+        self._heard: list[tuple[str, str, Any]] = []
         self._last_sweep: float | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -137,40 +161,100 @@ class AlertWorker:
         if self.consume:
             tasks.append(asyncio.create_task(self._bus(stop), name="alert-consumer"))
         await asyncio.gather(*tasks)
+        with contextlib.suppress(Exception):  # a clean stop writes what it heard last
+            await self.flush_heard()
+
+    async def rebalance(self) -> None:
+        """Hold this worker's share of the readings partitions (taking over the gained ones'
+        state and backlog) and retry its own messages whose handling failed."""
+        work = await self.readings.rebalance(self.engine.policies, self.clock())
+        work.append(
+            (
+                TOPIC_FINDINGS,
+                await self.hub.bus.reclaim(
+                    TOPIC_FINDINGS, GROUP, self.consumer, min_idle_s=RECLAIM_IDLE_S
+                ),
+            )
+        )
+        for name, batch in work:
+            for i in range(0, len(batch), BATCH):
+                await self.readings.renew_if_due()  # a long backlog must not lapse the leases
+                await self.handle(name, batch[i : i + BATCH])
 
     async def _bus(self, stop: asyncio.Event) -> None:
-        bus = self.hub.bus
-        while not stop.is_set():
-            try:
-                for topic in (TOPIC_FINDINGS, TOPIC_READINGS):
-                    batch = await bus.reclaim(
-                        topic, GROUP, self.consumer, min_idle_s=RECLAIM_IDLE_S
-                    )
-                    batch += await bus.consume(topic, GROUP, self.consumer, count=50, block_s=0.05)
-                    if batch:
-                        await self.handle(topic, batch)
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # the batch stays pending and is retried
-                log.exception("alert worker: batch failed, will be retried")
-                await asyncio.sleep(1)
+        loop = asyncio.get_running_loop()
+        next_balance = 0.0
+        try:
+            while not stop.is_set():
+                try:
+                    if loop.time() >= next_balance:
+                        await self.rebalance()
+                        next_balance = loop.time() + self.readings.timing.renew_s
+                    await self._step()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # the batch stays pending and is retried
+                    log.exception("alert worker: batch failed, will be retried")
+                    await _wait(stop, 1.0)
+        finally:
+            if stop.is_set():
+                await self.readings.leave()
+
+    async def _step(self) -> None:
+        """Wait briefly for findings or readings of the held partitions; handle them."""
+        topics = [TOPIC_FINDINGS, *self.readings.topics()]
+        got = await self.hub.bus.consume_many(
+            topics, GROUP, self.consumer, count=BATCH, block_s=0.1
+        )
+        by_topic: dict[str, list[Delivery]] = defaultdict(list)
+        for topic, delivery in got:
+            by_topic[topic].append(delivery)
+        if by_topic:
+            await self.handle_many(list(by_topic.items()))
 
     async def handle(self, topic: str, batch: list[Delivery]) -> None:
-        """Evaluate a batch; write (under SQLite's writer lock) only when it changes something:
-        most readings batches change nothing, and the hot path stays off the writer."""
+        """Evaluate a batch of ``findings`` or of one readings partition (``handle_many``)."""
+        await self.handle_many([(topic, batch)])
+
+    async def handle_many(self, batches: list[tuple[str, list[Delivery]]]) -> None:
+        """Evaluate batches of ``findings`` and of readings partitions, and apply them in one
+        transaction; write (under SQLite's writer lock) only when they change something: most
+        readings batches change nothing, and the hot path stays off the writer. A partition
+        handed over meanwhile is left to its new holder (not acked)."""
         now = self.clock()
-        plan = Plan()
-        for d in batch:
-            if topic == TOPIC_FINDINGS:
-                plan.add(self.engine.plan_findings(d.payload))
-            else:
-                plan.add(await self.engine.plan_readings(self.hub.sessions, d.payload, now))
+        plan, done = Plan(), []
+        for topic, batch in batches:
+            if batch and await self._plan(topic, batch, now, plan):
+                done.append((topic, batch))
+        # Liveness and battery wait for the timer loop's next flush (``flush_heard``): the
+        # readings path takes the writer only for what pages.
+        self._heard += plan.heard
+        plan.heard = []
         changed: list[AlertEpisode] = []
-        if plan:
-            async with self.hub.write_lock, unit_of_work(self.hub.sessions) as session:
-                changed = await self.engine.apply(session, plan, now)
+        if plan:  # it pages someone: ahead of queued ingest batches (``writer_lock.py``)
+            async with urgent_writer(self.hub.write_lock), unit_of_work(self.hub.sessions) as s:
+                changed = await self.engine.apply(s, plan, now)
         await self.publish(changed)
-        await self.hub.bus.ack(topic, GROUP, [d.id for d in batch])
+        for topic, batch in done:
+            await self.hub.bus.ack(topic, GROUP, [d.id for d in batch])
+            self.processed += len(batch)
+
+    async def _plan(self, topic: str, batch: list[Delivery], now: datetime, plan: Plan) -> bool:
+        """Add what ``batch`` changes to ``plan``; False for a partition no longer held."""
+        if topic == TOPIC_FINDINGS:
+            for d in batch:
+                plan.add(self.engine.plan_findings(d.payload))
+            return True
+        held = self.readings.held.get(split_work_topic(topic)[1])
+        if held is None:
+            return False
+        loop_s = asyncio.get_running_loop().time()
+        for d in batch:
+            plan.add(
+                await self.engine.plan_readings(self.hub.sessions, d.payload, now, held.conditions)
+            )
+            plan.triggers += held.late_triggers(d.payload, loop_s)
+        return True
 
     async def publish(self, changed: list[AlertEpisode]) -> None:
         items = visible_changes(changed)
@@ -197,8 +281,32 @@ class AlertWorker:
         await self.publish(changed)
         return len(changed)
 
+    async def flush_heard(self) -> int:
+        """Write the liveness and battery levels heard since the last flush (one transaction);
+        raise or clear battery-low and the silence alarms they decide. Return how many devices.
+
+        Deferred from the readings path (a second at most, the timer loop's period): a crash
+        loses at most that second of liveness, which the next readings restore (the offline
+        limits are minutes)."""
+        heard, self._heard = self._heard, []
+        if not heard:
+            return 0
+        now = self.clock()
+        try:
+            async with self.hub.write_lock, unit_of_work(self.hub.sessions) as session:
+                changed = await self.engine.apply(session, Plan(heard=heard), now)
+        except BaseException:
+            self._heard = heard + self._heard  # not written: kept for the next flush
+            raise
+        await self.publish(changed)
+        return len(heard)
+
     async def _maintain(self) -> None:
         loop = asyncio.get_running_loop()
+        if self.consume:
+            async with self.hub.sessions() as session:  # read only: no writer lock
+                await self.engine.policies.refresh_if_due(session, self.clock())
+        await self.flush_heard()
         await self.fire_timers()
         if self.consume and (
             self._last_sweep is None or loop.time() - self._last_sweep >= self.sweep_s
@@ -214,8 +322,10 @@ class AlertWorker:
                 raise
             except Exception:
                 log.exception("alert timers: run failed, will be retried")
-            try:
-                async with asyncio.timeout(self.timer_poll_s):
-                    await stop.wait()
-            except TimeoutError:
-                pass
+            await _wait(stop, self.timer_poll_s)
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            await stop.wait()

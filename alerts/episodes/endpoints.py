@@ -9,6 +9,7 @@ after the request's transaction commits, so every screen on every API process se
 # No ``from __future__ import annotations`` here: FastAPI resolves the routes' annotations at
 # run time, and the dependency aliases are local to build_router.
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -125,55 +126,54 @@ def build_router(
         ]
         return AlertDetailOut.model_validate({**alert_json(ep), "history": history})
 
+    @dataclass
+    class Acting:
+        """Who acts on an alert, in which transaction, at what time; ``done`` publishes the
+        changed alert after the commit and answers it."""
+
+        request: Request
+        tasks: BackgroundTasks
+        session: AsyncSession
+        who: Principal
+
+        @property
+        def now(self) -> datetime:
+            return hub_of(self.request).clock()
+
+        def done(self, ep: AlertEpisode, changed: bool = True) -> AlertOut:
+            if changed:
+                after_commit(self.request, self.tasks, ep)
+            return _out(ep)
+
+    async def acting(
+        request: Request, tasks: BackgroundTasks, session: SessionT, who: Who
+    ) -> Acting:
+        return Acting(request, tasks, session, who)
+
+    Act = Annotated[Acting, Depends(acting)]
+
     @router.post("/{alert_id}/accept", response_model=AlertOut)
-    async def accept(
-        alert_id: int, request: Request, tasks: BackgroundTasks, session: SessionT, who: Who
-    ) -> AlertOut:
-        ep, changed = await actions.accept(session, who, alert_id, hub_of(request).clock())
-        if changed:
-            after_commit(request, tasks, ep)
-        return _out(ep)
+    async def accept(alert_id: int, act: Act) -> AlertOut:
+        """Take responsibility for the alert (accepting twice is a no-op)."""
+        return act.done(*await actions.accept(act.session, act.who, alert_id, act.now))
 
     @router.post("/{alert_id}/reject", response_model=AlertOut)
-    async def reject(
-        alert_id: int,
-        body: RejectIn,
-        request: Request,
-        tasks: BackgroundTasks,
-        session: SessionT,
-        who: Who,
-    ) -> AlertOut:
-        now = hub_of(request).clock()
-        ep = await actions.reject(session, who, alert_id, now, body.reason)
-        after_commit(request, tasks, ep)
-        return _out(ep)
+    async def reject(alert_id: int, body: RejectIn, act: Act) -> AlertOut:
+        """Decline it: the alert passes to the next tier at once."""
+        return act.done(await actions.reject(act.session, act.who, alert_id, act.now, body.reason))
 
     @router.post("/{alert_id}/pause", response_model=AlertOut)
-    async def pause(
-        alert_id: int,
-        body: PauseIn,
-        request: Request,
-        tasks: BackgroundTasks,
-        session: SessionT,
-        who: Who,
-    ) -> AlertOut:
-        now = hub_of(request).clock()
-        ep = await actions.pause(session, who, alert_id, now, body.reason, body.duration_s)
-        after_commit(request, tasks, ep)
-        return _out(ep)
+    async def pause(alert_id: int, body: PauseIn, act: Act) -> AlertOut:
+        """Pause its escalation, with a reason, for at most the chain's maximum."""
+        ep = await actions.pause(
+            act.session, act.who, alert_id, act.now, body.reason, body.duration_s
+        )
+        return act.done(ep)
 
     @router.post("/{alert_id}/resolve", response_model=AlertOut)
-    async def resolve(
-        alert_id: int,
-        body: ResolveIn,
-        request: Request,
-        tasks: BackgroundTasks,
-        session: SessionT,
-        who: Who,
-    ) -> AlertOut:
-        now = hub_of(request).clock()
-        ep = await actions.resolve(session, who, alert_id, now, body.outcome, body.note)
-        after_commit(request, tasks, ep)
-        return _out(ep)
+    async def resolve(alert_id: int, body: ResolveIn, act: Act) -> AlertOut:
+        """Close it with what was done about it."""
+        ep = await actions.resolve(act.session, act.who, alert_id, act.now, body.outcome, body.note)
+        return act.done(ep)
 
     return router

@@ -27,6 +27,19 @@ async def get(session: AsyncSession, alert_id: int, *, lock: bool = False) -> Al
     return (await session.scalars(stmt)).first()
 
 
+async def open_of(
+    session: AsyncSession, patient_ids: set[str], rules: Sequence[str]
+) -> Sequence[AlertEpisode]:
+    """The open episodes of these rules among these patients (one query, no lock: a caller
+    that changes one takes it again with ``get_open``)."""
+    keys = [open_key(p, r) for p in sorted(patient_ids) for r in rules]
+    if not keys:
+        return []
+    return (
+        await session.scalars(select(AlertEpisode).where(AlertEpisode.open_key.in_(keys)))
+    ).all()
+
+
 async def get_open(session: AsyncSession, patient_id: str, rule: str) -> AlertEpisode | None:
     stmt = (
         select(AlertEpisode)

@@ -55,6 +55,8 @@ async def apply(session: AsyncSession, trigger: Trigger, now: datetime) -> list[
     ep = await repo.get_open(session, trigger.patient_id, trigger.rule)
     if ep is not None:
         return [ep] if _add_evidence(ep, trigger, now) else []
+    if not trigger.opens_episode:  # another path owns the opening (e.g. desaturation)
+        return []
     last = await repo.latest_closed(session, trigger.patient_id, trigger.rule)
     if last is not None and trigger.evidence_key in last.evidence:
         return []  # an update of evidence of a closed episode (a finding's end) reopens nothing

@@ -31,6 +31,31 @@ async def live_overrides(
     return (await session.scalars(stmt)).all()
 
 
+async def programmes_of(session: AsyncSession, patient_ids: Sequence[str]) -> dict[str, str]:
+    """Patient → programme, for many patients in one query."""
+    if not patient_ids:
+        return {}
+    stmt = select(Patient.id, Patient.programme).where(Patient.id.in_(patient_ids))
+    return {pid: prog for pid, prog in (await session.execute(stmt)).all() if prog}
+
+
+async def live_overrides_of(
+    session: AsyncSession, patient_ids: Sequence[str], now: datetime
+) -> Sequence[ThresholdOverride]:
+    """Unexpired overrides of many patients, oldest first."""
+    if not patient_ids:
+        return []
+    stmt = (
+        select(ThresholdOverride)
+        .where(
+            ThresholdOverride.patient_id.in_(patient_ids),
+            or_(ThresholdOverride.expires_at.is_(None), ThresholdOverride.expires_at > now),
+        )
+        .order_by(ThresholdOverride.set_at, ThresholdOverride.id)
+    )
+    return (await session.scalars(stmt)).all()
+
+
 async def history(session: AsyncSession, patient_id: str) -> Sequence[ThresholdOverride]:
     stmt = (
         select(ThresholdOverride)

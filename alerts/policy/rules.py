@@ -123,6 +123,8 @@ class FindingRule:
 
     ``hold_s``: the episode waits this long before it pages (an alarm condition delay), so that a
     finding the cardiac-arrest hierarchy absorbs moments later never pages on its own.
+    ``opens``: False when a reading rule of the same name owns the episode (it carries the
+    patient's threshold with its provenance): the finding then only adds to an open episode.
     """
 
     name: str
@@ -132,6 +134,7 @@ class FindingRule:
     latching: bool = False
     hold_s: float = 0.0
     absorbed_by_arrest: bool = False
+    opens: bool = True
 
 
 CARDIAC_ARREST = "cardiac_arrest"
@@ -169,8 +172,10 @@ FINDING_RULES: dict[str, FindingRule] = {
         "tachycardia", "Tachycardia", Priority.MEDIUM, hold_s=_HOLD_S, absorbed_by_arrest=True
     ),
     "atrial_fibrillation": FindingRule("atrial_fibrillation", "Atrial fibrillation", Priority.MEDIUM),
-    "spo2_desaturation": FindingRule("desaturation", "SpO2 desaturation", Priority.MEDIUM),
-    "spo2_sustained_low": FindingRule("desaturation", "SpO2 desaturation", Priority.MEDIUM),
+    # The reading rule "desaturation" (the patient's limit, persistence and provenance) opens
+    # the episode; the library's sustained-low finding is contributing evidence of it.
+    "spo2_desaturation": FindingRule("desaturation", "SpO2 desaturation", Priority.MEDIUM, opens=False),
+    "spo2_sustained_low": FindingRule("desaturation", "SpO2 desaturation", Priority.MEDIUM, opens=False),
     "hypertensive_crisis": FindingRule(
         "hypertensive_crisis", "Hypertensive crisis (confirmed)", Priority.MEDIUM
     ),

@@ -8,6 +8,8 @@ change made by another process takes effect within ``CACHE_S``.
 from __future__ import annotations
 
 import time
+from collections import defaultdict
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,6 +20,7 @@ from alerts.policy.rules import Provenance, ReadingRule, programme
 from telemed_core.errors import BusinessRuleViolation
 
 CACHE_S = 30.0
+REFRESH_CHUNK = 1000
 PARAMETERS = ("trigger", "clear", "persistence_s", "rapid")
 
 
@@ -43,30 +46,57 @@ async def reading_rules(
     return apply_overrides(defaults, list(await repo.live_overrides(session, patient_id, now)))
 
 
+async def reading_rules_of(
+    session: AsyncSession, patient_ids: Sequence[str], now: datetime
+) -> dict[str, tuple[ReadingRule, ...]]:
+    """``reading_rules`` of many patients in two queries (a worker taking over partitions)."""
+    programmes = await repo.programmes_of(session, patient_ids)
+    overrides: dict[str, list[ThresholdOverride]] = defaultdict(list)
+    for o in await repo.live_overrides_of(session, patient_ids, now):
+        overrides[o.patient_id].append(o)
+    return {
+        pid: apply_overrides(
+            programme(programmes.get(pid, "heart_failure")).reading_rules, overrides[pid]
+        )
+        for pid in patient_ids
+    }
+
+
 class PolicyCache:
-    """Per-patient rules, re-read from the database at most every ``CACHE_S`` seconds."""
+    """Per-patient rules for the readings path: a patient's are loaded when first seen, and all
+    are re-read in bulk every ``ttl_s`` by ``refresh_if_due`` (the worker's timer loop), so a
+    clinician's change or an expiry takes effect within ``ttl_s`` and the readings path never
+    waits for a re-read."""
 
     def __init__(self, ttl_s: float = CACHE_S) -> None:
         self.ttl_s = ttl_s
-        self._rules: dict[str, tuple[float, tuple[ReadingRule, ...]]] = {}
+        self._rules: dict[str, tuple[ReadingRule, ...]] = {}
+        self._refreshed = time.monotonic()
 
     def cached(self, patient_id: str) -> bool:
-        hit = self._rules.get(patient_id)
-        return hit is not None and time.monotonic() - hit[0] < self.ttl_s
+        return patient_id in self._rules
 
     def peek(self, patient_id: str) -> tuple[ReadingRule, ...]:
         """The cached rules (the caller made sure they are there)."""
-        return self._rules[patient_id][1]
+        return self._rules[patient_id]
 
-    async def reading_rules(
-        self, session: AsyncSession, patient_id: str, now: datetime
-    ) -> tuple[ReadingRule, ...]:
-        hit = self._rules.get(patient_id)
-        if hit is not None and time.monotonic() - hit[0] < self.ttl_s:
-            return hit[1]
-        rules = await reading_rules(session, patient_id, now)
-        self._rules[patient_id] = (time.monotonic(), rules)
-        return rules
+    def put(self, rules: dict[str, tuple[ReadingRule, ...]]) -> None:
+        """Cache rules loaded in bulk (``reading_rules_of``)."""
+        self._rules.update(rules)
+
+    async def refresh_if_due(self, session: AsyncSession, now: datetime) -> bool:
+        """Re-read every cached patient's rules if ``ttl_s`` has passed; True if it did."""
+        if time.monotonic() - self._refreshed < self.ttl_s:
+            return False
+        await self.refresh(session, now)
+        return True
+
+    async def refresh(self, session: AsyncSession, now: datetime) -> None:
+        """Re-read every cached patient's rules (in chunks: bounded IN lists)."""
+        self._refreshed = time.monotonic()
+        patients = sorted(self._rules)
+        for i in range(0, len(patients), REFRESH_CHUNK):
+            self.put(await reading_rules_of(session, patients[i : i + REFRESH_CHUNK], now))
 
 
 async def set_override(

@@ -116,6 +116,8 @@ def _episodes(triggers: list[Trigger]) -> Counter[str]:
                 continue
         prev = open_.get(key)
         if prev is None or t.at - prev > timedelta(seconds=REOPEN_S):
+            if not t.opens_episode:
+                continue  # evidence of an episode only the reading rule opens
             counts[t.rule] += 1
         open_[key] = t.at
     return counts

@@ -127,3 +127,16 @@ async def next_alert(monitor: Any, timeout_s: float = 10.0, **match: Any) -> dic
             for alert in frame["alerts"]:
                 if all(alert.get(k) == v for k, v in match.items()):
                     return dict(alert)
+
+
+async def feed(worker: Any, payload: dict[str, Any], n: int = 1) -> None:
+    """Hand a readings batch to an alert worker as the bus would: split on the patient
+    partitions (the worker first takes its partitions if it has none yet)."""
+    from patient_hub.bus.base import TOPIC_READINGS
+    from patient_hub.bus.partitions import by_partition, work_topic
+
+    if not worker.readings.balanced:
+        await worker.rebalance()
+    for partition, rows in by_partition(payload.get("readings", [])).items():
+        part = {**payload, "readings": rows}
+        await worker.handle(work_topic(TOPIC_READINGS, partition), [delivery(part, n)])

@@ -5,12 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 from alerts.engine.consumer import AlertWorker
-from patient_hub.bus.base import TOPIC_READINGS
 from patient_hub.db import unit_of_work
 from patient_hub.ingest.models import Bridge
 from patient_hub.patients import service as patients
 from tests.alerts.conftest import AlertRig
-from tests.alerts.helpers import T0, delivery, episodes, reading
+from tests.alerts.helpers import T0, episodes, feed, reading
 
 
 def rules(eps: list[object]) -> list[tuple[str, str, str]]:
@@ -18,7 +17,8 @@ def rules(eps: list[object]) -> list[tuple[str, str, str]]:
 
 
 async def hear(w: AlertWorker, *rows: dict[str, object]) -> None:
-    await w.handle(TOPIC_READINGS, [delivery({"bridge_id": "b", "readings": list(rows)})])
+    await feed(w, {"bridge_id": "b", "readings": list(rows)})
+    await w.flush_heard()  # the timer loop's next turn
 
 
 async def test_battery_low_raises_a_technical_alarm_for_operators_and_clears_when_charged(
@@ -72,3 +72,24 @@ async def test_a_silent_kiosk_is_one_alarm_and_inhibits_its_patients_no_data(rig
     rig.clock.now = T0 + timedelta(hours=49)
     await w.sweep()
     assert rules(await episodes(rig.hub)) == [("telemedpoint:tmp-a", "kiosk_offline", "active")]
+
+
+async def test_liveness_is_written_by_the_next_flush_not_on_the_readings_path(
+    rig: AlertRig,
+) -> None:
+    from sqlalchemy import select
+
+    from alerts.adherence.models import DeviceHeartbeat
+
+    async def heartbeats() -> list[tuple[str, str, float | None]]:
+        async with rig.hub.sessions() as s:
+            rows = await s.scalars(select(DeviceHeartbeat))
+            return [(r.patient_id, r.device_id, r.battery_pct) for r in rows]
+
+    w = rig.worker()
+    await feed(w, {"bridge_id": "b", "readings": [reading("battery_level", 55, T0)]})
+    assert await heartbeats() == []
+    assert await w.flush_heard() == 1
+    await feed(w, {"bridge_id": "b", "readings": [reading("spo2", 97, T0 + timedelta(minutes=1))]})
+    await w.flush_heard()
+    assert await heartbeats() == [("p1", "ox-1", 55.0)]  # a batch without a level keeps it

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from patient_hub.bus.base import TOPIC_FINDINGS, TOPIC_READINGS
+from patient_hub.bus.base import TOPIC_FINDINGS
 from tests.alerts.conftest import AlertRig
-from tests.alerts.helpers import T0, delivery, episodes, events, finding, spo2_series
+from tests.alerts.helpers import T0, delivery, episodes, events, feed, finding, spo2_series
 
 
 async def test_sixty_seconds_of_low_spo2_open_one_medium_episode(rig: AlertRig) -> None:
     worker = rig.worker()
-    await worker.handle(TOPIC_READINGS, [delivery({"readings": spo2_series([88] * 90)})])
+    await feed(worker, {"readings": spo2_series([88] * 90)})
     [ep] = await episodes(rig.hub)
     assert (ep.rule, ep.priority, ep.state, ep.category) == (
         "desaturation",
@@ -25,8 +25,8 @@ async def test_sixty_seconds_of_low_spo2_open_one_medium_episode(rig: AlertRig) 
 
 async def test_reprocessing_the_same_batch_pages_nobody_again(rig: AlertRig) -> None:
     payload = {"readings": spo2_series([88] * 90)}
-    await rig.worker("w1").handle(TOPIC_READINGS, [delivery(payload)])
-    await rig.worker("w2").handle(TOPIC_READINGS, [delivery(payload)])  # e.g. after a crash
+    await feed(rig.worker("w1"), payload)
+    await feed(rig.worker("w2"), payload)  # e.g. after a crash
     [ep] = await episodes(rig.hub)
     assert await events(rig.hub, ep.id) == ["raised"]
 
@@ -58,19 +58,32 @@ async def test_a_medium_episode_resolves_itself_when_spo2_recovers_above_the_cle
     rig: AlertRig,
 ) -> None:
     worker = rig.worker()
-    await worker.handle(
-        TOPIC_READINGS, [delivery({"readings": spo2_series([88] * 61 + [91] * 30)})]
-    )
+    await feed(worker, {"readings": spo2_series([88] * 61 + [91] * 30)})
     [ep] = await episodes(rig.hub)
     assert ep.state == "active"  # inside the hysteresis band: still open
     later = spo2_series([94] * 3, start=T0 + timedelta(seconds=91))
-    await worker.handle(TOPIC_READINGS, [delivery({"readings": later})])
+    await feed(worker, {"readings": later})
     [ep] = await episodes(rig.hub)
     assert (ep.state, ep.outcome, ep.condition) == ("resolved", "condition_cleared", "cleared")
 
 
 async def test_a_high_episode_latches_after_the_condition_clears(rig: AlertRig) -> None:
     worker = rig.worker()
-    await worker.handle(TOPIC_READINGS, [delivery({"readings": spo2_series([83, 83, 95, 95])})])
+    await feed(worker, {"readings": spo2_series([83, 83, 95, 95])})
     [ep] = await episodes(rig.hub)
     assert (ep.priority, ep.state, ep.condition) == ("high", "active", "cleared")
+
+
+async def test_a_sustained_low_finding_only_adds_to_the_reading_rules_desaturation(
+    rig: AlertRig,
+) -> None:
+    worker = rig.worker()
+    low = {"findings": [finding("spo2_sustained_low", T0, severity="medium")]}
+    await worker.handle(TOPIC_FINDINGS, [delivery(low)])
+    assert await episodes(rig.hub) == []  # the reading rule owns the opening
+    await feed(worker, {"readings": spo2_series([88] * 70)})
+    later = {"findings": [finding("spo2_sustained_low", T0 + timedelta(seconds=1))]}
+    await worker.handle(TOPIC_FINDINGS, [delivery(later)])
+    [ep] = await episodes(rig.hub)
+    assert ep.explanation["threshold"]["provenance"]["source"] == "programme default"
+    assert [c["kind"] for c in ep.explanation["contributing"]] == ["spo2", "spo2_sustained_low"]

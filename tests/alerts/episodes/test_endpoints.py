@@ -42,13 +42,10 @@ async def test_a_desaturation_reaches_the_nurse_screen_with_its_explanation(
     )
     assert desat["target_roles"] == ["nurse"]
     explanation = desat["explanation"]
-    # Two paths open this episode, whichever comes first: the alert worker's reading rule
-    # (threshold with provenance) or the signal worker's sustained-low finding (its window).
-    if "threshold" in explanation:
-        assert explanation["threshold"]["trigger"] == 90.0
-        assert "for 60 s" in explanation["why"]
-    else:
-        assert "90" in explanation["why"] and "60 s" in explanation["why"], explanation
+    # One path opens it: the reading rule, with the threshold and where it came from.
+    assert explanation["threshold"]["trigger"] == 90.0
+    assert explanation["threshold"]["provenance"]["source"] == "programme default"
+    assert "for 60 s" in explanation["why"]
 
 
 async def test_the_alert_list_filters_and_the_detail_has_the_history(

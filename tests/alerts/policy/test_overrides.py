@@ -8,13 +8,12 @@ from typing import Any
 import pytest
 
 from alerts.policy.service import set_override
-from patient_hub.bus.base import TOPIC_READINGS
 from patient_hub.db import unit_of_work
 from patient_hub.patients import service as patients
 from telemed_core.errors import BusinessRuleViolation
 from tests.alerts.conftest import AlertRig
 from tests.alerts.episodes.test_endpoints import client
-from tests.alerts.helpers import T0, delivery, episodes, spo2_series
+from tests.alerts.helpers import T0, episodes, feed, spo2_series
 
 
 async def override(rig: AlertRig, **kw: Any) -> None:
@@ -30,13 +29,13 @@ async def override(rig: AlertRig, **kw: Any) -> None:
 
 async def test_a_lower_trigger_for_a_copd_patient_keeps_89_percent_quiet(rig: AlertRig) -> None:
     await override(rig)
-    await rig.worker().handle(TOPIC_READINGS, [delivery({"readings": spo2_series([89] * 90)})])
+    await feed(rig.worker(), {"readings": spo2_series([89] * 90)})
     assert await episodes(rig.hub) == []
 
 
 async def test_the_alert_cites_the_clinicians_threshold_and_reason(rig: AlertRig) -> None:
     await override(rig)
-    await rig.worker().handle(TOPIC_READINGS, [delivery({"readings": spo2_series([87] * 90)})])
+    await feed(rig.worker(), {"readings": spo2_series([87] * 90)})
     [ep] = await episodes(rig.hub)
     prov = ep.explanation["threshold"]["provenance"]
     assert (ep.explanation["threshold"]["trigger"], prov["set_by"], prov["reason"]) == (
@@ -49,7 +48,7 @@ async def test_the_alert_cites_the_clinicians_threshold_and_reason(rig: AlertRig
 async def test_an_expired_override_no_longer_applies(rig: AlertRig) -> None:
     await override(rig, expires_at=T0 + timedelta(hours=1))
     rig.clock.advance(7200)
-    await rig.worker().handle(TOPIC_READINGS, [delivery({"readings": spo2_series([89] * 90)})])
+    await feed(rig.worker(), {"readings": spo2_series([89] * 90)})
     assert [e.rule for e in await episodes(rig.hub)] == ["desaturation"]
 
 
@@ -78,3 +77,18 @@ async def test_a_nurse_sets_a_threshold_through_the_api_and_sees_its_provenance(
     assert created.status_code == 201 and refused.status_code == 422 and patient.status_code == 403
     assert (desat["trigger"], desat["provenance"]["set_by"]) == (88, "nurse-a")
     assert [h["value"] for h in policy["history"]] == [88]
+
+
+async def test_a_running_worker_applies_a_new_override_at_its_next_policy_refresh(
+    rig: AlertRig,
+) -> None:
+    worker = rig.worker()
+    async with unit_of_work(rig.hub.sessions) as s:
+        await patients.upsert_patient(s, "p1", "P1", T0)
+    await feed(worker, {"readings": spo2_series([97] * 5)})  # p1's default rules cached
+    await override(rig)
+    worker.engine.policies.ttl_s = 0.0  # the refresh is due
+    await worker._maintain()  # the timer loop's turn
+    later = spo2_series([89] * 90, start=T0 + timedelta(minutes=1))
+    await feed(worker, {"readings": [{**r, "seq": 100 + r["seq"]} for r in later]})
+    assert await episodes(rig.hub) == []  # 89 % is above the clinician's 88 %

@@ -23,6 +23,13 @@ def test_without_persistence_and_hysteresis_a_flapping_signal_alerts_on_every_di
     assert replay(readings, [], {}, raw).alerts == 60
 
 
+def test_a_sustained_low_finding_alone_raises_no_desaturation() -> None:
+    low = finding("spo2_sustained_low", T0, severity="medium")
+    assert replay([], [low], {}, CURRENT).by_rule == {}
+    readings = spo2_series([88] * 70)
+    assert replay(readings, [low], {}, CURRENT).by_rule == {"desaturation": 1}
+
+
 def test_rhythm_findings_around_an_arrest_count_as_one_alert() -> None:
     findings = [finding("ventricular_flutter_fib", T0), finding("ventricular_tachycardia", T0)]
     assert replay([], findings, {}, CURRENT).by_rule == {"cardiac_arrest": 1}

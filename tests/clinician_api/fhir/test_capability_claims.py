@@ -6,7 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import websockets
 
+from tests.alerts.helpers import next_alert, send_readings
 from tests.clinician_api.fhir.test_subscriptions import subscription
 from tests.clinician_api.fhir.test_transaction import phd_bundle
 from tests.conftest import token_for
@@ -36,16 +38,22 @@ SEARCH_SAMPLES: dict[str, dict[str, str]] = {
         "identifier": f"{READING_SID}|{{reading_key}}", "_count": "1", "_sort": "-date",
         "_lastUpdated": "ge2000-01-01",
     },
+    "Flag": {"patient": "Patient/p1", "status": "active", "_count": "1"},
 }  # fmt: skip
 
 
 async def _world(hub: Any, seed: Any) -> tuple[httpx.AsyncClient, httpx.Response]:
-    await seed(hub.settings.database_url)
+    tokens = await seed(hub.settings.database_url)
     token = await token_for(hub, "admin")
     client = httpx.AsyncClient(base_url=hub.url, headers={"Authorization": f"Bearer {token}"})
     assert (await client.post("/api/patients", json=ANNA)).status_code == 201
     first = await client.post("/fhir", json=phd_bundle("p1"))
     assert first.status_code == 200, first.text
+    # An open alert (a Flag): p1 below 90 % SpO2 for 70 s.
+    async with websockets.connect(f"{hub.ws_url}/ws/monitor?access_token={token}") as monitor:
+        await monitor.recv()  # hello
+        await send_readings(hub.ws_url, "bridge-p1", tokens["bridge-p1"], "p1", "spo2", [88] * 70)
+        await next_alert(monitor, rule="desaturation")
     return client, first
 
 
