@@ -27,7 +27,7 @@ document.addEventListener("DOMContentLoaded", async () => {
         headers: { "Content-Type": "application/json" },
         body: JSON.stringify({ current_password: current, new_password: fresh }) });
       form.reset();
-      $("password-status").textContent = t("Password changed; {n} other sessions ended.", { n: result.sessions_ended });
+      $("password-status").textContent = t("Password changed; other sessions ended: {n}.", { n: result.sessions_ended });
       await loadSessions();
     } catch (e) { $("password-error").textContent = e.message; }
   });

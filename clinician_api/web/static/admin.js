@@ -9,6 +9,7 @@ const ROLE_LABELS = {
 };
 const $ = (id) => document.getElementById(id);
 let points = [];
+let me = "";
 
 function say(id, text) { $(id).textContent = text; }
 // "body.patient.id: String should ..." -> "patient.id: String should ..."
@@ -40,7 +41,7 @@ function userRow(user) {
   else relation.textContent = user.patient_id || "–";
   row.append(relation, el("td", {}, user.active ? t("active") : t("disabled")),
     el("td", {}, String(user.live_sessions)));
-  const actions = el("td", { class: "actions" });
+  const actions = el("div", { class: "actions" });
   const name = encodeURIComponent(user.username);
   const toggle = el("button", { type: "button" }, user.active ? t("Disable") : t("Enable"));
   toggle.addEventListener("click", () => act(
@@ -49,8 +50,9 @@ function userRow(user) {
       : t("{name} is enabled", { name: user.username })));
   const reset = el("button", { type: "button" }, t("Reset password"));
   reset.addEventListener("click", () => openReset(user.username, reset));
-  actions.append(toggle, reset);
-  row.append(actions);
+  if (user.username !== me) actions.append(toggle);  // an admin cannot disable themself
+  actions.append(reset);
+  const cell = el("td"); cell.append(actions); row.append(cell);
   return row;
 }
 
@@ -201,7 +203,7 @@ async function loadPatients() {
 }
 
 document.addEventListener("DOMContentLoaded", async () => {
-  points = await getJSON("/api/telemedpoints");
+  [points, { username: me }] = await Promise.all([getJSON("/api/telemedpoints"), getJSON("/api/me")]);
   for (const select of document.querySelectorAll("select.points")) {
     for (const p of points) select.append(el("option", { value: p.id }, p.name));
   }
