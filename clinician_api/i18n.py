@@ -76,5 +76,6 @@ def WEB_TEXTS() -> list[str]:  # noqa: N802 - reads like the constant it stands 
         "account.html",
         "static/admin.js",
         "static/account.js",
+        "static/thresholds.js",
     )
     return [(web / n).read_text(encoding="utf-8") for n in names]

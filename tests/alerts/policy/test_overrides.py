@@ -56,7 +56,9 @@ async def test_an_expired_override_no_longer_applies(rig: AlertRig) -> None:
 @pytest.mark.parametrize(
     "bad",
     [{"value": 93.0}, {"reason": " "}, {"rule": "nope"}, {"parameter": "colour"},
-     {"expires_at": T0 - timedelta(minutes=1)}],
+     {"expires_at": T0 - timedelta(minutes=1)}, {"value": 20.0},
+     {"parameter": "persistence_s", "value": -1.0}, {"parameter": "persistence_s", "value": 1e6},
+     {"parameter": "rapid", "value": 101.0}],
 )  # fmt: skip
 async def test_an_incoherent_override_is_refused(rig: AlertRig, bad: dict[str, Any]) -> None:
     with pytest.raises(BusinessRuleViolation):
