@@ -52,6 +52,7 @@ from clinician_api.monitor.fanout import MonitorFanout
 from clinician_api.monitor.sparklines import router as sparklines_router
 from clinician_api.patient_view.ecg import router as ecg_router
 from clinician_api.patient_view.endpoints import router as patient_view_router
+from clinician_api.patient_view.history import router as history_router
 from clinician_api.patients.endpoints import router as patients_router
 from clinician_api.reports.endpoints import router as reports_router
 from clinician_api.security_headers import SecurityHeaders
@@ -256,6 +257,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         app.include_router(monitor_router)
         app.include_router(sparklines_router)
         app.include_router(patient_view_router)
+        app.include_router(history_router)
         app.include_router(reports_router)
         app.include_router(ecg_router)
         app.include_router(audit_router)

@@ -23,6 +23,7 @@ from alerts.episodes.models import AlertEpisode
 from alerts.escalation import repository as timers
 from alerts.escalation.models import AlertTimer
 from alerts.escalation.service import HANDLERS
+from alerts.notify.repository import REMINDER_SUBJECT
 from alerts.notify.service import queue_for_patient
 from alerts.policy.rules import Category, Priority
 from patient_hub.ingest.models import ReadingRow
@@ -129,7 +130,7 @@ async def _check(session: AsyncSession, timer: AlertTimer, now: datetime) -> lis
         s.consecutive_misses = misses
     what = WHAT.get(sched.kind, sched.kind.replace("_", " "))
     await queue_for_patient(
-        session, sched.patient_id, "Measurement reminder",
+        session, sched.patient_id, REMINDER_SUBJECT,
         f"Your {what} measurement due at {sched.local_time} has not arrived. Please measure "
         "now; if the device does not work, call your telemedicine centre.", now,
     )  # fmt: skip

@@ -49,7 +49,7 @@ function showSummary(s) {
 }
 
 function chartOptions(title, unit, kinds, width, range) {
-  const series = [{}];
+  const series = [timeSeries()];
   const bands = [];
   kinds.forEach((kind, i) => {
     const color = COLORS[i % COLORS.length];
@@ -63,7 +63,7 @@ function chartOptions(title, unit, kinds, width, range) {
     title, width, height: 200, series, bands, tzDate: zoned,
     scales: { x: { time: true, range: () => range } },
     axes: [
-      { stroke: "#8b98a5", grid: { stroke: "#263040" } },
+      timeAxis({ stroke: "#8b98a5", grid: { stroke: "#263040" } }),
       { stroke: "#8b98a5", grid: { stroke: "#263040" }, label: unit },
     ],
     legend: { live: true },
