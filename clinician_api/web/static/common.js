@@ -67,7 +67,8 @@ async function getJSON(url, options = {}) {
   const body = response.headers.get("content-type")?.includes("json") ? await response.json() : null;
   if (!response.ok) {
     const message = body?.detail || body?.issue?.[0]?.diagnostics || `${response.status}`;
-    throw new Error(typeof message === "string" ? message : JSON.stringify(message));
+    // "body.text: String should ..." -> "text: String ...": the field, not the request's anatomy
+    throw new Error((typeof message === "string" ? message : JSON.stringify(message)).replace(/\bbody\./g, ""));
   }
   return body;
 }

@@ -139,6 +139,7 @@ function noteForm() {
     event.preventDefault();
     const error = document.getElementById("note-error");
     const data = Object.fromEntries(new FormData(form));
+    if (!data.text.trim()) { error.textContent = t("Write the text first."); form.elements.text.focus(); return; }
     const body = { kind: data.kind, text: data.text };
     if (data.kind === "contact") { body.channel = data.channel || null; body.outcome = data.outcome || null; }
     try {

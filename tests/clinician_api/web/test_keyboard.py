@@ -1,0 +1,86 @@
+"""Every screen is operable by keyboard: Tab reaches every visible control in turn, each with a
+visible focus indicator; a form is filled and sent without the mouse."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.clinician_api.web.conftest import sign_in
+
+pytestmark = pytest.mark.browser
+
+#: Marks every visible, enabled control (in document order) and returns how many there are.
+MARK = """() => {
+  const sel = 'a[href], button, input:not([type=hidden]), select, textarea, [tabindex]:not([tabindex="-1"])';
+  const shown = [...document.querySelectorAll(sel)].filter((e) => !e.disabled
+    && e.getClientRects().length > 0 && getComputedStyle(e).visibility !== "hidden");
+  shown.forEach((e, i) => { e.dataset.kb = String(i); });
+  return shown.length;
+}"""
+#: The focused control's mark and whether its focus can be seen (an outline or a shadow).
+FOCUSED = """() => {
+  const e = document.activeElement, s = getComputedStyle(e);
+  const ring = (s.outlineStyle !== "none" && parseFloat(s.outlineWidth) > 0) || s.boxShadow !== "none";
+  return [e.dataset.kb ?? null, ring, e.outerHTML.slice(0, 80)];
+}"""
+
+
+async def tab_through(page: Any) -> None:
+    """Tab from the top until every marked control has had the focus, each visibly."""
+    total = await page.evaluate(MARK)
+    assert total > 0
+    seen: set[str] = set()
+    for _ in range(total + 10):
+        await page.keyboard.press("Tab")
+        mark, ring, what = await page.evaluate(FOCUSED)
+        if mark is None:
+            continue  # the page body or the browser's chrome between rounds
+        assert ring, f"no visible focus on {what}"
+        seen.add(mark)
+        if len(seen) == total:
+            return
+    missing = await page.evaluate(
+        "(seen) => [...document.querySelectorAll('[data-kb]')].filter((e) => !seen.includes("
+        "e.dataset.kb)).map((e) => e.outerHTML.slice(0, 80))",
+        sorted(seen),
+    )
+    raise AssertionError(f"{page.url}: not reachable by Tab: {missing}")
+
+
+async def ready(page: Any, url: str, condition: str) -> None:
+    await page.goto(url)
+    await page.wait_for_function(condition, timeout=15_000)
+
+
+async def test_every_screen_is_operable_by_keyboard(hub: Any, seed: Any, browser: Any) -> None:
+    await seed(hub.settings.database_url)
+    context = await browser.new_context()
+    login = await context.new_page()
+    await login.goto(hub.url + "/login")
+    await tab_through(login)
+    cardio = await sign_in(browser, hub, "cardio")
+    await cardio.locator(".tile").first.wait_for()
+    await tab_through(cardio)  # /monitor
+    await ready(cardio, hub.url + "/patients/p3", "document.body.dataset.chartsReady === 'day'")
+    await cardio.wait_for_function("document.getElementById('limits-card').dataset.ready === '1'")
+    await tab_through(cardio)
+    # a note by keyboard only: an empty one is refused on the screen, a written one is saved
+    await cardio.focus("#note-form textarea")
+    await cardio.keyboard.press("Tab")  # to Save
+    await cardio.keyboard.press("Enter")
+    await cardio.locator("#note-error").filter(has_text="Write the text first").wait_for()
+    assert await cardio.locator("#notes li.hint").count() == 1  # still "No notes yet."
+    await cardio.keyboard.type("Called, BP fine at home.")
+    await cardio.keyboard.press("Tab")
+    await cardio.keyboard.press("Enter")
+    await cardio.locator("#notes li", has_text="Called, BP fine").wait_for()
+    await ready(cardio, hub.url + "/account", "document.body.dataset.ready === '1'")
+    await tab_through(cardio)
+    admin = await sign_in(browser, hub, "admin")
+    await ready(admin, hub.url + "/admin", "document.body.dataset.ready === '1'")
+    await tab_through(admin)
+    patient = await sign_in(browser, hub, "pat1", phone=True)
+    await patient.wait_for_function("document.body.dataset.ready === '1'", timeout=15_000)
+    await tab_through(patient)  # /me
