@@ -80,3 +80,24 @@ async def test_a_nurse_sets_a_threshold_through_the_api_and_sees_its_provenance(
     assert created.status_code == 201 and refused.status_code == 422 and patient.status_code == 403
     assert (desat["trigger"], desat["provenance"]["set_by"]) == (88, "nurse-a")
     assert [h["value"] for h in policy["history"]] == [88]
+
+
+async def test_a_threshold_of_another_cohorts_patient_or_not_a_number_is_refused(
+    hub: Any, seed: Any
+) -> None:
+    await seed(hub.settings.database_url)
+    body = {"rule": "desaturation", "parameter": "trigger", "value": 88, "reason": "COPD"}
+    async with await client(hub, "cardio") as c:  # follows p3 only
+        assert (await c.post("/api/patients/p1/alert-policy", json=body)).status_code == 404
+        assert (await c.get("/api/patients/p1/alert-policy")).status_code == 404
+        nan = await c.post(
+            "/api/patients/p3/alert-policy",
+            content=b'{"rule": "desaturation", "parameter": "trigger", "value": NaN, "reason": "x"}',
+            headers={"Content-Type": "application/json"},
+        )
+        assert nan.status_code == 422
+        text = await c.post("/api/patients/p3/alert-policy", json={**body, "value": "low"})
+        assert text.status_code == 422 and "value" in text.json()["detail"]
+        long = await c.post("/api/patients/p3/alert-policy", json={**body, "reason": "x" * 1001})
+        assert long.status_code == 422
+        assert (await c.get("/api/patients/p3/alert-policy")).json()["history"] == []
