@@ -84,3 +84,38 @@ async def test_every_screen_is_operable_by_keyboard(hub: Any, seed: Any, browser
     patient = await sign_in(browser, hub, "pat1", phone=True)
     await patient.wait_for_function("document.body.dataset.ready === '1'", timeout=15_000)
     await tab_through(patient)  # /me
+
+
+async def tab_to(page: Any, selector: str, limit: int = 80) -> None:
+    """Press Tab until the focus is on ``selector``."""
+    for _ in range(limit):
+        await page.keyboard.press("Tab")
+        if await page.evaluate("(s) => document.activeElement.matches(s)", selector):
+            return
+    raise AssertionError(f"{selector} not reachable by Tab")
+
+
+async def test_an_alert_is_accepted_and_paused_by_keyboard(
+    hub: Any, seed: Any, browser: Any
+) -> None:
+    from tests.alerts.helpers import send_readings
+
+    tokens = await seed(hub.settings.database_url)
+    nurse = await sign_in(browser, hub, "nurse-a")
+    await send_readings(hub.ws_url, "bridge-p1", tokens["bridge-p1"], "p1", "spo2", [88] * 70)
+    alert = nurse.locator("#patient-p1 .alert.medium")
+    await alert.wait_for(timeout=15_000)
+    await tab_through(nurse)
+    await tab_to(nurse, "#patient-p1 button.act-accept")
+    await nurse.keyboard.press("Enter")
+    await nurse.locator("#patient-p1 .alert.accepted").wait_for(timeout=5_000)
+    await tab_to(nurse, "#patient-p1 button.act-pause")
+    await nurse.keyboard.press("Enter")
+    await tab_to(nurse, "#patient-p1 .alert-form input[name=reason]")
+    await nurse.keyboard.type("calling the patient")
+    await nurse.keyboard.press("Enter")
+    await (
+        nurse.locator("#alerts-centre .pauses li")
+        .filter(has_text="calling the patient")
+        .wait_for(timeout=5_000)
+    )
