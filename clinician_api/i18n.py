@@ -77,5 +77,6 @@ def WEB_TEXTS() -> list[str]:  # noqa: N802 - reads like the constant it stands 
         "static/admin.js",
         "static/account.js",
         "static/thresholds.js",
+        "static/alerts.js",
     )
     return [(web / n).read_text(encoding="utf-8") for n in names]

@@ -11,42 +11,40 @@ from tests.clinician_api.web.conftest import sign_in
 
 pytestmark = pytest.mark.browser
 
-#: Marks every visible, enabled control (in document order) and returns how many there are.
-MARK = """() => {
+#: Where an element sits in the page (tag and position from <body>): stable when a live screen
+#: re-renders a control in place, as the monitor does when an alert changes.
+KEY = """(e) => { const path = [];
+  for (; e && e !== document.body; e = e.parentElement) {
+    path.unshift(e.tagName + ":" + [...e.parentElement.children].indexOf(e)); }
+  return path.join("/"); }"""
+#: The keys of every visible, enabled control.
+CONTROLS = f"""() => {{ const key = {KEY};
   const sel = 'a[href], button, input:not([type=hidden]), select, textarea, [tabindex]:not([tabindex="-1"])';
-  const shown = [...document.querySelectorAll(sel)].filter((e) => !e.disabled
-    && e.getClientRects().length > 0 && getComputedStyle(e).visibility !== "hidden");
-  shown.forEach((e, i) => { e.dataset.kb = String(i); });
-  return shown.length;
-}"""
-#: The focused control's mark and whether its focus can be seen (an outline or a shadow).
-FOCUSED = """() => {
+  return [...document.querySelectorAll(sel)].filter((e) => !e.disabled
+    && e.getClientRects().length > 0 && getComputedStyle(e).visibility !== "hidden").map(key); }}"""
+#: The focused control's key and whether its focus can be seen (an outline or a shadow).
+FOCUSED = f"""() => {{ const key = {KEY};
   const e = document.activeElement, s = getComputedStyle(e);
+  if (e === document.body) return [null, false, ""];
   const ring = (s.outlineStyle !== "none" && parseFloat(s.outlineWidth) > 0) || s.boxShadow !== "none";
-  return [e.dataset.kb ?? null, ring, e.outerHTML.slice(0, 80)];
-}"""
+  return [key(e), ring, e.outerHTML.slice(0, 80)]; }}"""
 
 
 async def tab_through(page: Any) -> None:
-    """Tab from the top until every marked control has had the focus, each visibly."""
-    total = await page.evaluate(MARK)
-    assert total > 0
+    """Tab from the top until every visible control has had the focus, each visibly."""
+    controls = set(await page.evaluate(CONTROLS))
+    assert controls
     seen: set[str] = set()
-    for _ in range(total + 10):
+    for _ in range(len(controls) + 10):
         await page.keyboard.press("Tab")
-        mark, ring, what = await page.evaluate(FOCUSED)
-        if mark is None:
-            continue  # the page body or the browser's chrome between rounds
+        key, ring, what = await page.evaluate(FOCUSED)
+        if key is None:
+            continue  # the browser's chrome between rounds
         assert ring, f"no visible focus on {what}"
-        seen.add(mark)
-        if len(seen) == total:
+        seen.add(key)
+        if controls <= seen:
             return
-    missing = await page.evaluate(
-        "(seen) => [...document.querySelectorAll('[data-kb]')].filter((e) => !seen.includes("
-        "e.dataset.kb)).map((e) => e.outerHTML.slice(0, 80))",
-        sorted(seen),
-    )
-    raise AssertionError(f"{page.url}: not reachable by Tab: {missing}")
+    raise AssertionError(f"{page.url}: not reachable by Tab: {sorted(controls - seen)}")
 
 
 async def ready(page: Any, url: str, condition: str) -> None:
