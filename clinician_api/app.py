@@ -32,7 +32,10 @@ from alerts.notify.port import (
     SmtpSettings,
 )
 from alerts.policy.endpoints import build_router as policy_router
+from clinician_api.admin.enrolment import router as enrolment_router
+from clinician_api.admin.users import router as admin_users_router
 from clinician_api.audit.endpoints import router as audit_router
+from clinician_api.auth.account import router as account_router
 from clinician_api.auth.endpoints import router as auth_router
 from clinician_api.care_teams.endpoints import router as care_teams_router
 from clinician_api.deps import authenticate_token, current_principal, get_session
@@ -49,11 +52,13 @@ from clinician_api.monitor.fanout import MonitorFanout
 from clinician_api.monitor.sparklines import router as sparklines_router
 from clinician_api.patient_view.ecg import router as ecg_router
 from clinician_api.patient_view.endpoints import router as patient_view_router
+from clinician_api.patient_view.history import router as history_router
 from clinician_api.patients.endpoints import router as patients_router
 from clinician_api.reports.endpoints import router as reports_router
 from clinician_api.request_log import RequestLog
 from clinician_api.security_headers import SecurityHeaders
 from clinician_api.settings import ServerSettings
+from clinician_api.web.admin_page import router as admin_page_router
 from clinician_api.web.docs import router as docs_router
 from clinician_api.web.endpoints import WEB
 from clinician_api.web.endpoints import router as web_router
@@ -261,10 +266,14 @@ def create_app(settings: ServerSettings) -> FastAPI:
         app.include_router(monitor_router)
         app.include_router(sparklines_router)
         app.include_router(patient_view_router)
+        app.include_router(history_router)
         app.include_router(reports_router)
         app.include_router(ecg_router)
         app.include_router(audit_router)
         app.include_router(care_teams_router)
+        app.include_router(admin_users_router)
+        app.include_router(enrolment_router)
+        app.include_router(account_router)
         app.include_router(kiosk_router)
         app.include_router(alerts_router(get_session, current_principal))
         app.include_router(schedules_router(get_session, current_principal))
@@ -272,6 +281,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         app.include_router(web_router)
         app.include_router(patient_page_router)
         app.include_router(portal_page_router)
+        app.include_router(admin_page_router)
         app.include_router(language_router)
         app.include_router(docs_router)
         app.include_router(fhir_transaction_router)

@@ -78,23 +78,31 @@ def request_token(request: Request, bearer: str | None) -> str | None:
     return bearer or request.cookies.get(COOKIE_NAME)
 
 
-async def current_principal(
+async def current_session(
     request: Request,
     session: Session,
     bearer: Annotated[str | None, Depends(oauth2_scheme)],
-) -> Principal:
-    """The signed-in user. A state-changing request signed in by the cookie (a screen) must
-    carry the session's CSRF token (``clinician_api/auth/csrf.py``)."""
+) -> tuple[Principal, str]:
+    """The signed-in user and their session id. A state-changing request signed in by the
+    cookie (a screen) must carry the session's CSRF token (``clinician_api/auth/csrf.py``)."""
     settings = get_settings(request)
     user, sid = await session_of_token(
         session, settings.secret_key, request_token(request, bearer), settings.idle_timeout_s
     )
     if bearer is None and request.method not in SAFE_METHODS:
         csrf.check_csrf(settings.secret_key, sid, await csrf.submitted_csrf(request))
-    return principal_of(user)
+    return principal_of(user), sid
+
+
+async def current_principal(
+    signed_in: Annotated[tuple[Principal, str], Depends(current_session)],
+) -> Principal:
+    """The signed-in user (see ``current_session``)."""
+    return signed_in[0]
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+CurrentSession = Annotated[tuple[Principal, str], Depends(current_session)]
 
 
 def authenticate_token(app: FastAPI) -> Callable[[str | None], Awaitable[Principal]]:

@@ -64,6 +64,7 @@ def WEB_TEXTS() -> list[str]:  # noqa: N802 - reads like the constant it stands 
     """The translated screens' pages and scripts (for the catalogue completeness test)."""
     web = Path(__file__).resolve().parent / "web"
     names = (
+        "endpoints.py",  # the header's link to the admin screens
         "me.html",
         "monitor.html",
         "patient.html",
@@ -71,5 +72,11 @@ def WEB_TEXTS() -> list[str]:  # noqa: N802 - reads like the constant it stands 
         "static/common.js",
         "static/patient.js",
         "static/monitor.js",
+        "admin.html",
+        "account.html",
+        "static/admin.js",
+        "static/account.js",
+        "static/thresholds.js",
+        "static/alerts.js",
     )
     return [(web / n).read_text(encoding="utf-8") for n in names]

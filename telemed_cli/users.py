@@ -125,3 +125,35 @@ def user_reset_password(name: str, database_url: DatabaseUrl = None) -> None:
     password = read_new_password(name)
     _in_transaction(database_url, lambda s: set_password(s, name, password, utc_now()))
     console.print(f"password of {name} reset; its sessions are ended", highlight=False)
+
+
+@user_app.command("list")
+def user_list(database_url: DatabaseUrl = None) -> None:
+    """Every account: name, role, patient or telemedpoint, active or disabled (tab-separated)."""
+    from patient_hub.accounts.service import list_users
+
+    async def work(session: Any) -> list[tuple[str, str, str, str]]:
+        return [
+            (u.username, u.role, u.patient_id or u.telemedpoint_id or "-",
+             "active" if u.active else "disabled")
+            for u in await list_users(session)
+        ]  # fmt: skip
+
+    for row in _in_transaction(database_url, work):
+        print("\t".join(row))  # plain, for scripts
+
+
+@user_app.command("telemedpoint")
+def user_telemedpoint(
+    name: str,
+    telemedpoint: Annotated[
+        str | None, typer.Argument(help="omit: the nurse leaves her point")
+    ] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Make a nurse a member of a telemedpoint: she sees its patients from now on."""
+    from patient_hub.accounts.service import set_telemedpoint
+
+    _in_transaction(database_url, lambda s: set_telemedpoint(s, name, telemedpoint))
+    where = telemedpoint or "no telemedpoint"
+    console.print(f"{name} now belongs to {where}", highlight=False)

@@ -23,8 +23,10 @@ from alerts.episodes.models import AlertEpisode
 from alerts.escalation import repository as timers
 from alerts.escalation.models import AlertTimer
 from alerts.escalation.service import HANDLERS
+from alerts.notify.repository import REMINDER_SUBJECT
 from alerts.notify.service import queue_for_patient
 from alerts.policy.rules import Category, Priority
+from patient_hub.accounts.models import User
 from patient_hub.ingest.models import ReadingRow
 from patient_hub.patients.models import Patient
 
@@ -35,6 +37,30 @@ DEFAULT_SCHEDULES: dict[str, tuple[tuple[str, str], ...]] = {
 DEFAULT_GRACE_MIN = 60
 DEFAULT_MISSES_BEFORE_ALERT = 2
 WHAT = {"bp_systolic": "blood pressure", "body_weight": "weight", "spo2": "oxygen saturation"}
+WHAT_CS = {"bp_systolic": "krevního tlaku", "body_weight": "hmotnosti", "spo2": "saturace kyslíkem"}
+
+
+def reminder_text(kind: str, local_time: str, language: str) -> str:
+    """The reminder in the patient's language (Czech unless their account chose English)."""
+    if language == "en":
+        what = WHAT.get(kind, kind.replace("_", " "))
+        return (
+            f"Your {what} measurement due at {local_time} has not arrived. Please measure now; "
+            "if the device does not work, call your telemedicine centre."
+        )
+    what = WHAT_CS.get(kind, kind.replace("_", " "))
+    return (
+        f"Měření {what} plánované na {local_time} nedorazilo. Změřte se prosím nyní; pokud "
+        "přístroj nefunguje, zavolejte do svého telemedicínského centra."
+    )
+
+
+async def _patient_language(session: AsyncSession, patient_id: str) -> str:
+    """The language the patient's account chose; Czech, the patients' default, otherwise."""
+    chosen = await session.scalar(
+        select(User.language).where(User.patient_id == patient_id, User.language.is_not(None))
+    )
+    return "en" if chosen == "en" else "cs"
 
 
 def next_due(local_time: str, tz_name: str, after: datetime) -> datetime:
@@ -127,11 +153,9 @@ async def _check(session: AsyncSession, timer: AlertTimer, now: datetime) -> lis
     misses = max(s.consecutive_misses for s in siblings) + 1
     for s in siblings:
         s.consecutive_misses = misses
-    what = WHAT.get(sched.kind, sched.kind.replace("_", " "))
+    language = await _patient_language(session, sched.patient_id)
     await queue_for_patient(
-        session, sched.patient_id, "Measurement reminder",
-        f"Your {what} measurement due at {sched.local_time} has not arrived. Please measure "
-        "now; if the device does not work, call your telemedicine centre.", now,
+        session, sched.patient_id, REMINDER_SUBJECT, reminder_text(sched.kind, sched.local_time, language), now,
     )  # fmt: skip
     if sched.consecutive_misses < sched.misses_before_alert:
         return []

@@ -166,3 +166,17 @@ async def latest_closed(session: AsyncSession, patient_id: str, rule: str) -> Al
         .limit(1)
     )
     return (await session.scalars(stmt)).first()
+
+
+async def of_patient_between(
+    session: AsyncSession, patient_id: str, since: datetime, until: datetime, limit: int = 500
+) -> Sequence[AlertEpisode]:
+    """The patient's episodes opened in [since, until), oldest first (merged ones left out:
+    they live on in the episode they were merged into)."""
+    stmt = select(AlertEpisode).where(
+        AlertEpisode.patient_id == patient_id,
+        AlertEpisode.opened_at >= since,
+        AlertEpisode.opened_at < until,
+        AlertEpisode.state != "merged",
+    )
+    return (await session.scalars(stmt.order_by(AlertEpisode.opened_at).limit(limit))).all()

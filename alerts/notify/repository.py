@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,3 +35,21 @@ async def claim_queued(session: AsyncSession, limit: int) -> Sequence[Notificati
 async def of_patient(session: AsyncSession, patient_id: str) -> Sequence[NotificationRow]:
     stmt = select(NotificationRow).where(NotificationRow.patient_id == patient_id)
     return (await session.scalars(stmt.order_by(NotificationRow.id))).all()
+
+
+#: The subject of a missed-measurement reminder (``alerts.adherence.service``).
+REMINDER_SUBJECT = "Measurement reminder"
+
+
+async def reminders_of(
+    session: AsyncSession, patient_id: str, since: datetime, until: datetime, limit: int = 500
+) -> Sequence[NotificationRow]:
+    """The reminder messages sent (or tried) to a patient in [since, until), every channel,
+    oldest first."""
+    stmt = select(NotificationRow).where(
+        NotificationRow.patient_id == patient_id,
+        NotificationRow.subject == REMINDER_SUBJECT,
+        NotificationRow.created_at >= since,
+        NotificationRow.created_at < until,
+    )
+    return (await session.scalars(stmt.order_by(NotificationRow.id).limit(limit))).all()

@@ -18,15 +18,16 @@ from alerts.policy import service
 from alerts.policy.models import ThresholdOverride
 from patient_hub.access import Principal, require_patient
 from patient_hub.accounts.models import Role
+from patient_hub.audit import service as audit
 from patient_hub.runtime import HubContext
 from telemed_core.errors import Forbidden
 
 
 class OverrideIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    rule: str
-    parameter: str
-    value: float
+    rule: str = Field(max_length=64)
+    parameter: str = Field(max_length=32)
+    value: float = Field(allow_inf_nan=False)
     reason: str = Field(max_length=1000)
     expires_at: datetime | None = None
 
@@ -56,10 +57,14 @@ def build_router(
     ) -> dict[str, Any]:
         await require_patient(session, who, patient_id)
         rules = await service.reading_rules(session, patient_id, now(request))
+        await audit.record(
+            session, actor=who, action="read", entity_type="AlertPolicy", entity_id=patient_id,
+            patient_id=patient_id,
+        )  # fmt: skip
         return {
             "patient_id": patient_id,
             "reading_rules": [
-                {"rule": r.name, "kinds": list(r.kinds), "direction": "below" if r.below else "above",
+                {"rule": r.name, "title": r.title, "kinds": list(r.kinds), "direction": "below" if r.below else "above",
                  "trigger": r.trigger, "clear": r.clear, "persistence_s": r.persistence_s,
                  "rapid": r.rapid, "priority": r.priority.value, "unit": r.unit,
                  "provenance": r.provenance.as_json()}
@@ -80,6 +85,11 @@ def build_router(
         row = await service.set_override(
             session, patient_id, body.rule, body.parameter, body.value, by=who.username,
             reason=body.reason, now=now(request), expires_at=body.expires_at,
+        )  # fmt: skip
+        await audit.record(
+            session, actor=who, action="update", entity_type="AlertPolicy", entity_id=patient_id,
+            patient_id=patient_id, detail={"rule": body.rule, "parameter": body.parameter,
+                                           "value": body.value, "reason": body.reason},
         )  # fmt: skip
         return _override(row)
 

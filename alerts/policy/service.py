@@ -99,6 +99,25 @@ class PolicyCache:
             self.put(await reading_rules_of(session, patients[i : i + REFRESH_CHUNK], now))
 
 
+#: Levels a limit may be set to, per unit: outside them it is a typing error, not a choice.
+PLAUSIBLE_LEVELS = {"%": (50.0, 100.0), "/min": (20.0, 300.0)}
+MAX_PERSISTENCE_S = 3600.0
+
+
+def _check_plausible(rule: ReadingRule, parameter: str, value: float) -> None:
+    if parameter == "persistence_s":
+        if not 0 <= value <= MAX_PERSISTENCE_S:
+            raise BusinessRuleViolation(
+                f"persistence_s must be 0-{MAX_PERSISTENCE_S:g} s, not {value:g}"
+            )
+        return
+    low, high = PLAUSIBLE_LEVELS.get(rule.unit, (float("-inf"), float("inf")))
+    if not low <= value <= high:
+        raise BusinessRuleViolation(
+            f"{parameter} of {rule.name} must be {low:g}-{high:g} {rule.unit}, not {value:g}"
+        )
+
+
 async def set_override(
     session: AsyncSession,
     patient_id: str,
@@ -123,9 +142,8 @@ async def set_override(
     if expires_at is not None and (expires_at.tzinfo is None or expires_at <= now):
         raise BusinessRuleViolation("the expiry must be in the future, with a time zone")
     current = {r.name: r for r in await reading_rules(session, patient_id, now)}[rule]
+    _check_plausible(current, parameter, value)
     changed = current.with_parameter(parameter, value, current.provenance)
-    if parameter == "persistence_s" and value < 0:
-        raise BusinessRuleViolation("persistence_s must be >= 0")
     if (changed.clear < changed.trigger) if changed.below else (changed.clear > changed.trigger):
         raise BusinessRuleViolation(
             f"the clear level ({changed.clear:g}) must be on the normal side of the trigger "

@@ -21,7 +21,6 @@ from clinician_api.patients.schemas import (
     TelemedpointIn,
 )
 from patient_hub.access import require_patient, visible_patient_ids
-from patient_hub.accounts.models import User
 from patient_hub.audit import service as audit
 from patient_hub.findings.models import FindingRow
 from patient_hub.findings.repository import findings_of_patient, recent_findings
@@ -208,6 +207,10 @@ async def create_patient(body: PatientIn, session: Session, who: Admin) -> Enrol
         session, actor=who, action="update" if existed else "create", entity_type="Patient",
         entity_id=body.id, patient_id=body.id, detail={"fields": sorted(body.model_fields_set)},
     )  # fmt: skip
+    return enrolled_out(patient, duplicates)
+
+
+def enrolled_out(patient: Patient, duplicates: list[str]) -> EnrolledOut:
     return EnrolledOut.model_construct(**_patient_fields(patient), possible_duplicates=duplicates)
 
 
@@ -225,12 +228,8 @@ async def remove_test_data(
 
 @router.post("/api/care-team", status_code=201, tags=["admin"])
 async def add_care_team(body: CareTeamIn, session: Session, who: Admin) -> dict[str, str]:
-    user = await session.scalar(select(User).where(User.username == body.username))
-    if user is None:
-        raise NotFound(f"no user {body.username!r}")
-    if await session.get(Patient, body.patient_id) is None:
-        raise NotFound(f"no patient {body.patient_id!r}")
-    await patients.add_to_care_team(session, user.id, body.patient_id)
+    """Let a clinician (nurse or cardiologist) follow a patient."""
+    user = await patients.add_clinician_to_care_team(session, body.username, body.patient_id)
     await audit.record(
         session, actor=who, action="create", entity_type="CareTeam", entity_id=user.id,
         patient_id=body.patient_id, detail={"username": body.username},
@@ -247,4 +246,4 @@ async def enrol_bridge(body: BridgeIn, session: Session, _: Admin) -> BridgeOut:
     return BridgeOut(bridge_id=body.bridge_id, token=token)
 
 
-__all__ = ["router", "reading_out", "get_hub"]
+__all__ = ["router", "reading_out", "enrolled_out", "get_hub"]

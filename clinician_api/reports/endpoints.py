@@ -8,7 +8,10 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter
 from fastapi.responses import Response
 
+from alerts.episodes import repository as episodes_repo
+from alerts.notify import repository as notify_repo
 from clinician_api.deps import CurrentPrincipal, Session
+from clinician_api.patient_view.history import reminders_out
 from clinician_api.reports.pdf import ReportData, render
 from patient_hub.access import require_patient
 from patient_hub.accounts.models import Role
@@ -53,7 +56,8 @@ async def period_report(
     since: date | None = None,
     until: date | None = None,
 ) -> Response:
-    """Averages, daily trend charts, home BP, findings, contacts and adherence over a period of
+    """Averages, daily trend charts, home BP, findings, alert episodes and their outcomes,
+    contacts, adherence and the reminders sent, over a period of
     local days (default: the last 30), as PDF. Clinicians and admins; the export is audited."""
     if who.role not in (Role.NURSE, Role.CARDIOLOGIST, Role.ADMIN):
         raise Forbidden("reports are for clinicians")
@@ -79,6 +83,14 @@ async def period_report(
         home_bp=await readings.home_bp(session, patient_id, zone, min(end, now)),
         daily=await _daily(session, patient_id, start, end), findings=findings,
         contacts=contacts,
+        episodes=[
+            (e.opened_at, e.title, e.priority, e.state, e.accepted_by or "", e.outcome or "")
+            for e in await episodes_repo.of_patient_between(session, patient_id, start, end)
+        ],
+        reminders=[
+            (r.at, r.subject, ", ".join(f"{d.channel} ({d.status})" for d in r.deliveries))
+            for r in reminders_out(list(await notify_repo.reminders_of(session, patient_id, start, end)))
+        ],
         adherence=await schedule.period_adherence(
             session, patient_id, patient.programme, zone, start, min(end, now)
         ),

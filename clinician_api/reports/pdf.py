@@ -7,6 +7,7 @@ import html
 import io
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from reportlab.graphics.charts.lineplots import LinePlot
@@ -48,6 +49,10 @@ class ReportData:
     contacts: list[tuple[datetime, str, str, str]]  # at, channel, outcome, text
     adherence: tuple[int, int]
     notes: list[str] = field(default_factory=list)
+    #: opened at, title, priority, state, accepted by, outcome
+    episodes: list[tuple[datetime, str, str, str, str, str]] = field(default_factory=list)
+    #: sent at, subject, channels with their status
+    reminders: list[tuple[datetime, str, str]] = field(default_factory=list)
 
 
 def _table(rows: list[list[str]], widths: list[float]) -> Table:
@@ -138,7 +143,8 @@ def render(data: ReportData) -> bytes:
         series = [data.daily[k] for k in kinds if len(data.daily.get(k, [])) >= 2]
         if series:
             story.append(_chart(title, LABELS[kinds[0]][1], series))
-    story.append(Paragraph("Findings and alerts", styles["Heading2"]))
+    story += _episodes(data, styles)
+    story.append(Paragraph("Findings", styles["Heading2"]))
     rows = [["Start", "Finding", "Priority", "Why"]]
     for start, kind, severity, why in data.findings:
         rows.append(
@@ -170,5 +176,40 @@ def render(data: ReportData) -> bytes:
         if len(rows) > 1
         else Paragraph("No contacts in this period.", styles["Normal"])
     )
+    story += _reminders(data, styles)
     doc.build(story)
     return out.getvalue()
+
+
+def _episodes(data: ReportData, styles: Any) -> list[object]:
+    rows = [["Opened", "Alert", "Priority", "State", "Accepted by", "Outcome"]]
+    for opened, title, priority, state, accepted_by, outcome in data.episodes:
+        rows.append(
+            [
+                opened.astimezone(data.zone).strftime("%d.%m. %H:%M"),
+                Paragraph(html.escape(title), styles["BodyText"]),
+                priority,
+                state,
+                accepted_by or "–",
+                outcome.replace("_", " ") or "–",
+            ]
+        )
+    table = (
+        _table(rows, [24 * mm, 52 * mm, 18 * mm, 22 * mm, 26 * mm, 32 * mm])
+        if len(rows) > 1
+        else Paragraph("No alerts in this period.", styles["Normal"])
+    )
+    return [Paragraph("Alerts and their outcomes", styles["Heading2"]), table]
+
+
+def _reminders(data: ReportData, styles: Any) -> list[object]:
+    rows = [["Sent", "Reminder", "Channels"]]
+    for at, subject, channels in data.reminders:
+        rows.append([at.astimezone(data.zone).strftime("%d.%m. %H:%M"), subject, channels])
+    table = (
+        _table(rows, [24 * mm, 50 * mm, 100 * mm])
+        if len(rows) > 1
+        else Paragraph("No reminders were sent in this period.", styles["Normal"])
+    )
+    title = f"Reminders sent to the patient: {len(data.reminders)}"
+    return [Paragraph(title, styles["Heading2"]), table]

@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from clinician_api.deps import COOKIE_NAME
 from clinician_api.i18n import render_page
 from clinician_api.web.session import page_language, page_principal
+from patient_hub.access import Principal
 from patient_hub.accounts.models import Role
 
 WEB = Path(__file__).resolve().parent
@@ -26,18 +27,26 @@ async def index(request: Request) -> RedirectResponse:
     return RedirectResponse(home.get(who.role, "/monitor"), status_code=303)
 
 
-async def _page(request: Request, name: str, path: str) -> Response:
+#: The header's link to the admin screens, for admins only (``<!--admin-link-->`` in a page).
+ADMIN_LINK = '<a href="/admin">{{_ Administration}}</a>'
+
+
+def with_nav(text: str, who: Principal) -> str:
+    return text.replace("<!--admin-link-->", ADMIN_LINK if who.role is Role.ADMIN else "")
+
+
+async def page(request: Request, name: str, path: str) -> Response:
     """A screen for a signed-in user; the sign-in page (then back here) otherwise."""
     who = await page_principal(request)
     if who is None:
         expired = "error=expired&" if request.cookies.get(COOKIE_NAME) else ""
         query = (expired + f"next={path}").rstrip("&")
         return RedirectResponse(f"/login?{query}", status_code=303)
-    page = (WEB / name).read_text(encoding="utf-8")
+    text = with_nav((WEB / name).read_text(encoding="utf-8"), who)
     # no-store: after sign-out the browser must ask again (and be sent to sign-in), not show
     # a cached copy of a signed-in screen
     return HTMLResponse(
-        render_page(page, await page_language(request, who)),
+        render_page(text, await page_language(request, who)),
         headers={"Cache-Control": "no-store"},
     )
 
@@ -53,11 +62,11 @@ async def monitor_page(request: Request) -> Response:
         )
     if who.role is Role.PATIENT:
         return RedirectResponse("/me", status_code=303)
-    page = (WEB / "monitor.html").read_text(encoding="utf-8")
+    text = with_nav((WEB / "monitor.html").read_text(encoding="utf-8"), who)
     # no-store: after sign-out the browser must ask again (and be sent to sign-in), not show
     # a cached copy of a signed-in screen
     return HTMLResponse(
-        render_page(page, await page_language(request, who)),
+        render_page(text, await page_language(request, who)),
         headers={"Cache-Control": "no-store"},
     )
 
@@ -65,10 +74,10 @@ async def monitor_page(request: Request) -> Response:
 @router.get("/respond")
 async def respond_page(request: Request) -> Response:
     """The first responder's phone page."""
-    return await _page(request, "respond.html", "/respond")
+    return await page(request, "respond.html", "/respond")
 
 
 @router.get("/dispatch")
 async def dispatch_page(request: Request) -> Response:
     """The dispatcher's console."""
-    return await _page(request, "dispatch.html", "/dispatch")
+    return await page(request, "dispatch.html", "/dispatch")

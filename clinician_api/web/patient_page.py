@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from clinician_api.i18n import render_page
-from clinician_api.web.endpoints import WEB
+from clinician_api.web.endpoints import WEB, with_nav
 from clinician_api.web.session import page_language, page_principal
 from patient_hub.access import require_patient
 from patient_hub.accounts.models import Role
@@ -38,7 +38,7 @@ async def patient_page(patient_id: str, request: Request) -> Response:
             await require_patient(session, who, patient_id)
     except NotFound:
         return HTMLResponse(_NOT_FOUND, status_code=404)
-    page = _PAGE.replace("{{patient_id}}", html.escape(patient_id, quote=True))
+    page = with_nav(_PAGE, who).replace("{{patient_id}}", html.escape(patient_id, quote=True))
     return HTMLResponse(render_page(page, await page_language(request, who)))
 
 

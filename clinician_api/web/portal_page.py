@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from clinician_api.i18n import render_page
-from clinician_api.web.endpoints import WEB
+from clinician_api.web.endpoints import WEB, with_nav
 from clinician_api.web.session import page_language, page_principal
 from patient_hub.accounts.models import Role
 
@@ -21,4 +21,4 @@ async def portal_page(request: Request) -> Response:
         return RedirectResponse("/login", status_code=303)
     if who.role is not Role.PATIENT:
         return RedirectResponse("/", status_code=303)
-    return HTMLResponse(render_page(_PAGE, await page_language(request, who)))
+    return HTMLResponse(render_page(with_nav(_PAGE, who), await page_language(request, who)))

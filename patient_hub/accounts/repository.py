@@ -16,6 +16,21 @@ async def user_by_name(session: AsyncSession, username: str) -> User | None:
     return await session.scalar(select(User).where(User.username == username))
 
 
+async def all_users(session: AsyncSession) -> Sequence[User]:
+    return (await session.scalars(select(User).order_by(User.username))).all()
+
+
+async def live_session_count(session: AsyncSession, user_id: str) -> int:
+    return int(
+        await session.scalar(
+            select(func.count())
+            .select_from(AuthSession)
+            .where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None))
+        )
+        or 0
+    )
+
+
 async def secret(session: AsyncSession, name: str) -> str | None:
     return await session.scalar(select(ServerSecret.value).where(ServerSecret.name == name))
 
@@ -48,12 +63,16 @@ async def get_session(session: AsyncSession, sid: str) -> AuthSession | None:
     return await session.get(AuthSession, sid)
 
 
-async def revoke_sessions_of(session: AsyncSession, user_id: str, now: datetime) -> int:
-    result = await session.execute(
-        update(AuthSession)
-        .where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None))
-        .values(revoked_at=now)
+async def revoke_sessions_of(
+    session: AsyncSession, user_id: str, now: datetime, *, except_sid: str | None = None
+) -> int:
+    """End the user's live sessions (all, or all but ``except_sid``); returns how many."""
+    stmt = update(AuthSession).where(
+        AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None)
     )
+    if except_sid is not None:
+        stmt = stmt.where(AuthSession.id != except_sid)
+    result = await session.execute(stmt.values(revoked_at=now))
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 

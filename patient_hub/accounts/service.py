@@ -120,3 +120,44 @@ async def set_active(session: AsyncSession, username: str, active: bool, now: da
         await security.end_all_sessions(session, user.id, now)
     await session.flush()
     return user
+
+
+async def list_users(session: AsyncSession) -> list[User]:
+    """Every account, by user name (the admin screen's list)."""
+    return list(await repo.all_users(session))
+
+
+async def set_telemedpoint(
+    session: AsyncSession, username: str, telemedpoint_id: str | None
+) -> User:
+    """Make a nurse a member of a telemedpoint (None: of none). A nurse sees the patients of
+    her point at once (``patient_hub.access``); only nurses belong to a point."""
+    user = await _named_user(session, username)
+    if user.role != Role.NURSE.value:
+        raise InvalidInput(f"{username!r} is a {user.role}: only nurses belong to a telemedpoint")
+    await _check_relations(session, None, telemedpoint_id)
+    user.telemedpoint_id = telemedpoint_id
+    await session.flush()
+    return user
+
+
+async def change_own_password(
+    session: AsyncSession, user_id: str, current: str, new: str, keep_sid: str, now: datetime
+) -> int:
+    """A signed-in user changes their own password: the current one must be right and the new
+    one pass the policy; every other session of the user ends (this one, ``keep_sid``, stays).
+    Returns how many sessions ended."""
+    user = await session.get(User, user_id)
+    if user is None:
+        raise NotFound("no such user")
+    try:
+        _hasher.verify(user.password_hash, current)
+    except (VerificationError, InvalidHashError) as exc:
+        raise InvalidInput("the current password is wrong") from exc
+    if new == current:
+        raise InvalidInput("the new password is the same as the current one")
+    security.check_password_policy(new, user.username)
+    user.password_hash = _hasher.hash(new)
+    ended = await repo.revoke_sessions_of(session, user.id, now, except_sid=keep_sid)
+    await session.flush()
+    return ended

@@ -152,3 +152,40 @@ async def care_team_of(session: AsyncSession, patient_id: str) -> list[tuple[str
         .order_by(User.username)
     )
     return [(i, u, r) for i, u, r in rows.all()]
+
+
+async def followed_by(session: AsyncSession, user_id: str) -> list[str]:
+    """Ids of the patients a clinician follows (their care-team cohort), sorted."""
+    rows = await session.scalars(
+        select(CareTeamMember.patient_id)
+        .where(CareTeamMember.user_id == user_id)
+        .order_by(CareTeamMember.patient_id)
+    )
+    return list(rows.all())
+
+
+async def telemedpoints(session: AsyncSession) -> list[Telemedpoint]:
+    """Every telemedpoint, by name."""
+    return list((await session.scalars(select(Telemedpoint).order_by(Telemedpoint.name))).all())
+
+
+CLINICIAN_ROLES = ("nurse", "cardiologist")
+
+
+async def clinician_named(session: AsyncSession, username: str) -> User:
+    """The nurse or cardiologist ``username``; NotFound, or InvalidInput for another role."""
+    user = await session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise NotFound(f"no user {username!r}")
+    if user.role not in CLINICIAN_ROLES:
+        raise InvalidInput(f"{username!r} is a {user.role}: only clinicians are on care teams")
+    return user
+
+
+async def add_clinician_to_care_team(session: AsyncSession, username: str, patient_id: str) -> User:
+    """Let the clinician ``username`` follow the patient (idempotent); returns the clinician."""
+    user = await clinician_named(session, username)
+    if await session.get(Patient, patient_id) is None:
+        raise NotFound(f"no patient {patient_id!r}")
+    await add_to_care_team(session, user.id, patient_id)
+    return user

@@ -37,7 +37,7 @@ async def test_a_nurse_accepts_pauses_and_resolves_an_alert_on_the_tile(
     await send_readings(hub.ws_url, "bridge-p1", tokens["bridge-p1"], "p1", "spo2", [88] * 70)
 
     alert = nurse.locator("#patient-p1 .alert.medium")
-    await alert.filter(has_text="SpO2 below limit").wait_for(timeout=15_000)
+    await alert.filter(has_text="SpO₂ pod mezí").wait_for(timeout=15_000)  # nurses: Czech
     assert "for 60 s" in await alert.locator(".alert-why").inner_text()
     await admin.locator("#patient-p1 .alert.medium").wait_for(timeout=5_000)
     await shot(nurse, "alerts-1-new-on-tile")

@@ -5,10 +5,16 @@
 "use strict";
 
 const TelemedAlerts = (() => {
+  // Texts in the page's language when common.js's t() is there (the monitor loads it first).
+  const t = (text, vars) => (typeof window.t === "function" ? window.t(text, vars)
+    : (vars ? text.replace(/\{(\w+)\}/g, (_, k) => String(vars[k])) : text));
+  // "Pause" is both a rhythm finding and a button: the finding gets its own words.
+  const title = (alert) => (alert.rule === "pause" ? t("Pause in the rhythm") : t(alert.title));
+  const clock = (iso) => new Date(iso).toLocaleTimeString(document.documentElement.lang || undefined);
   const OUTCOMES = [
-    ["no_action", "No action needed"], ["phoned_patient", "Phoned the patient"],
-    ["medication_change", "Medication change"], ["referred", "Referred"],
-    ["ambulance", "Ambulance sent"], ["false_alarm", "False alarm"],
+    ["no_action", t("No action needed")], ["phoned_patient", t("Phoned the patient")],
+    ["medication_change", t("Medication change")], ["referred", t("Referred")],
+    ["ambulance", t("Ambulance sent")], ["false_alarm", t("False alarm")],
   ];
   const PAUSE_MIN = [5, 10, 30, 60];
   const OPEN = new Set(["active", "delivered", "accepted"]);
@@ -69,19 +75,22 @@ const TelemedAlerts = (() => {
   function why(alert) {
     const e = alert.explanation || {};
     const parts = [e.why || ""];
-    const t = e.threshold;
-    if (t) parts.push(`limit ${t.direction} ${t.trigger}, clears at ${t.clear} (${t.provenance.source})`);
+    const limit = e.threshold;
+    if (limit) {
+      parts.push(t("limit {direction} {trigger}, clears at {clear} ({source})", { direction: t(limit.direction),
+        trigger: limit.trigger, clear: limit.clear, source: t(limit.provenance.source) }));
+    }
     const n = (e.contributing || []).length;
-    if (n > 1) parts.push(`${n} findings: ${[...new Set(e.contributing.map((c) => c.kind))].join(", ").replaceAll("_", " ")}`);
+    if (n > 1) parts.push(t("{n} findings: {kinds}", { n, kinds: [...new Set(e.contributing.map((c) => c.kind))].join(", ").replaceAll("_", " ") }));
     return parts.filter(Boolean).join(" · ");
   }
 
   function stateText(alert) {
-    const parts = [alert.state === "accepted" ? `accepted by ${alert.accepted_by}` : "not accepted yet"];
-    if (alert.tier > 0) parts.push(`escalated to ${alert.target_roles[alert.target_roles.length - 1]}`);
-    if (alert.condition === "cleared") parts.push("condition cleared (latched)");
+    const parts = [alert.state === "accepted" ? t("accepted by {who}", { who: alert.accepted_by }) : t("not accepted yet")];
+    if (alert.tier > 0) parts.push(t("escalated to {role}", { role: alert.target_roles[alert.target_roles.length - 1] }));
+    if (alert.condition === "cleared") parts.push(t("condition cleared (latched)"));
     if (alert.paused_until && Date.parse(alert.paused_until) > Date.now()) {
-      parts.push(`paused by ${alert.paused_by} until ${new Date(alert.paused_until).toLocaleTimeString()}: ${alert.pause_reason}`);
+      parts.push(t("paused by {who} until {when}: {reason}", { who: alert.paused_by, when: clock(alert.paused_until), reason: alert.pause_reason }));
     }
     return parts.join(" · ");
   }
@@ -89,16 +98,16 @@ const TelemedAlerts = (() => {
   function form(alert, kind) {
     const box = el("form", { class: `alert-form ${kind}` });
     if (kind === "pause") {
-      const reason = el("input", { name: "reason", placeholder: "reason (required)", required: "" });
-      const minutes = el("select", { name: "minutes" });
+      const reason = el("input", { name: "reason", placeholder: t("reason (required)"), required: "", "aria-label": t("Reason for the pause") });
+      const minutes = el("select", { name: "minutes", "aria-label": t("Pause for") });
       for (const m of PAUSE_MIN) minutes.append(el("option", { value: m }, `${m} min`));
-      box.append(reason, minutes, el("button", { type: "submit" }, "Pause"));
+      box.append(reason, minutes, el("button", { type: "submit" }, t("Pause")));
       box.onsubmit = (ev) => { ev.preventDefault(); act(alert, "pause", { reason: reason.value, duration_s: 60 * Number(minutes.value) }); };
     } else {
-      const outcome = el("select", { name: "outcome" });
+      const outcome = el("select", { name: "outcome", "aria-label": t("Outcome") });
       for (const [v, label] of OUTCOMES) outcome.append(el("option", { value: v }, label));
-      const note = el("input", { name: "note", placeholder: "note" });
-      box.append(outcome, note, el("button", { type: "submit" }, "Resolve"));
+      const note = el("input", { name: "note", placeholder: t("note"), "aria-label": t("Note") });
+      box.append(outcome, note, el("button", { type: "submit" }, t("Resolve")));
       box.onsubmit = (ev) => { ev.preventDefault(); act(alert, "resolve", { outcome: outcome.value, note: note.value }); };
     }
     return box;
@@ -111,11 +120,11 @@ const TelemedAlerts = (() => {
     item.dataset.rule = alert.rule;
     item.replaceChildren();
     const head = el("div", { class: "alert-head" });
-    head.append(el("strong", {}, alert.title), el("span", { class: "age", "data-opened": alert.opened_at }, age(alert.opened_at)));
+    head.append(el("strong", {}, title(alert)), el("span", { class: "age", "data-opened": alert.opened_at }, age(alert.opened_at)));
     const buttons = el("div", { class: "alert-actions" });
-    if (alert.state !== "accepted") buttons.append(button("Accept", () => act(alert, "accept")));
-    buttons.append(button("Pause", () => toggle(item, form(alert, "pause"))));
-    buttons.append(button("Resolve", () => toggle(item, form(alert, "resolve"))));
+    if (alert.state !== "accepted") buttons.append(button("accept", t("Accept"), () => act(alert, "accept")));
+    buttons.append(button("pause", t("Pause"), () => toggle(item, form(alert, "pause"))));
+    buttons.append(button("resolve", t("Resolve"), () => toggle(item, form(alert, "resolve"))));
     if (alert.rule === "cardiac_arrest" && alert.priority === "high") buttons.append(sendResponders(alert));
     item.append(head, el("div", { class: "alert-why" }, why(alert)), el("div", { class: "alert-state" }, stateText(alert)), buttons);
   }
@@ -124,8 +133,8 @@ const TelemedAlerts = (() => {
   // (alerts/dispatch); the server checks the alert and the role.
   const sentFor = new Set();
   function sendResponders(alert) {
-    if (sentFor.has(alert.id)) return el("span", { class: "sent" }, "First responders alerted");
-    const b = el("button", { type: "button", class: "act-send-responders" }, "Send first responders");
+    if (sentFor.has(alert.id)) return el("span", { class: "sent" }, t("First responders alerted"));
+    const b = el("button", { type: "button", class: "act-send-responders" }, t("Send first responders"));
     b.onclick = async () => {
       b.disabled = true;
       const response = await fetch(`/api/patients/${encodeURIComponent(alert.patient_id)}/send-responders`, {
@@ -133,9 +142,9 @@ const TelemedAlerts = (() => {
         body: JSON.stringify({ alert_id: String(alert.id) }),
       });
       const reply = await response.json().catch(() => ({}));
-      if (response.ok) { sentFor.add(alert.id); b.replaceWith(el("span", { class: "sent" }, "First responders alerted")); return; }
+      if (response.ok) { sentFor.add(alert.id); b.replaceWith(el("span", { class: "sent" }, t("First responders alerted"))); return; }
       b.disabled = false;
-      flash(alert, `Not sent: ${reply.detail || reply.title || response.statusText}`);
+      flash(alert, t("Not sent: {why}", { why: reply.detail || reply.title || response.statusText }));
     };
     return b;
   }
@@ -149,8 +158,8 @@ const TelemedAlerts = (() => {
     return rank;
   }
 
-  function button(label, onclick) {
-    const b = el("button", { type: "button", class: `act-${label.toLowerCase()}` }, label);
+  function button(action, label, onclick) {
+    const b = el("button", { type: "button", class: `act-${action}` }, label);
     b.onclick = onclick;
     return b;
   }
@@ -195,10 +204,16 @@ const TelemedAlerts = (() => {
     if (!strip) return;
     const open = [...shown.values()].map((e) => e.alert);
     const paused = open.filter((a) => a.paused_until && Date.parse(a.paused_until) > Date.now());
-    strip.querySelector(".count").textContent =
-      `${open.length} open alert${open.length === 1 ? "" : "s"} · ${open.filter((a) => a.priority === "high").length} high · ${paused.length} paused`;
+    strip.querySelector(".count").textContent = open.length
+      ? t("Open alerts: {n} · high: {high} · paused: {paused}",
+        { n: open.length, high: open.filter((a) => a.priority === "high").length, paused: paused.length })
+      : t("no open alerts");
     const pauses = strip.querySelector(".pauses");
-    pauses.replaceChildren(...paused.map((a) => el("li", {}, `${a.title} (${a.patient_id}) — ${a.pause_reason}, ${a.paused_by}, until ${new Date(a.paused_until).toLocaleTimeString()}`)));
+    pauses.replaceChildren(...paused.map((a) => {
+      const item = el("li", {}, `${title(a)} (${a.patient_id}) — ${a.pause_reason}, ${a.paused_by}, ${t("until {when}", { when: clock(a.paused_until) })}`);
+      item.prepend(el("span", { class: "paused" }, t("Paused:") + " "));
+      return item;
+    }));
   }
 
   async function start() {
@@ -217,7 +232,7 @@ const TelemedAlerts = (() => {
     const list = document.getElementById("alerts-centre-list");
     const item = el("li", { class: "alert low notice" });
     item.append(el("div", { class: "alert-head" }, n.subject), el("div", { class: "alert-why" }, n.body));
-    item.append(button("OK", () => item.remove()));
+    item.append(button("ok", "OK", () => item.remove()));
     list.prepend(item);
   }
 

@@ -67,7 +67,8 @@ async function getJSON(url, options = {}) {
   const body = response.headers.get("content-type")?.includes("json") ? await response.json() : null;
   if (!response.ok) {
     const message = body?.detail || body?.issue?.[0]?.diagnostics || `${response.status}`;
-    throw new Error(typeof message === "string" ? message : JSON.stringify(message));
+    // "body.text: String should ..." -> "text: String ...": the field, not the request's anatomy
+    throw new Error((typeof message === "string" ? message : JSON.stringify(message)).replace(/\bbody\./g, ""));
   }
   return body;
 }
@@ -99,4 +100,28 @@ function ago(iso) {
   if (s < 3600) return rtf.format(-Math.round(s / 60), "minute");
   if (s < 86400) return rtf.format(-Math.round(s / 3600), "hour");
   return rtf.format(-Math.round(s / 86400), "day");
+}
+
+// uPlot in the page's language and the patient's zone: its own tick and legend templates are
+// US English ("12/1", "2:00pm"), so ticks and the legend's time go through Intl instead.
+function axisFormats() {
+  const zone = ZONE ? { timeZone: ZONE } : {};
+  return {
+    day: new Intl.DateTimeFormat(LOCALE, { day: "numeric", month: "numeric", ...zone }),
+    time: new Intl.DateTimeFormat(LOCALE, { hour: "2-digit", minute: "2-digit", hourCycle: LOCALE.startsWith("en") ? "h12" : "h23", ...zone }),
+  };
+}
+function timeTicks(u, splits, axisIdx, space, incr) {
+  const f = axisFormats();
+  return splits.map((ts, i) => {
+    const at = new Date(ts * 1e3);
+    if (incr >= 86400) return f.day.format(at);
+    const clock = f.time.format(at);
+    const previous = i > 0 ? f.day.format(new Date(splits[i - 1] * 1e3)) : null;
+    return previous === f.day.format(at) ? clock : `${clock}\n${f.day.format(at)}`;
+  });
+}
+function timeAxis(style = {}) { return { ...style, values: timeTicks }; }
+function timeSeries() {
+  return { label: t("Time"), value: (u, ts) => ts === null || ts === undefined ? "–" : localTime(new Date(ts * 1e3).toISOString()) };
 }

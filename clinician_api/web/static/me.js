@@ -55,6 +55,12 @@ function showBp(h) {
   }
 }
 
+// A little room above and below the values (uPlot's own range for one value spans 0 to 2x).
+function padded(min, max) {
+  const pad = Math.max(1, (max - min) * 0.15);
+  return [Math.floor(min - pad), Math.ceil(max + pad)];
+}
+
 async function showWeek(pid) {
   const box = document.getElementById("charts");
   const width = Math.max(260, box.clientWidth - 4);
@@ -66,9 +72,9 @@ async function showWeek(pid) {
     const [lo, hi] = since(t);
     new uPlot({
       title, width, height: 180, tzDate: zoned,
-      scales: { x: { time: true, range: () => [lo, hi] } },
-      series: [{}, { label: title, stroke: "#58a6ff", width: 3, points: { size: 7 } }],
-      axes: [{ stroke: "#8b98a5", grid: { stroke: "#263040" } }, { stroke: "#8b98a5", grid: { stroke: "#263040" } }],
+      scales: { x: { time: true, range: () => [lo, hi] }, y: { range: (u, min, max) => padded(min, max) } },
+      series: [timeSeries(), { label: title, stroke: "#58a6ff", width: 3, points: { size: 7 } }],
+      axes: [timeAxis({ stroke: "#8b98a5", grid: { stroke: "#263040" } }), { stroke: "#8b98a5", grid: { stroke: "#263040" } }],
       cursor: { drag: { x: false, y: false } },
     }, [t.t, t.mean], holder);
   }
@@ -86,6 +92,37 @@ function showDevices(devices) {
   if (!devices.length) list.append(el("li", {}, t("No device has sent data yet.")));
 }
 
+const CHANNELS = { websocket: t("this screen"), sms: t("SMS"), email: t("e-mail") };
+const EPISODE_STATE = {
+  active: t("your care team is being alerted"), delivered: t("your care team has been alerted"),
+  pending: t("being checked"), accepted: t("{who} is taking care of it"), resolved: t("dealt with"),
+};
+
+function showReminders(reminders) {
+  const list = document.getElementById("reminders");
+  list.replaceChildren(...reminders.map((r) => {
+    const item = el("li", { "data-at": r.at });
+    item.append(el("span", { class: "when" }, localTime(r.at)), el("p", {}, r.body));
+    const via = r.deliveries.map((d) => CHANNELS[d.channel] || d.channel).join(", ");
+    item.append(el("p", { class: "when" }, t("sent to: {via}", { via })));
+    return item;
+  }));
+  if (!reminders.length) list.append(el("li", {}, t("No reminders in the last 30 days.")));
+}
+
+function showEpisodes(episodes) {
+  const list = document.getElementById("episodes");
+  list.replaceChildren(...episodes.filter((e) => e.category !== "technical").map((e) => {
+    const item = el("li", { class: e.priority });
+    item.append(el("span", { class: "when" }, localTime(e.opened_at)),
+      el("p", {}, label(FINDING_LABELS, e.kind)));
+    const state = (EPISODE_STATE[e.state] || e.state).replace("{who}", e.accepted_by || t("your care team"));
+    item.append(el("p", { class: "when" }, state));
+    return item;
+  }));
+  if (!list.children.length) list.append(el("li", {}, t("No alerts in the last 30 days.")));
+}
+
 async function start() {
   const me = await getJSON("/api/me");
   const pid = me.patient_id;
@@ -94,6 +131,8 @@ async function start() {
   setZone(summary.timezone);
   document.getElementById("hello").textContent = summary.display_name;
   showToday(today); showBp(summary.home_bp); showDevices(summary.devices);
+  const [reminders, episodes] = await Promise.all([getJSON(`${base}/reminders`), getJSON(`${base}/episodes`)]);
+  showReminders(reminders); showEpisodes(episodes);
   await showLatest(pid);
   await showWeek(pid);
   document.body.dataset.ready = "1";

@@ -49,7 +49,7 @@ function showSummary(s) {
 }
 
 function chartOptions(title, unit, kinds, width, range) {
-  const series = [{}];
+  const series = [timeSeries()];
   const bands = [];
   kinds.forEach((kind, i) => {
     const color = COLORS[i % COLORS.length];
@@ -63,7 +63,7 @@ function chartOptions(title, unit, kinds, width, range) {
     title, width, height: 200, series, bands, tzDate: zoned,
     scales: { x: { time: true, range: () => range } },
     axes: [
-      { stroke: "#8b98a5", grid: { stroke: "#263040" } },
+      timeAxis({ stroke: "#8b98a5", grid: { stroke: "#263040" } }),
       { stroke: "#8b98a5", grid: { stroke: "#263040" }, label: unit },
     ],
     legend: { live: true },
@@ -139,6 +139,7 @@ function noteForm() {
     event.preventDefault();
     const error = document.getElementById("note-error");
     const data = Object.fromEntries(new FormData(form));
+    if (!data.text.trim()) { error.textContent = t("Write the text first."); form.elements.text.focus(); return; }
     const body = { kind: data.kind, text: data.text };
     if (data.kind === "contact") { body.channel = data.channel || null; body.outcome = data.outcome || null; }
     try {

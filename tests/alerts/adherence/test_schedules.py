@@ -3,6 +3,8 @@ after the configured number of misses (simulated clock, real local SMTP server).
 
 from __future__ import annotations
 
+import email
+import email.policy
 import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -78,7 +80,10 @@ async def test_a_skipped_evening_measurement_sends_a_reminder_email_after_the_gr
     await w.fire_timers()
     [mail] = inbox.mails
     assert mail.rcpt_tos == ["hana@example.org"]
-    assert b"Measurement reminder" in mail.content and b"19:00" in mail.content
+    message = email.message_from_bytes(mail.content, policy=email.policy.default)
+    assert message["Subject"] == "Measurement reminder"
+    body = message.get_content()  # type: ignore[attr-defined]
+    assert "Měření krevního tlaku plánované na 19:00 nedorazilo" in body  # Czech: no choice made
     assert await episodes(rig.hub) == []  # one miss: the patient is reminded, nobody paged
 
 
@@ -117,3 +122,14 @@ async def test_a_measurement_inside_the_grace_window_counts_as_taken(
     rig.clock.now = datetime(2026, 12, 1, 19, 1, tzinfo=UTC)
     await worker(rig, port).fire_timers()
     assert inbox.mails == []
+
+
+def test_the_reminder_is_in_the_patients_language() -> None:
+    from alerts.adherence.service import reminder_text
+
+    assert reminder_text("body_weight", "07:00", "en").startswith(
+        "Your weight measurement due at 07:00 has not arrived"
+    )
+    assert reminder_text("body_weight", "07:00", "cs").startswith(
+        "Měření hmotnosti plánované na 07:00 nedorazilo"
+    )

@@ -55,7 +55,9 @@ async def test_an_expired_override_no_longer_applies(rig: AlertRig) -> None:
 @pytest.mark.parametrize(
     "bad",
     [{"value": 93.0}, {"reason": " "}, {"rule": "nope"}, {"parameter": "colour"},
-     {"expires_at": T0 - timedelta(minutes=1)}],
+     {"expires_at": T0 - timedelta(minutes=1)}, {"value": 20.0},
+     {"parameter": "persistence_s", "value": -1.0}, {"parameter": "persistence_s", "value": 1e6},
+     {"parameter": "rapid", "value": 101.0}],
 )  # fmt: skip
 async def test_an_incoherent_override_is_refused(rig: AlertRig, bad: dict[str, Any]) -> None:
     with pytest.raises(BusinessRuleViolation):
@@ -92,3 +94,24 @@ async def test_a_running_worker_applies_a_new_override_at_its_next_policy_refres
     later = spo2_series([89] * 90, start=T0 + timedelta(minutes=1))
     await feed(worker, {"readings": [{**r, "seq": 100 + r["seq"]} for r in later]})
     assert await episodes(rig.hub) == []  # 89 % is above the clinician's 88 %
+
+
+async def test_a_threshold_of_another_cohorts_patient_or_not_a_number_is_refused(
+    hub: Any, seed: Any
+) -> None:
+    await seed(hub.settings.database_url)
+    body = {"rule": "desaturation", "parameter": "trigger", "value": 88, "reason": "COPD"}
+    async with await client(hub, "cardio") as c:  # follows p3 only
+        assert (await c.post("/api/patients/p1/alert-policy", json=body)).status_code == 404
+        assert (await c.get("/api/patients/p1/alert-policy")).status_code == 404
+        nan = await c.post(
+            "/api/patients/p3/alert-policy",
+            content=b'{"rule": "desaturation", "parameter": "trigger", "value": NaN, "reason": "x"}',
+            headers={"Content-Type": "application/json"},
+        )
+        assert nan.status_code == 422
+        text = await c.post("/api/patients/p3/alert-policy", json={**body, "value": "low"})
+        assert text.status_code == 422 and "value" in text.json()["detail"]
+        long = await c.post("/api/patients/p3/alert-policy", json={**body, "reason": "x" * 1001})
+        assert long.status_code == 422
+        assert (await c.get("/api/patients/p3/alert-policy")).json()["history"] == []

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from tests.clinician_api.patient_view.test_history import history
 from tests.clinician_api.patient_view.test_timeline_api import _iso, bp_pairs, send
 from tests.clinician_api.web.conftest import screenshot, serious_violations, sign_in
 
@@ -23,6 +24,7 @@ async def test_a_patient_lands_on_their_portal_with_large_type(
          "measured_at": _iso(now - timedelta(hours=2))},
     ]  # fmt: skip
     await send(hub, tokens["bridge-p1"], "p1", readings)
+    await history(hub.settings.database_url)  # p1: one alert episode, one reminder
     page = await sign_in(browser, hub, "pat1", phone=True)
     assert page.url.endswith("/me")
     await page.wait_for_function("document.body.dataset.ready === '1'", timeout=15_000)
@@ -34,6 +36,10 @@ async def test_a_patient_lands_on_their_portal_with_large_type(
         ".latest .value", "e => parseFloat(getComputedStyle(e).fontSize)"
     )
     assert size >= 30
+    assert "Your BP measurement is due." in await page.inner_text("#reminders")
+    assert "SMS" in await page.inner_text("#reminders")
+    episodes = await page.inner_text("#episodes")
+    assert "Hypertenzní krize" in episodes and "nurse-a se tím zabývá" in episodes
     wide = await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     assert wide, "the portal scrolls sideways on a phone"
     await screenshot(page, "portal-phone")

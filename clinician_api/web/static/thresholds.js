@@ -1,0 +1,71 @@
+// The patient's alert thresholds with their provenance, and the clinician's editor over
+// /api/patients/{id}/alert-policy (who, when, why, optional expiry). Uses PATIENT (patient.js).
+"use strict";
+
+const LIMIT_NUMBER = new Intl.NumberFormat(LOCALE, { maximumFractionDigits: 1 });
+
+function limitText(value, unit) { return value === null ? "–" : `${LIMIT_NUMBER.format(value)} ${unit}`; }
+
+function provenanceText(p) {
+  if (p.source === "programme default") return t("Programme default");
+  const parts = [t("{who}, {when}", { who: p.set_by, when: localTime(p.set_at) }), p.reason];
+  if (p.expires_at) parts.push(t("until {when}", { when: localTime(p.expires_at) }));
+  return parts.join(" · ");
+}
+
+function limitRow(rule) {
+  const row = el("tr", { "data-rule": rule.rule });
+  const sign = rule.direction === "below" ? "<" : ">";
+  row.append(el("th", { scope: "row" }, t(rule.title)),
+    el("td", {}, `${sign} ${limitText(rule.trigger, rule.unit)}`),
+    el("td", {}, limitText(rule.clear, rule.unit)),
+    el("td", {}, t("{s} s", { s: number(rule.persistence_s) })),
+    el("td", {}, rule.rapid === null ? "–" : `${sign} ${limitText(rule.rapid, rule.unit)}`),
+    el("td", { class: rule.provenance.source === "programme default" ? "default" : "override" },
+      provenanceText(rule.provenance)));
+  return row;
+}
+
+async function loadLimits() {
+  const policy = await getJSON(`/api/patients/${encodeURIComponent(PATIENT)}/alert-policy`);
+  const rules = policy.reading_rules;
+  const body = document.getElementById("limits");
+  body.replaceChildren(...(rules.length ? rules.map(limitRow)
+    : [el("tr", {}, "")]));
+  if (!rules.length) {
+    body.firstChild.append(el("td", { colspan: "6" }, t("This programme has no limits on raw readings.")));
+  }
+  document.getElementById("limit-form").hidden = !rules.length;
+  const pick = document.getElementById("limit-rule"); const chosen = pick.value;
+  pick.replaceChildren(...rules.map((r) => el("option", { value: r.rule }, t(r.title))));
+  if (chosen) pick.value = chosen;
+  document.getElementById("limit-history").replaceChildren(...policy.history.slice().reverse().map((h) => {
+    const item = el("li", {}, `${h.rule} · ${h.parameter} = ${LIMIT_NUMBER.format(h.value)}`);
+    item.append(el("p", { class: "when" }, provenanceText({ ...h, source: "clinician override" })));
+    return item;
+  }));
+  document.getElementById("limits-card").dataset.ready = "1";
+}
+
+function wireLimitForm() {
+  const form = document.getElementById("limit-form");
+  const error = document.getElementById("limit-error"); const status = document.getElementById("limit-status");
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault(); error.textContent = ""; status.textContent = "";
+    const raw = form.elements.value.value.trim(); const reason = form.elements.reason.value.trim();
+    if (raw === "" || Number.isNaN(Number(raw))) { error.textContent = t("Give the new value as a number."); return; }
+    if (!reason) { error.textContent = t("Say why the threshold changes."); return; }
+    const until = form.elements.expires_at.value;
+    const body = { rule: form.elements.rule.value, parameter: form.elements.parameter.value,
+      value: Number(raw), reason, expires_at: until ? new Date(until).toISOString() : null };
+    try {
+      await getJSON(`/api/patients/${encodeURIComponent(PATIENT)}/alert-policy`, { method: "POST",
+        headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+      form.elements.value.value = ""; form.elements.reason.value = ""; form.elements.expires_at.value = "";
+      status.textContent = t("Saved; the alert engine uses it within 30 s.");
+    } catch (e) { error.textContent = e.message.replace(/\bbody\./g, ""); }
+    await loadLimits();
+  });
+}
+
+document.addEventListener("DOMContentLoaded", () => { wireLimitForm(); loadLimits(); });

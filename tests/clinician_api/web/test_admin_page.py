@@ -1,0 +1,113 @@
+"""The admin screen (/admin) and everyone's account screen (/account) in Debian's Chromium:
+forms that work, refusals shown in words with nothing changed, screenshots and axe-core."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.clinician_api.admin.test_admin_api import STRONG
+from tests.clinician_api.web.conftest import screenshot, serious_violations, sign_in
+from tests.conftest import token_for
+
+pytestmark = pytest.mark.browser
+
+
+async def _accounts(hub: Any) -> dict[str, dict[str, Any]]:
+    headers = {"Authorization": f"Bearer {await token_for(hub, 'admin')}"}
+    async with httpx.AsyncClient(base_url=hub.url) as c:
+        return {u["username"]: u for u in (await c.get("/api/admin/users", headers=headers)).json()}
+
+
+async def test_an_admin_manages_accounts_cohorts_and_enrols_a_patient(
+    hub: Any, seed: Any, browser: Any
+) -> None:
+    await seed(hub.settings.database_url)
+    page = await sign_in(browser, hub, "admin")
+    await screenshot(page, "monitor-admin")
+    await page.click("header a[href='/admin']")  # the monitor's header leads admins here
+    await page.wait_for_function("document.body.dataset.ready === '1'", timeout=15_000)
+    assert await page.locator("#users tr").count() == 5
+    await screenshot(page, "admin")
+    assert await serious_violations(page) == []
+
+    form = page.locator("#user-form")
+    await form.locator("input[name=username]").fill("nurse-b")
+    await form.locator("input[name=password]").fill("short")
+    await form.locator("button[type=submit]").click()
+    await page.locator("#users-error").filter(has_text="at least 10").wait_for()
+    assert "nurse-b" not in await _accounts(hub)
+    await form.locator("input[name=password]").fill(STRONG)
+    await form.locator("select[name=telemedpoint_id]").select_option("tmp-b")
+    await form.locator("button[type=submit]").click()
+    await page.locator('#users tr[data-user="nurse-b"]').wait_for()
+    assert (await _accounts(hub))["nurse-b"]["telemedpoint_id"] == "tmp-b"
+
+    await page.locator('#users tr[data-user="cardio"] button', has_text="Disable").click()
+    await page.locator('#users tr[data-user="cardio"] button', has_text="Enable").wait_for()
+    assert (await _accounts(hub))["cardio"]["active"] is False
+    await page.locator('#users tr[data-user="cardio"] button', has_text="Enable").click()
+    await page.locator('#users tr[data-user="cardio"] button', has_text="Disable").wait_for()
+
+    await page.select_option("#team-user", "cardio")
+    await page.locator("#cohort li", has_text="p3").wait_for()
+    await page.fill("#team-form input[name=patient_id]", "p9")
+    await page.press("#team-form input[name=patient_id]", "Enter")
+    await page.locator("#team-error").filter(has_text="no patient 'p9'").wait_for()
+    await page.fill("#team-form input[name=patient_id]", "p1")
+    await page.press("#team-form input[name=patient_id]", "Enter")
+    await page.locator("#cohort li", has_text="p1").wait_for()
+
+    enrol = page.locator("#enrol-form")
+    for name, value in (("id", "p7"), ("given_name", "Jana"), ("family_name", "Nováková"),
+                        ("gateway_id", "gw-p7"), ("phone", "601")):  # fmt: skip
+        await enrol.locator(f"input[name={name}]").fill(value)
+    await enrol.locator("input[name=care_team][value=cardio]").check()
+    await enrol.locator("button[type=submit]").click()
+    await page.locator("#enrol-error").filter(has_text="phone").wait_for()
+    await enrol.locator("input[name=phone]").fill("+420601234567")
+    await enrol.locator("button[type=submit]").click()
+    token = await page.locator("#gateway-token").inner_text(timeout=10_000)
+    assert len(token) >= 40
+    assert "Jana Nováková" in await page.inner_text("#enrol-result")
+    await screenshot(page, "admin-enrolled")
+    assert await serious_violations(page) == []
+
+
+async def test_a_user_changes_their_password_and_signs_out_everywhere(
+    hub: Any, seed: Any, browser: Any
+) -> None:
+    await seed(hub.settings.database_url)
+    other = await sign_in(browser, hub, "cardio")  # a second session, e.g. another PC
+    page = await sign_in(browser, hub, "cardio")
+    await page.click("header a[href='/account']")
+    await page.wait_for_function("document.body.dataset.ready === '1'", timeout=15_000)
+    assert await page.locator("#sessions li").count() == 2
+    await page.fill("input[name=current_password]", "wrong-password")
+    await page.fill("input[name=new_password]", STRONG)
+    await page.fill("input[name=repeat]", STRONG)
+    await page.click("#password-form button[type=submit]")
+    await page.locator("#password-error").filter(has_text="current password is wrong").wait_for()
+    assert (await other.request.get(hub.url + "/api/patients")).ok  # nothing changed
+    await page.fill("input[name=current_password]", "pw-cardio")
+    await page.fill("input[name=new_password]", STRONG)
+    await page.fill("input[name=repeat]", STRONG)
+    await page.click("#password-form button[type=submit]")
+    await page.locator("#password-status").filter(has_text="1").wait_for()
+    assert (await other.request.get(hub.url + "/api/patients")).status == 401
+    assert await page.locator("#sessions li").count() == 1
+    await screenshot(page, "account")
+    assert await serious_violations(page) == []
+    await page.click("#everywhere-form button[type=submit]")
+    await page.wait_for_url("**/login")
+    assert (await page.request.get(hub.url + "/api/patients")).status == 401
+
+
+async def test_the_admin_screen_is_for_admins_only(hub: Any, seed: Any, browser: Any) -> None:
+    await seed(hub.settings.database_url)
+    page = await sign_in(browser, hub, "nurse-a")
+    assert await page.locator("header a[href='/admin']").count() == 0
+    await page.goto(hub.url + "/admin")
+    assert page.url.endswith("/monitor")

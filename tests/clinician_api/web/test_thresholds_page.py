@@ -1,0 +1,45 @@
+"""The threshold editor on the patient view: limits with provenance; a clinician's change
+with a reason; refusals shown in words with nothing stored."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.clinician_api.web.conftest import screenshot, serious_violations, sign_in
+
+pytestmark = pytest.mark.browser
+
+
+async def _history(page: Any, hub: Any) -> list[dict[str, Any]]:
+    policy = await (await page.request.get(f"{hub.url}/api/patients/p3/alert-policy")).json()
+    return list(policy["history"])
+
+
+async def test_a_cardiologist_changes_a_threshold_with_a_reason(
+    hub: Any, seed: Any, browser: Any
+) -> None:
+    await seed(hub.settings.database_url)
+    page = await sign_in(browser, hub, "cardio")
+    await page.goto(hub.url + "/patients/p3")
+    await page.wait_for_function("document.getElementById('limits-card').dataset.ready === '1'")
+    desat = page.locator('#limits tr[data-rule="desaturation"]')
+    assert "< 90 %" in await desat.inner_text() and "Programme default" in await desat.inner_text()
+    form = page.locator("#limit-form")
+    await form.locator("input[name=value]").fill("88")
+    await form.locator("button[type=submit]").click()
+    await page.locator("#limit-error").filter(has_text="Say why").wait_for()
+    await form.locator("input[name=reason]").fill("COPD, usual SpO2 88-91 %")
+    await form.locator("input[name=value]").fill("20")
+    await form.locator("button[type=submit]").click()
+    await page.locator("#limit-error").filter(has_text="50-100 %").wait_for()
+    assert await _history(page, hub) == []
+    await form.locator("input[name=value]").fill("88")
+    await form.locator("input[name=reason]").press("Enter")  # by keyboard
+    await page.locator("#limit-status").filter(has_text="Saved").wait_for()
+    await desat.filter(has_text="cardio").wait_for()
+    assert "< 88 %" in await desat.inner_text() and "COPD" in await desat.inner_text()
+    assert [(h["value"], h["set_by"]) for h in await _history(page, hub)] == [(88, "cardio")]
+    await screenshot(page, "patient-thresholds")
+    assert await serious_violations(page) == []
