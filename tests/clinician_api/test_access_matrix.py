@@ -63,6 +63,9 @@ RULES: dict[str, frozenset[str]] = {
     "GET /favicon.ico": EVERYONE,
     "GET /api/me": SIGNED_IN,
     "PUT /api/me/language": SIGNED_IN,
+    "GET /api/me/sessions": SIGNED_IN,
+    "POST /api/me/password": SIGNED_IN,  # the current password is asked again (400 if wrong)
+    "POST /api/me/sign-out-everywhere": SIGNED_IN,
     # the bridge socket takes a bridge credential in its hello, never a user's token
     "WS /ws/bridge": NOBODY,
     # patients and their data
@@ -82,6 +85,8 @@ RULES: dict[str, frozenset[str]] = {
     "DELETE /api/patients/{patient_id}/care-team/{username}": ADMIN,
     "GET /api/patients/{patient_id}/schedules": SEES_P1,
     "POST /api/patients/{patient_id}/schedules": CARE_OF_P1,
+    "GET /api/patients/{patient_id}/episodes": SEES_P1,  # a patient sees when care was alerted
+    "GET /api/patients/{patient_id}/reminders": SEES_P1,
     "GET /api/patients/{patient_id}/alert-policy": SEES_P1,  # a patient sees their thresholds
     "POST /api/patients/{patient_id}/alert-policy": CARE_OF_P1,
     "POST /api/patients/{patient_id}/send-responders": CARE_OF_P1,
@@ -96,6 +101,15 @@ RULES: dict[str, frozenset[str]] = {
     "POST /api/kiosks/enrolment-tokens": ADMIN,
     "POST /api/kiosks/enrol": NOBODY,  # only an enrolment token (in the body) opens it
     "GET /api/kiosks": ADMIN,
+    "GET /api/admin/users": ADMIN,
+    "POST /api/admin/users": ADMIN,
+    "POST /api/admin/users/{username}/disable": ADMIN,
+    "POST /api/admin/users/{username}/enable": ADMIN,
+    "POST /api/admin/users/{username}/password": ADMIN,
+    "PUT /api/admin/users/{username}/telemedpoint": ADMIN,
+    "GET /api/admin/users/{username}/patients": ADMIN,
+    "GET /api/telemedpoints": ADMIN,
+    "POST /api/admin/enrolments": ADMIN,
     # monitor
     "GET /api/monitor/snapshot": SIGNED_IN,
     "GET /api/monitor/sparklines": SIGNED_IN,
@@ -121,6 +135,10 @@ RULES: dict[str, frozenset[str]] = {
     "GET /dispatch": SIGNED_IN,
     "GET /patients/{patient_id}": SEES_P1,
     "GET /me": SIGNED_IN,
+    "GET /account": SIGNED_IN,
+    # the page holds no data (that comes from /api/admin/*, admins only); any other role is
+    # redirected to its own home screen, which this matrix counts as through
+    "GET /admin": SIGNED_IN,
     "GET /openapi.json": SIGNED_IN,
     "GET /docs": SIGNED_IN,
     "GET /redoc": SIGNED_IN,
@@ -176,11 +194,15 @@ PROBE_OVERRIDES: dict[str, tuple[dict[str, Any], Any]] = {
     "POST /api/incidents/{incident_id}/status": ({}, {"status": "en_route"}),
 }
 #: Routes that change who is signed in: called last, so the others keep their tokens.
-LAST = ("POST /auth/logout", "POST /logout")
+LAST = ("POST /auth/logout", "POST /logout", "POST /api/me/sign-out-everywhere")
+#: The admin's account actions (disable, reset password: both end the user's sessions) act on
+#: an account of their own, so the roles' tokens survive the matrix.
+ACCOUNT_PATH = "/api/admin/users/{username}"
+SPARE_USER = "spare-nurse"
 #: The screens: signed in by the session cookie of POST /login, not by a bearer token.
 PAGES = frozenset(
     {"GET /", "GET /monitor", "GET /respond", "GET /dispatch", "GET /patients/{patient_id}",
-     "GET /me", "POST /logout"}
+     "GET /me", "GET /account", "GET /admin", "POST /logout"}
 )  # fmt: skip
 
 
@@ -215,6 +237,7 @@ def test_every_route_has_an_access_rule() -> None:
 
 
 def _url(path: str) -> str:
+    path = path.replace(ACCOUNT_PATH, ACCOUNT_PATH.replace("{username}", SPARE_USER))
     for name, value in PATH_VALUES.items():
         path = path.replace("{" + name + "}", value)
     return path.replace("{", "").replace("}", "")  # other ids: their own names, which exist not
@@ -326,21 +349,30 @@ async def test_each_role_gets_through_exactly_the_routes_its_rule_names(
     engine = make_engine(url)
     async with unit_of_work(make_sessionmaker(engine)) as session:
         await create_user(session, "disp", "pw-disp", "dispatcher")
+        await create_user(session, SPARE_USER, "pw-spare-nurse", "nurse")
     await engine.dispose()
     limits = {"rate_limit_ip_per_min": 100_000, "rate_limit_user_per_min": 100_000}
     hub = await run_hub(url, **limits)
     try:
         tokens: dict[str, str | None] = {ANON: None}
         clients = {ANON: httpx.AsyncClient(base_url=hub.url, timeout=60)}
-        for user in USERS:
-            tokens[user] = await token_for(hub, user)
-            clients[user] = httpx.AsyncClient(base_url=hub.url, timeout=60)
-            form = {"username": user, "password": f"pw-{user}"}
-            assert (await clients[user].post("/login", data=form)).is_redirect
-        keys = sorted(RULES, key=lambda k: (k in LAST, k))
+
+        async def sign_in_everyone() -> None:
+            for user in USERS:
+                tokens[user] = await token_for(hub, user)
+                if user in clients:
+                    await clients[user].aclose()
+                clients[user] = httpx.AsyncClient(base_url=hub.url, timeout=60)
+                form = {"username": user, "password": f"pw-{user}"}
+                assert (await clients[user].post("/login", data=form)).is_redirect
+
+        await sign_in_everyone()
+        keys = sorted(RULES, key=lambda k: (LAST.index(k) if k in LAST else -1, k))
         inputs = probes()
         wrong = []
         for key in keys:  # the principals of one route at once; routes in order (logout last)
+            if key in LAST[1:]:  # the previous one ended the sessions: sign in afresh
+                await sign_in_everyone()
             probe = PROBE_OVERRIDES.get(key) or inputs.get(key, ({}, None))
             calls = [
                 _ws(hub.ws_url, key, token)
