@@ -92,6 +92,10 @@ class LethalParams:
     tachy_tolerance: float = 0.22
     vt_beats: int = 5
     vt_bpm: float = 100.0
+    vt_tolerance: float = 0.05
+    vt_pulse_steady: float = 0.15
+    vt_pulse_height: float = 0.8
+    dominant_amp_fraction: float = 0.5
     valid_amp_fraction: float = 0.25
     dominant_corr: float = 0.8
     run_consistency: float = 0.6
@@ -118,7 +122,7 @@ class LethalParams:
 
     @property
     def vt_limit_bpm(self) -> float:
-        return self.vt_bpm * (1 - self.rate_tolerance)
+        return self.vt_bpm * (1 - self.vt_tolerance)
 
 
 @dataclass(frozen=True, slots=True)
