@@ -78,7 +78,8 @@ def alarm_index() -> list[tuple[str, str, bool]]:
 
 
 #: The modules ``confirm_alarm`` runs: a cached outcome is reused only for the same code.
-LETHAL_CODE = ("lethal", "lethal_ecg", "lethal_pulse", "lethal_rules", "lethal_ventricular")
+LETHAL_CODE = ("lethal", "lethal_ecg", "lethal_pulse", "lethal_rate", "lethal_rules")
+LETHAL_CODE += ("lethal_ventricular",)
 LETHAL_CODE += ("ecg", "ecg_features", "ecg_rules", "ecg_quality", "beats", "findings")
 
 

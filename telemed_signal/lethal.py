@@ -131,10 +131,9 @@ def _overlaps(ep: _Episode, event: Event) -> bool:
 class _Lead:
     """One ECG lead: tracker, raw samples for on-demand SQI, windows history."""
 
-    def __init__(self, name: str, fs_hz: float, params: LethalParams) -> None:
+    def __init__(self, name: str, fs_hz: float) -> None:
         self.name = name
         self.fs_hz = fs_hz
-        self.params = params
         self.tracker = EcgLeadTracker(fs_hz)
         self.raw = np.zeros(0, dtype=np.float32)
         self.n_raw = round(RAW_S * fs_hz)
@@ -154,8 +153,6 @@ class _Lead:
                 del self._windows[0]
             self._windows.append((t_s, w.leakage, w.tcsc, w.fdom_hz, w.ptp_mv))
             self._windows_array = None
-            if w.leakage < self.params.vf_leakage and w.tcsc > self.params.vf_tcsc:
-                self.tracker.hold_template()
 
     @property
     def windows(self) -> FloatArray:
@@ -248,7 +245,7 @@ class LethalArrhythmiaMonitor:
         self.params = params or LethalParams()
         self.step = max(1, round(WINDOW_HOP_S * self.fs_hz))
         self.eval_every = max(1, round(eval_s / WINDOW_HOP_S))
-        self.leads = [_Lead(c, self.fs_hz, self.params) for c in channels if c in ECG_LEADS]
+        self.leads = [_Lead(c, self.fs_hz) for c in channels if c in ECG_LEADS]
         self.pulse_names = [c for c in channels if c in PULSE_CHANNELS]
         self._bank = RPeakDetectorBank(self.fs_hz, len(self.leads)) if self.leads else None
         self._pulse = [PulseDetector(self.fs_hz) for _ in self.pulse_names]
@@ -322,9 +319,14 @@ class LethalArrhythmiaMonitor:
         pulses = [PulseView(n, x) for n, x in zip(self.pulse_names, self._pulses, strict=True)]
         views = [lead.view(self.params.valid_amp_fraction) for lead in self.leads]
         ev = Evidence(views, pulses, now, self.params)
+        events = {kind: RULES[kind](ev) if self.leads else None for kind in ALARMS}
+        fib = events["ventricular_flutter_fib"]
+        for lead in self.leads:
+            if fib is not None and lead.name in fib.channels:
+                lead.tracker.hold_template()  # its complexes are no QRS to learn
         out: list[Finding] = []
         for kind in ALARMS:
-            out += self._update(kind, RULES[kind](ev) if self.leads else None, now)
+            out += self._update(kind, events[kind], now)
         return out
 
     def _update(self, kind: str, event: Event | None, now: float) -> list[Finding]:

@@ -16,11 +16,12 @@ within 40 ms):
   that matched it (correlation >= 0.8; the first 8 beats of >= 0.1 mV seed it; after 16
   mismatches in a row it is re-learnt, so a lasting change of lead position or rhythm becomes
   the new reference). Ventricular beats differ from the dominant (supraventricular)
-  morphology, as in template-matching beat classifiers (Hamilton 2002). A fibrillatory
-  waveform has no QRS to learn: while the lead's 4 s window is fibrillatory
-  (:meth:`EcgLeadTracker.hold_template`) mismatches do not count, and a re-learning in the
-  seconds before it (on the fibrillation's first waves) is undone, so that the rhythm after
-  a fibrillation or flutter is compared with the QRS from before it, not with the waves.
+  morphology, as in template-matching beat classifiers (Hamilton 2002). A fibrillation has
+  no QRS to learn: while the monitor finds one in the lead (:meth:`EcgLeadTracker.hold_template`)
+  the mismatches counted so far are dropped and the re-learnings of the seconds before (on
+  the fibrillation's waves) are undone, so that the rhythm after a fibrillation or flutter is
+  compared with the QRS from before it, not with the waves. (The window measures alone do
+  not decide this: a wide-complex tachycardia can look fibrillatory by them.)
 * ``prev``: the best correlation with the previous beat over +/- 40 ms of lag (broad
   ventricular complexes have no sharp peak to align on): a run of complexes of one focus
   resembles itself, artefact does not. Only the rules on fast or non-dominant runs use it, so
@@ -73,8 +74,8 @@ REALIGN_S = 0.04
 MARGIN_S = 0.25  # beats are measured once this much signal follows the window
 TEMPLATE_BEATS = 8
 RELEARN_AFTER = 16
-#: A re-learning this recent when a fibrillatory window is seen is undone (s): the window is
-#: 4 s long, and 16 fibrillatory waves take about 3 s.
+#: A re-learning this recent when a fibrillation is found is undone (s): the rule needs 5 s of
+#: fibrillatory windows, and 16 fibrillatory waves take about 3 s.
 RELEARN_UNDO_S = 8.0
 MATCH_CORR = 0.8
 WINDOW_S = 4.0
@@ -383,15 +384,18 @@ class EcgLeadTracker:
             self._misses.append(seg)
             if len(self._misses) >= RELEARN_AFTER:
                 recent = self._misses[-TEMPLATE_BEATS:]
-                self._before_relearn = (self._matched, self._template)  # set: not learning
+                undo = round(RELEARN_UNDO_S * self.fs_hz)
+                if self._before_relearn is None or self.n_seen - self._relearnt_at > undo:
+                    # the template before a chain of quick re-learnings is the one to restore
+                    self._before_relearn = (self._matched, self._template)
                 self._relearnt_at = self.n_seen
                 self._set_template(recent, np.median(recent, axis=0))
                 self._misses = []
         return c
 
     def hold_template(self) -> None:
-        """The lead's latest window is fibrillatory: forget the mismatches counted towards a
-        re-learning and undo one made in the last ``RELEARN_UNDO_S`` (module docstring)."""
+        """The lead shows a fibrillation now: forget the mismatches counted towards a
+        re-learning and undo those made in the last ``RELEARN_UNDO_S`` (module docstring)."""
         self._misses = []
         if self._before_relearn is None:
             return

@@ -128,10 +128,11 @@ def test_the_sinus_rhythm_after_a_fibrillation_is_not_vt(
     assert not [e for e in episodes if e[0] == "ventricular_tachycardia" and e[2] > end_of_vf + 3]
 
 
-#: Challenge score on the development VT alarms outside the fixed holdout is in bench_lethal's
-#: output; over all 114 (ALARMS and ALARMS-2, holdout included) the shipped settings measure
-#: VT_MEASURED; the floor sits 3 points under it.
-VT_MEASURED = 0.0
+#: Challenge score on every development VT alarm (ALARMS and ALARMS-2, 114): the shipped
+#: settings measure 73.9 (TP 24, TN 78, FP 6, FN 6: 69.6 fitted and 66.7 cross-validated on the
+#: 91 outside the holdout, 95.7 on the 23 in it; 60.2 on the 91 before the pulse check); the
+#: floor sits 3 points under it.
+VT_MEASURED = 73.9
 VT_FLOOR = VT_MEASURED - 3.0
 
 
