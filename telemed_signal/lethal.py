@@ -319,9 +319,14 @@ class LethalArrhythmiaMonitor:
         pulses = [PulseView(n, x) for n, x in zip(self.pulse_names, self._pulses, strict=True)]
         views = [lead.view(self.params.valid_amp_fraction) for lead in self.leads]
         ev = Evidence(views, pulses, now, self.params)
+        events = {kind: RULES[kind](ev) if self.leads else None for kind in ALARMS}
+        fib = events["ventricular_flutter_fib"]
+        for lead in self.leads:
+            if fib is not None and lead.name in fib.channels:
+                lead.tracker.hold_template()  # its complexes are no QRS to learn
         out: list[Finding] = []
         for kind in ALARMS:
-            out += self._update(kind, RULES[kind](ev) if self.leads else None, now)
+            out += self._update(kind, events[kind], now)
         return out
 
     def _update(self, kind: str, event: Event | None, now: float) -> list[Finding]:

@@ -16,7 +16,12 @@ within 40 ms):
   that matched it (correlation >= 0.8; the first 8 beats of >= 0.1 mV seed it; after 16
   mismatches in a row it is re-learnt, so a lasting change of lead position or rhythm becomes
   the new reference). Ventricular beats differ from the dominant (supraventricular)
-  morphology, as in template-matching beat classifiers (Hamilton 2002).
+  morphology, as in template-matching beat classifiers (Hamilton 2002). A fibrillation has
+  no QRS to learn: while the monitor finds one in the lead (:meth:`EcgLeadTracker.hold_template`)
+  the mismatches counted so far are dropped and the re-learnings of the seconds before (on
+  the fibrillation's waves) are undone, so that the rhythm after a fibrillation or flutter is
+  compared with the QRS from before it, not with the waves. (The window measures alone do
+  not decide this: a wide-complex tachycardia can look fibrillatory by them.)
 * ``prev``: the best correlation with the previous beat over +/- 40 ms of lag (broad
   ventricular complexes have no sharp peak to align on): a run of complexes of one focus
   resembles itself, artefact does not. Only the rules on fast or non-dominant runs use it, so
@@ -69,6 +74,9 @@ REALIGN_S = 0.04
 MARGIN_S = 0.25  # beats are measured once this much signal follows the window
 TEMPLATE_BEATS = 8
 RELEARN_AFTER = 16
+#: A re-learning this recent when a fibrillation is found is undone (s): the rule needs 5 s of
+#: fibrillatory windows, and 16 fibrillatory waves take about 3 s.
+RELEARN_UNDO_S = 8.0
 MATCH_CORR = 0.8
 WINDOW_S = 4.0
 HISTORY_S = 60.0
@@ -178,6 +186,9 @@ class EcgLeadTracker:
         self._matched: list[FloatArray] = []
         self._template: FloatArray | None = None
         self._misses: list[FloatArray] = []
+        # (matched beats, template) before the last re-learning, and when it happened
+        self._before_relearn: tuple[list[FloatArray], FloatArray | None] | None = None
+        self._relearnt_at = 0
         self._segs: dict[int, FloatArray] = {}  # recent beats' waveforms by realigned sample
         self._shapes: dict[int, _Shape] = {}
         self._sum = np.zeros(0)
@@ -373,9 +384,26 @@ class EcgLeadTracker:
             self._misses.append(seg)
             if len(self._misses) >= RELEARN_AFTER:
                 recent = self._misses[-TEMPLATE_BEATS:]
+                undo = round(RELEARN_UNDO_S * self.fs_hz)
+                if self._before_relearn is None or self.n_seen - self._relearnt_at > undo:
+                    # the template before a chain of quick re-learnings is the one to restore
+                    self._before_relearn = (self._matched, self._template)
+                self._relearnt_at = self.n_seen
                 self._set_template(recent, np.median(recent, axis=0))
                 self._misses = []
         return c
+
+    def hold_template(self) -> None:
+        """The lead shows a fibrillation now: forget the mismatches counted towards a
+        re-learning and undo those made in the last ``RELEARN_UNDO_S`` (module docstring)."""
+        self._misses = []
+        if self._before_relearn is None:
+            return
+        if self.n_seen - self._relearnt_at <= round(RELEARN_UNDO_S * self.fs_hz):
+            matched, template = self._before_relearn
+            if template is not None:
+                self._set_template(matched, template)
+        self._before_relearn = None
 
     def _set_template(
         self, matched: list[FloatArray], template: FloatArray, total: FloatArray | None = None

@@ -7,7 +7,16 @@ only if it looks like one rhythm rather than artefact: its complexes resemble ea
 (median correlation between successive beats >= 0.6) and have nearly the same size (median
 absolute deviation <= 15 % of the median amplitude; a ventricular focus repeats the same
 depolarisation, motion artefact does not), its lead is usable, and no other usable lead shows
-dominant-morphology beats (correlation >= 0.8 for most of them) over the same span.
+dominant-morphology beats (correlation >= 0.8 and at least half the lead's usual QRS amplitude,
+for most of them) over the same span. Where a pulse waveform is trusted (it beat regularly and in
+step with the ECG before the run, :meth:`Evidence.pulse_reference`), the heart's mechanics must
+respond: ventricular beats change the filling time and the stroke volume, so the pulse either
+follows the faster rate or loses height. A trusted pulse whose every interval through the run
+stays within ``vt_pulse_steady`` (15 %) of its usual one and whose every beat keeps
+``vt_pulse_height`` (80 %) of its usual height shows an unchanged rhythm: the "run" is a change
+of the ECG alone (artefact, lead movement) and is not reported. The rate limit is 100 bpm less
+``vt_tolerance``; the tolerance and whether the pulse check runs are chosen by cross-validation
+(``bench/_lethal_cv.py``).
 
 Ventricular flutter/fibrillation (a fibrillatory, flutter or oscillatory waveform >= 4 s): a
 4 s window is fibrillatory when the VF-filter leakage of Kuo & Dillman (1978) is below 0.55
@@ -40,6 +49,8 @@ import numpy.typing as npt
 from telemed_signal.lethal_rules import (
     AMP,
     CORR,
+    P_HEIGHT,
+    P_T,
     PREV,
     W_FDOM,
     W_LEAK,
@@ -73,7 +84,7 @@ def ventricular_tachycardia(ev: Evidence) -> Event | None:
             hr = 60.0 * (run.shape[0] - 1) / (t1 - t0)
             if hr <= p.vt_limit_bpm or not _one_rhythm(run, p) or not lead.usable(t0, t1):
                 continue
-            if _dominant_elsewhere(ev, lead, t0, t1, p):
+            if _dominant_elsewhere(ev, lead, t0, t1, p) or _pulse_unperturbed(ev, t0, t1, p):
                 continue
             corr, width = float(np.median(run[:, CORR])), float(np.median(run[:, WIDTH]))
             best = Event(
@@ -110,15 +121,41 @@ def _one_rhythm(run: FloatArray, p: LethalParams) -> bool:
 def _dominant_elsewhere(
     ev: Evidence, lead: LeadView, t0: float, t1: float, p: LethalParams
 ) -> bool:
-    """Another usable lead whose beats over ``[t0, t1]`` mostly match its dominant QRS."""
+    """Another usable lead whose beats over ``[t0, t1]`` mostly match its dominant QRS in
+    shape and size (a ventricular complex can keep the dominant shape in one lead, rarely its
+    size too)."""
     for other in ev.leads:
         if other is lead or not other.usable(t0, t1):
             continue
         b = other.beats[(other.beats[:, T] >= t0 - 0.15) & (other.beats[:, T] <= t1 + 0.15)]
-        c = b[np.isfinite(b[:, CORR]), CORR]
-        if c.size >= 3 and float(np.mean(c >= p.dominant_corr)) >= 0.6:
+        b = b[np.isfinite(b[:, CORR])]
+        like = (b[:, CORR] >= p.dominant_corr) & (
+            b[:, AMP] >= p.dominant_amp_fraction * other.amp_ref
+        )
+        if b.shape[0] >= 3 and float(np.mean(like)) >= 0.6:
             return True
     return False
+
+
+def _pulse_unperturbed(ev: Evidence, t0: float, t1: float, p: LethalParams) -> str | None:
+    """Name of a trusted pulse channel whose beats through ``[t0, t1]`` (and the transit time
+    after it) keep the interval and height they had before, if any (module docstring)."""
+    if p.vt_pulse_steady <= 0:
+        return None
+    for pv in ev.pulses:
+        ref = ev.pulse_reference(pv, t0)
+        if ref is None:
+            continue
+        x = pv.pulses
+        before = x[x[:, P_T] < t0, P_T]
+        span = x[(x[:, P_T] >= t0) & (x[:, P_T] <= t1 + 1.0)]
+        if span.shape[0] < 2 or not before.size:
+            continue
+        intervals = np.diff(np.concatenate((before[-1:], span[:, P_T])))
+        steady = float(np.max(np.abs(intervals / ref[1] - 1.0))) <= p.vt_pulse_steady
+        if steady and float(span[:, P_HEIGHT].min()) >= p.vt_pulse_height * ref[0]:
+            return pv.name
+    return None
 
 
 def fibrillation(ev: Evidence) -> Event | None:

@@ -1,0 +1,158 @@
+"""Ventricular tachycardia: the pulse's response, size across leads, the template after a
+fibrillation (lethal_ventricular, lethal_ecg), and the score on every development VT alarm."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from device_bridge.simulator import synthetic_ecg_beats
+from telemed_signal.lethal import LethalArrhythmiaMonitor, confirm_alarm
+from telemed_signal.lethal_rules import Evidence, LeadView, LethalParams, PulseView
+from telemed_signal.lethal_ventricular import ventricular_tachycardia
+from tests import physionet
+
+FloatArray = npt.NDArray[np.float64]
+NOW_S = 60.0
+RUN = (50.0, 53.0)  # a 150 bpm run of 8 ventricular beats
+
+
+def _lead(name: str, run_corr: float, run_amp: float = 1.0) -> LeadView:
+    """A lead at 75 bpm whose beats in ``RUN`` come at 150 bpm with ``run_corr``/``run_amp``."""
+    sinus = np.arange(NOW_S - 24.0, RUN[0], 0.8)
+    fast = np.arange(RUN[0], RUN[1] + 0.01, 0.4)
+    after = np.arange(RUN[1] + 0.8, NOW_S, 0.8)
+    t = np.concatenate((sinus, fast, after))
+    in_run = (t >= RUN[0]) & (t <= RUN[1])
+    beats = np.column_stack(
+        (
+            t,
+            np.where(in_run, run_amp, 1.0),
+            np.where(in_run, 0.14, 0.08),
+            np.where(in_run, run_corr, 0.97),
+            np.where(in_run, 0.95, np.nan),
+            np.zeros_like(t),
+        )
+    )
+    return LeadView(name, beats, np.zeros((0, 5)), lambda a, b: True, lambda t, now: None, 1.0)
+
+
+def _pulse(follows_run: bool) -> PulseView:
+    """An arterial pulse at 75 bpm; through ``RUN`` it either keeps its rhythm and height or
+    follows the run with smaller, faster pulses."""
+    t = np.arange(NOW_S - 24.0, NOW_S, 0.8) + 0.25
+    h = np.ones_like(t)
+    if follows_run:
+        keep = (t < RUN[0]) | (t > RUN[1] + 0.8)
+        fast = np.arange(RUN[0], RUN[1] + 0.01, 0.4) + 0.25
+        t = np.concatenate((t[keep], fast))
+        h = np.concatenate((h[keep], np.full(fast.size, 0.5)))
+        order = np.argsort(t)
+        t, h = t[order], h[order]
+    return PulseView("ABP", np.column_stack((t, h, t - 0.1, t + 0.1)))
+
+
+def _confirmed_beats(ev: Evidence) -> None:
+    """Let the pulse be trusted: the ECG's confirmed beats follow the 75 bpm rhythm."""
+    ev.__dict__["confirmed"] = np.arange(NOW_S - 24.0, NOW_S, 0.8)
+
+
+def _vt(leads: list[LeadView], pulses: list[PulseView], **params: float) -> object:
+    ev = Evidence(leads, pulses, NOW_S, LethalParams(**params))  # type: ignore[arg-type]
+    _confirmed_beats(ev)
+    return ventricular_tachycardia(ev)
+
+
+def test_a_run_the_pulse_does_not_feel_is_not_vt() -> None:
+    leads = [_lead("II", run_corr=0.1)]
+    assert _vt(leads, [_pulse(follows_run=False)]) is None
+    assert _vt(leads, [_pulse(follows_run=True)]) is not None
+
+
+def test_the_pulse_check_can_be_turned_off() -> None:
+    leads = [_lead("II", run_corr=0.1)]
+    assert _vt(leads, [_pulse(follows_run=False)], vt_pulse_steady=0.0) is not None
+
+
+def test_without_a_pulse_the_ecg_decides() -> None:
+    assert _vt([_lead("II", run_corr=0.1)], []) is not None
+
+
+def test_a_lead_with_dominant_beats_of_full_size_cancels_the_run() -> None:
+    leads = [_lead("II", run_corr=0.1), _lead("V", run_corr=0.9, run_amp=1.0)]
+    assert _vt(leads, []) is None
+
+
+def test_dominant_shaped_beats_a_third_of_the_usual_size_do_not_cancel_it() -> None:
+    leads = [_lead("II", run_corr=0.1), _lead("V", run_corr=0.9, run_amp=0.3)]
+    assert _vt(leads, []) is not None
+
+
+def _fibrillation(n: int, rng: random.Random) -> FloatArray:
+    """Coarse VF in mV as the device simulator makes it: a 4-6 Hz wave that wanders."""
+    f, a, phase, out = 5.0, 0.4, 0.0, np.empty(n)
+    for i in range(n):
+        f += 0.02 * (5.0 - f) + rng.gauss(0, 0.05)
+        a += 0.01 * (0.4 - a) + rng.gauss(0, 0.008)
+        phase += 2 * math.pi * f / 130.0
+        out[i] = a * math.sin(phase)
+    return out
+
+
+@pytest.mark.parametrize(("vf_s", "hr_bpm", "seed"), [(20, 80.0, 2), (60, 80.0, 1), (60, 100.0, 2)])
+def test_the_sinus_rhythm_after_a_fibrillation_is_not_vt(
+    vf_s: int, hr_bpm: float, seed: int
+) -> None:
+    """The template learnt on the fibrillation's first waves made the sinus beats after it
+    look ventricular (the simulator's VF scenario raised VT after every episode)."""
+    fs = 130
+    before, phase = synthetic_ecg_beats(hr_bpm, fs, 60 * fs, 0.0)
+    after, _ = synthetic_ecg_beats(hr_bpm, fs, 90 * fs, phase)
+    x = np.concatenate(
+        (
+            np.array(before) / 1000,
+            _fibrillation(vf_s * fs, random.Random(seed)),
+            np.array(after) / 1000,
+        )
+    )
+    monitor = LethalArrhythmiaMonitor(["ECG"], fs)
+    for i in range(0, x.size, fs):
+        monitor.process({"ECG": x[i : i + fs]})
+    episodes = monitor.episodes()
+    assert any(k == "ventricular_flutter_fib" for k, _, _, _ in episodes)
+    end_of_vf = 60.0 + vf_s
+    assert not [e for e in episodes if e[0] == "ventricular_tachycardia" and e[2] > end_of_vf + 3]
+
+
+#: Challenge score on every development VT alarm (ALARMS and ALARMS-2, 114): the shipped
+#: settings measure 73.9 (TP 24, TN 78, FP 6, FN 6: 69.6 fitted and 66.7 cross-validated on the
+#: 91 outside the holdout, 95.7 on the 23 in it; 60.2 on the 91 before the pulse check); the
+#: floor sits 3 points under it.
+VT_MEASURED = 73.9
+VT_FLOOR = VT_MEASURED - 3.0
+
+
+@pytest.mark.slow
+def test_ventricular_tachycardia_score_on_every_development_vt_alarm() -> None:
+    import wfdb
+
+    types = {"Ventricular_Tachycardia": "ventricular_tachycardia"}
+    alarms = []
+    for index in ("ALARMS", "ALARMS-2"):
+        for line in physionet.full("challenge2015", index).read_text().split():
+            name, kind, truth = line.split(",")
+            if kind in types:
+                alarms.append((name, truth == "1"))
+    assert len(alarms) == 114
+    c = {"TP": 0, "TN": 0, "FP": 0, "FN": 0}
+    for name, truth in alarms:
+        rec = wfdb.rdrecord(str(physionet.full("challenge2015", name, ext="hea")))
+        signals = {s: rec.p_signal[:, i].astype(np.float64) for i, s in enumerate(rec.sig_name)}
+        said = confirm_alarm(signals, float(rec.fs), "ventricular_tachycardia", 300.0)
+        c[("TP" if said else "FN") if truth else ("FP" if said else "TN")] += 1
+    score = 100 * (c["TP"] + c["TN"]) / (c["TP"] + c["TN"] + c["FP"] + 5 * c["FN"])
+    assert score >= VT_FLOOR, c
