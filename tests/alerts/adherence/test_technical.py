@@ -112,3 +112,17 @@ async def test_one_flush_writes_a_device_heard_twice_on_postgresql(postgres_url:
     finally:
         await pg.hub.bus.close()
         await pg.hub.engine.dispose()
+
+
+def test_a_flush_that_failed_keeps_one_entry_per_device_with_its_last_battery_level() -> None:
+    from alerts.adherence import technical
+
+    first = technical.heard_devices(
+        {"bridge_id": "b", "readings": [reading("battery_level", 15, T0)]}
+    )
+    later = technical.heard_devices(
+        {"bridge_id": "b", "readings": [reading("spo2", 97, T0 + timedelta(seconds=5), seq=1)]}
+    )
+    [(patient, device, heard)] = technical.merge_heard(first + later)
+    assert (patient, device, heard.battery, heard.streaming) == ("p1", "ox-1", 15.0, True)
+    assert heard.at == T0 + timedelta(seconds=5)
