@@ -37,7 +37,7 @@ async def heard(session: AsyncSession, devices: Sequence[Heard]) -> None:
         [
             {"patient_id": d.patient_id, "device_id": d.device_id, "bridge_id": d.bridge_id,
              "last_seen_at": d.at, "battery_pct": d.battery_pct, "continuous": d.continuous}
-            for d in devices
+            for d in _one_per_device(devices)
         ]
     )  # fmt: skip
     latest = func.max if session.get_bind().dialect.name == "sqlite" else func.greatest
@@ -50,6 +50,25 @@ async def heard(session: AsyncSession, devices: Sequence[Heard]) -> None:
     await session.execute(
         stmt.on_conflict_do_update(index_elements=["patient_id", "device_id"], set_=update)
     )
+
+
+def _one_per_device(devices: Sequence[Heard]) -> list[Heard]:
+    """One row per device (PostgreSQL's upsert may not touch a row twice in one statement):
+    the latest time and its bridge, the last battery level given, streaming if ever."""
+    merged: dict[tuple[str, str], Heard] = {}
+    for d in devices:
+        key = (d.patient_id, d.device_id)
+        prev = merged.get(key)
+        if prev is None:
+            merged[key] = d
+            continue
+        latest = d if d.at >= prev.at else prev
+        merged[key] = Heard(
+            d.patient_id, d.device_id, latest.bridge_id, latest.at,
+            d.battery_pct if d.battery_pct is not None else prev.battery_pct,
+            d.continuous or prev.continuous,
+        )  # fmt: skip
+    return list(merged.values())
 
 
 async def devices_silent_since(

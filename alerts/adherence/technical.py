@@ -137,6 +137,22 @@ async def take_readings(
     return await record_heard(session, heard_devices(payload, cache), limits)
 
 
+def merge_heard(devices: list[tuple[str, str, _Heard]]) -> list[tuple[str, str, _Heard]]:
+    """One entry per device: the latest time and bridge, the last battery level, streaming if
+    ever (what a flush that could not be written keeps, so a long outage stays bounded)."""
+    merged: dict[tuple[str, str], _Heard] = {}
+    for patient_id, device_id, h in devices:
+        prev = merged.get((patient_id, device_id))
+        if prev is None or prev.at is None or h.at is None:
+            merged[(patient_id, device_id)] = h
+            continue
+        latest = h if h.at >= prev.at else prev
+        battery = h.battery if h.battery is not None else prev.battery
+        streaming = h.streaming or prev.streaming
+        merged[(patient_id, device_id)] = _Heard(latest.at, latest.bridge_id, battery, streaming)
+    return [(p, d, h) for (p, d), h in merged.items()]
+
+
 @dataclass
 class _Heard:
     """What one batch says about one device."""

@@ -295,8 +295,8 @@ class AlertWorker:
         try:
             async with self.hub.write_lock, unit_of_work(self.hub.sessions) as session:
                 changed = await self.engine.apply(session, Plan(heard=heard), now)
-        except BaseException:
-            self._heard = heard + self._heard  # not written: kept for the next flush
+        except BaseException:  # not written: kept for the next flush, one entry per device
+            self._heard = technical.merge_heard(heard + self._heard)
             raise
         await self.publish(changed)
         return len(heard)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from alerts.engine.consumer import AlertWorker
 from patient_hub.db import unit_of_work
 from patient_hub.ingest.models import Bridge
 from patient_hub.patients import service as patients
-from tests.alerts.conftest import AlertRig
+from tests.alerts.conftest import AlertRig, build_rig
 from tests.alerts.helpers import T0, episodes, feed, reading
 
 
@@ -93,3 +95,34 @@ async def test_liveness_is_written_by_the_next_flush_not_on_the_readings_path(
     await feed(w, {"bridge_id": "b", "readings": [reading("spo2", 97, T0 + timedelta(minutes=1))]})
     await w.flush_heard()
     assert await heartbeats() == [("p1", "ox-1", 55.0)]  # a batch without a level keeps it
+
+
+@pytest.mark.postgres
+async def test_one_flush_writes_a_device_heard_twice_on_postgresql(postgres_url: str) -> None:
+    """PostgreSQL's upsert may not touch one row twice in a statement: the flush merges."""
+    pg = await build_rig(postgres_url)
+    try:
+        w = pg.worker()
+        await feed(w, {"bridge_id": "b", "readings": [reading("battery_level", 15, T0)]})
+        later = reading("spo2", 97, T0 + timedelta(minutes=1), seq=1)
+        await feed(w, {"bridge_id": "b", "readings": [later]})
+        assert await w.flush_heard() == 2
+        [ep] = await episodes(pg.hub)
+        assert (ep.rule, ep.state) == ("battery_low", "active")
+    finally:
+        await pg.hub.bus.close()
+        await pg.hub.engine.dispose()
+
+
+def test_a_flush_that_failed_keeps_one_entry_per_device_with_its_last_battery_level() -> None:
+    from alerts.adherence import technical
+
+    first = technical.heard_devices(
+        {"bridge_id": "b", "readings": [reading("battery_level", 15, T0)]}
+    )
+    later = technical.heard_devices(
+        {"bridge_id": "b", "readings": [reading("spo2", 97, T0 + timedelta(seconds=5), seq=1)]}
+    )
+    [(patient, device, heard)] = technical.merge_heard(first + later)
+    assert (patient, device, heard.battery, heard.streaming) == ("p1", "ox-1", 15.0, True)
+    assert heard.at == T0 + timedelta(seconds=5)
