@@ -4,7 +4,7 @@
 Run from the repository root::
 
     .venv/bin/python bench/bench_ingest.py [--bridges N] [--readings-per-bridge M] [--batch 500]
-                                           [--backend sqlite|postgres|both] [--quick]
+                                           [--backend sqlite|postgres|both] [--quick] [--profile]
 
 For each backend it
 
@@ -21,7 +21,12 @@ For each backend it
 5. reports ingest throughput (first send → last ack), end-to-end throughput (first send → the
    monitor holds every reading), send-of-batch → monitor-receipt latency per reading, the
    batch ack round trip, CPU used by the hub / the load generator / the whole machine, and
-   checks that the monitor and the database hold every reading exactly once.
+   checks that the monitor and the database hold every reading exactly once;
+6. reports "analysed": first send until the hub's signal worker has analysed every batch (its
+   ``telemed_worker_messages_total`` on ``/metrics``, polled 5 times a second; each batch is one
+   patient's, so one message on that patient's work topic);
+7. with ``--profile``, samples the hub with py-spy for the measured window and splits its CPU
+   per reading by stage (``bench/_stages.py``).
 
 A reading is identified on the monitor side by (patient_id, seq): each bridge has its own
 patient, and a reading's batch is (seq - 1) // batch, whose send time the bridge recorded.

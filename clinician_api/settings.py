@@ -38,9 +38,11 @@ class ServerSettings(BaseSettings):
     #: /readyz. Split roles need Redis (docs/operations.md, "Scaling out").
     role: Literal["all", "ingest", "api", "worker"] = "all"
     bus_prefix: str = "telemed:"
-    #: ``telemed serve`` writes JSON log lines at this level and above (patient_hub/logs.py);
-    #: the demo writes warnings and errors only.
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    #: ``telemed serve`` writes JSON log lines at this level and above (patient_hub/logs.py).
+    #: WARNING by default: refusals, lost links and errors. INFO adds a line per request and per
+    #: bridge connection (set it where something reads the logs as fast as they come: a
+    #: supervisor piping stderr into a pipe nobody drains would block the server).
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
     #: The region's time zone: day boundaries of daily rules (weight, adherence) use it.
     timezone: str = "UTC"
     worker_name: str = Field(default_factory=lambda: f"worker-{os.getpid()}")

@@ -67,16 +67,19 @@ async def start_platform(folder: Path) -> tuple[asyncio.subprocess.Process, str]
     await add.communicate((ADMIN_PASSWORD + "\n").encode())
     if add.returncode != 0:
         raise RuntimeError(f"could not create the load test's admin account ({add.returncode})")
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "telemed_cli.main", "serve", "--port", "0",
-        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-    )  # fmt: skip
+    # Its JSON log lines go to a file: a pipe nobody reads after the start would fill up and
+    # block the hub on its next log line. Stdout carries only the few start-up lines.
+    with (folder / "hub.log").open("ab") as log_file:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "telemed_cli.main", "serve", "--port", "0",
+            env=env, stdout=asyncio.subprocess.PIPE, stderr=log_file,
+        )  # fmt: skip
     assert proc.stdout is not None
     async with asyncio.timeout(120):
         while line := (await proc.stdout.readline()).decode():
             if match := re.search(r"TELEMED_READY (\S+)", line):
                 return proc, match.group(1)
-    raise RuntimeError("telemed serve exited before it was ready")
+    raise RuntimeError(f"telemed serve exited before it was ready (see {folder / 'hub.log'})")
 
 
 def rss_mib(pid: int | None) -> float | None:

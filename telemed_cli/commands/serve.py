@@ -39,9 +39,7 @@ async def _serve(settings: Any, on_ready: Any = None) -> None:
     from clinician_api.migrate import upgrade_async
     from patient_hub import logs
 
-    # The demo's console stays readable: warnings and errors only.
-    level = settings.log_level if settings.environment == "production" else "WARNING"
-    logs.configure(settings.role, settings.worker_name, level)
+    logs.configure(settings.role, settings.worker_name, settings.log_level)
 
     sock = listen_socket(settings.host, settings.port)
     await upgrade_async(settings.database_url)

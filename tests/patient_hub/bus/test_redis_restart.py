@@ -114,6 +114,7 @@ async def test_a_redis_restart_loses_and_doubles_nothing(
         stop.set()
         await sender
         assert await stored_seqs(url) == list(range(1, N + 1))  # each once
+        assert uplink.status.reconnects >= 1  # the fault did reach the bridge: it lost its link
         async with asyncio.timeout(20):  # the screens got everything, the restart's too
             while len(seen) < N:
                 await asyncio.sleep(0.05)
