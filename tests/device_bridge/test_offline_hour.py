@@ -84,14 +84,6 @@ async def test_an_hour_offline_drains_every_reading_once(
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="alerts (issue 13): one desaturation opens two 'desaturation' episodes on a drain. "
-    "The reading rule opens one (evidence reading|None|<seq>: the bridge id is missing from "
-    "the key) and resolves it as the hour's later readings clear it; the worker's "
-    "spo2_sustained_low finding for the same minutes arrives after that and opens a second, "
-    "which stays active.",
-)
 async def test_an_hour_offline_drained_pages_once_per_rule(
     hub: Any, seed: Any, tmp_path: Path
 ) -> None:
