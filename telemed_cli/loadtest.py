@@ -8,8 +8,10 @@ over real websockets; and watches one ``/ws/monitor`` socket as an admin. Figure
 * readings sent (what the bridges produced), stored and duplicates (the hub's ``/metrics``);
 * readings/s: stored readings over the wall time from the first send to the drained outboxes;
 * latency reading → monitor: monitor receipt − the reading's gateway receive time;
-* latency reading → alert: monitor receipt of a finding − monitor receipt of the newest reading
-  of that patient before it (the analysis and fan-out after the deciding reading);
+* latency reading → alert: monitor receipt of a new alert episode (the alert engine's, pushed to
+  the screens) − monitor receipt of the newest reading of that patient before it (the rules,
+  the episode's transaction and the fan-out after the deciding reading); reading → finding
+  likewise for the signal worker's findings;
 * server memory: the hub process's RSS (local platform only).
 """
 
@@ -44,9 +46,12 @@ class Watch:
 
     latencies_ms: list[float] = field(default_factory=list)
     alert_latencies_ms: list[float] = field(default_factory=list)
+    finding_latencies_ms: list[float] = field(default_factory=list)
     last_reading_at: dict[str, float] = field(default_factory=dict)
+    alert_ids: set[int] = field(default_factory=set)
     readings: int = 0
     alerts: int = 0
+    findings: int = 0
     error: str | None = None
 
 
@@ -123,8 +128,15 @@ def note(frame: dict[str, Any], seen: Watch, now: float) -> None:
             seen.readings += 1
             seen.last_reading_at[r["patient_id"]] = now
     for f in frame.get("findings", []):
-        seen.alerts += 1
+        seen.findings += 1
         if (last := seen.last_reading_at.get(f.get("patient_id", ""))) is not None:
+            seen.finding_latencies_ms.append(1000 * (now - last))
+    for a in frame.get("alerts", []):  # an episode is pushed again on every change: count its first
+        if a.get("state") != "active" or a.get("id") in seen.alert_ids:
+            continue
+        seen.alert_ids.add(a.get("id"))
+        seen.alerts += 1
+        if (last := seen.last_reading_at.get(a.get("patient_id", ""))) is not None:
             seen.alert_latencies_ms.append(1000 * (now - last))
 
 
@@ -134,7 +146,8 @@ async def progress(seen: Watch, started: float, stop: asyncio.Event) -> None:
             async with asyncio.timeout(5):
                 await stop.wait()
         print(f"loadtest: {time.monotonic() - started:5.0f} s, {seen.readings:,} readings and "
-              f"{seen.alerts} findings seen on the monitor", file=sys.stderr, flush=True)  # fmt: skip
+              f"{seen.findings} findings and {seen.alerts} alerts seen on the monitor",
+              file=sys.stderr, flush=True)  # fmt: skip
 
 
 async def run(patients: int, seconds: float, hub: str | None) -> dict[str, Any]:
@@ -190,8 +203,13 @@ async def _measure(
             "p50": percentile(seen.alert_latencies_ms, 50),
             "p99": percentile(seen.alert_latencies_ms, 99),
         },  # fmt: skip
+        "finding_latency_ms": {
+            "p50": percentile(seen.finding_latencies_ms, 50),
+            "p99": percentile(seen.finding_latencies_ms, 99),
+        },  # fmt: skip
         "readings_on_monitor": seen.readings,
         "alerts_on_monitor": seen.alerts,
+        "findings_on_monitor": seen.findings,
         "monitor_error": seen.error,
         "server_rss_mib": rss_mib(pid),
         "wall_s": round(wall_s, 1),

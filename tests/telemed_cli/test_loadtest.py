@@ -23,7 +23,11 @@ def test_alert_latency_runs_from_the_patients_newest_reading_on_the_monitor() ->
     reading = {"patient_id": "p1", "received_at": "2026-12-07T10:00:00+00:00", "flags": []}
     note({"readings": [reading]}, seen, 1796637600.25)  # 250 ms after it was received
     note({"findings": [{"patient_id": "p1"}]}, seen, 1796637600.75)
-    assert seen.latencies_ms == [250.0] and seen.alert_latencies_ms == [500.0]
+    assert seen.latencies_ms == [250.0] and seen.finding_latencies_ms == [500.0]
+    alert = {"id": 7, "patient_id": "p1", "state": "active"}
+    note({"alerts": [alert]}, seen, 1796637601.25)
+    note({"alerts": [alert, {**alert, "state": "accepted"}]}, seen, 1796637602.0)  # seen before
+    assert seen.alert_latencies_ms == [1000.0] and seen.alerts == 1 and seen.findings == 1
 
 
 async def test_loadtest_json_reports_what_was_stored_and_how_fast() -> None:
