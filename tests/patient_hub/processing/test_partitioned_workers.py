@@ -16,6 +16,7 @@ from pydantic import TypeAdapter
 from sqlalchemy import select
 
 from patient_hub.bus.base import Delivery
+from patient_hub.bus.leases import owner
 from patient_hub.bus.partitions import partition_of, publish_for_analysis, work_topic
 from patient_hub.bus.redis_leases import RedisLeases
 from patient_hub.bus.redis_streams import RedisBus
@@ -26,7 +27,9 @@ from patient_hub.processing.worker import GROUP, LeaseTiming, SignalWorker
 from patient_hub.runtime import HubContext
 from telemed_core.values import Reading, utc_now
 
-FAST = LeaseTiming(ttl_s=1.0, renew_s=0.2)
+# Short enough for a quick takeover, long enough that a busy test machine (several test
+# processes on two cores) does not let a live worker's lease lapse between two renewals.
+FAST = LeaseTiming(ttl_s=3.0, renew_s=0.3)
 _readings: TypeAdapter[list[Reading]] = TypeAdapter(list[Reading])
 
 
@@ -103,14 +106,18 @@ async def test_two_workers_split_the_partitions_and_each_patient_reaches_one_of_
     (a, hub), (b, _) = await cluster("worker-a"), await cluster("worker-b")
     stop = asyncio.Event()
     tasks = [asyncio.create_task(w.run(stop)) for w in (a, b)]
-    await until(lambda: len(a.held) + len(b.held) == 32 and bool(a.held) and bool(b.held))
+    # Settled: each holds exactly its share (rendezvous hashing), not a passing state of the
+    # rebalance in which partitions still move (and a patient's messages with them).
+    share_a = {p for p in range(32) if owner(p, ["worker-a", "worker-b"]) == "worker-a"}
+    await until(lambda: set(a.held) == share_a and len(b.held) == 32 - len(share_a))
     assert not set(a.held) & set(b.held)
     for i in range(30):
         for n, patient in enumerate(("p1", "p2", "p3")):
             await store(hub, 1000 * n + 2 * i + 1, bp(patient, 60 - i, 120, 80))
     await until(lambda: a.processed + b.processed == 90)
     stop.set()
-    await asyncio.gather(*tasks)
+    async with asyncio.timeout(20):  # a clean stop hands over at once
+        await asyncio.gather(*tasks)
     assert not getattr(a, "seen", set()) & getattr(b, "seen", set())  # no patient split
     assert getattr(a, "seen", set()) | getattr(b, "seen", set()) == {"p1", "p2", "p3"}
     owners = {p: "a" if partition_of(p) in a.held else "b" for p in ("p1", "p2", "p3")}
@@ -138,7 +145,8 @@ async def test_a_dead_workers_patients_move_with_their_state_and_pending_message
     run = asyncio.create_task(second.run(stop))
     await until(lambda: partition_of("p1") in second.held and second.processed >= 1)
     stop.set()
-    await run
+    async with asyncio.timeout(20):
+        await run
     # Confirmed only if the first reading's state was rebuilt and the repeat not lost.
     assert "hypertensive_crisis" in await finding_kinds(hub, "p1")
     assert len(second.held) == 32
