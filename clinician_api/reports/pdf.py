@@ -7,6 +7,7 @@ import html
 import io
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -14,11 +15,35 @@ from reportlab.graphics.charts.lineplots import LinePlot
 from reportlab.graphics.shapes import Drawing, String
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
-from reportlab.lib.styles import getSampleStyleSheet
+from reportlab.lib.styles import StyleSheet1, getSampleStyleSheet
 from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from telemed_signal.trends import HomeBpSummary
+
+#: DejaVu Sans (shipped in ``fonts/``, Bitstream Vera licence): the PDF base fonts have no
+#: glyphs for much of Czech (ř, ě, č, ť, ů), which came out as wrong characters in names.
+FONTS = Path(__file__).resolve().parent / "fonts"
+SANS, SANS_BOLD, SANS_ITALIC = "DejaVuSans", "DejaVuSans-Bold", "DejaVuSans-Oblique"
+for _name in (SANS, SANS_BOLD, SANS_ITALIC):
+    if _name not in pdfmetrics.getRegisteredFontNames():
+        pdfmetrics.registerFont(TTFont(_name, str(FONTS / f"{_name}.ttf")))
+pdfmetrics.registerFontFamily(SANS, normal=SANS, bold=SANS_BOLD, italic=SANS_ITALIC,
+                              boldItalic=SANS_BOLD)  # fmt: skip
+
+
+def _styles() -> StyleSheet1:
+    """ReportLab's sample styles, set in DejaVu Sans."""
+    styles = getSampleStyleSheet()
+    for style in styles.byName.values():
+        font = getattr(style, "fontName", "")
+        if font:
+            bold, italic = "Bold" in font, "Italic" in font or "Oblique" in font
+            style.fontName = SANS_BOLD if bold else SANS_ITALIC if italic else SANS
+    return styles
+
 
 LABELS = {
     "heart_rate": ("Heart rate", "/min"), "spo2": ("SpO2", "%"),
@@ -60,7 +85,8 @@ def _table(rows: list[list[str]], widths: list[float]) -> Table:
     table.setStyle(
         TableStyle(
             [
-                ("FONTNAME", (0, 0), (-1, 0), "Helvetica-Bold"),
+                ("FONTNAME", (0, 0), (-1, -1), SANS),
+                ("FONTNAME", (0, 0), (-1, 0), SANS_BOLD),
                 ("FONTSIZE", (0, 0), (-1, -1), 8.5),
                 ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8eef5")),
                 ("GRID", (0, 0), (-1, -1), 0.25, colors.HexColor("#b8c4d0")),
@@ -85,7 +111,10 @@ def _chart(title: str, unit: str, series: list[list[tuple[float, float]]]) -> Dr
     ).strftime("%d.%m.")
     plot.xValueAxis.labels.fontSize = plot.yValueAxis.labels.fontSize = 7
     drawing.add(plot)
-    drawing.add(String(14 * mm, 41 * mm, f"{title} ({unit}), daily means", fontSize=9))
+    plot.xValueAxis.labels.fontName = plot.yValueAxis.labels.fontName = SANS
+    drawing.add(
+        String(14 * mm, 41 * mm, f"{title} ({unit}), daily means", fontSize=9, fontName=SANS)
+    )
     return drawing
 
 
@@ -100,7 +129,7 @@ def _home_bp_rows(s: HomeBpSummary) -> list[list[str]]:
 
 def render(data: ReportData) -> bytes:
     """The report as PDF bytes (A4)."""
-    styles = getSampleStyleSheet()
+    styles = _styles()
     out = io.BytesIO()
     doc = SimpleDocTemplate(
         out, pagesize=A4, title=f"Report {data.patient_id}", author=data.author,
