@@ -11,10 +11,11 @@ from fastapi.responses import Response
 from alerts.episodes import repository as episodes_repo
 from alerts.notify import repository as notify_repo
 from clinician_api.deps import CurrentPrincipal, Session
+from clinician_api.i18n import language_for
 from clinician_api.patient_view.history import reminders_out
 from clinician_api.reports.pdf import ReportData, render
 from patient_hub.access import require_patient
-from patient_hub.accounts.models import Role
+from patient_hub.accounts.models import Role, User
 from patient_hub.audit import service as audit
 from patient_hub.findings.repository import findings_of_patient
 from patient_hub.notes import repository as notes_repo
@@ -62,6 +63,7 @@ async def period_report(
     if who.role not in (Role.NURSE, Role.CARDIOLOGIST, Role.ADMIN):
         raise Forbidden("reports are for clinicians")
     patient = await require_patient(session, who, patient_id)
+    reader = await session.get(User, who.user_id)
     zone, now = ZoneInfo(patient.timezone), utc_now()
     first, last = _period(since, until, now.astimezone(zone).date())
     start = datetime.combine(first, time(0), tzinfo=zone).astimezone(UTC)
@@ -78,6 +80,7 @@ async def period_report(
     ]
     data = ReportData(
         patient_name=patient.display_name, patient_id=patient.id, programme=patient.programme,
+        language=language_for(who.role, reader.language if reader else None),
         since=first, until=last, zone=zone, author=who.username, generated_at=now,
         stats=await readings_repo.stats_by_kind(session, patient_id, start, end),
         home_bp=await readings.home_bp(session, patient_id, zone, min(end, now)),

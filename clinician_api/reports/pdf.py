@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import io
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -21,6 +22,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from clinician_api.i18n import catalogue
 from telemed_signal.trends import HomeBpSummary
 
 #: DejaVu Sans (shipped in ``fonts/``, Bitstream Vera licence): the PDF base fonts have no
@@ -78,6 +80,8 @@ class ReportData:
     episodes: list[tuple[datetime, str, str, str, str, str]] = field(default_factory=list)
     #: sent at, subject, channels with their status
     reminders: list[tuple[datetime, str, str]] = field(default_factory=list)
+    #: The reader's language (``cs`` or ``en``): the clinician who asked for the report.
+    language: str = "en"
 
 
 def _table(rows: list[list[str]], widths: list[float]) -> Table:
@@ -97,7 +101,9 @@ def _table(rows: list[list[str]], widths: list[float]) -> Table:
     return table
 
 
-def _chart(title: str, unit: str, series: list[list[tuple[float, float]]]) -> Drawing:
+def _chart(
+    t: Callable[[str], str], title: str, unit: str, series: list[list[tuple[float, float]]]
+) -> Drawing:
     drawing = Drawing(170 * mm, 45 * mm)
     plot = LinePlot()
     plot.x, plot.y, plot.width, plot.height = 14 * mm, 8 * mm, 150 * mm, 30 * mm
@@ -113,16 +119,34 @@ def _chart(title: str, unit: str, series: list[list[tuple[float, float]]]) -> Dr
     drawing.add(plot)
     plot.xValueAxis.labels.fontName = plot.yValueAxis.labels.fontName = SANS
     drawing.add(
-        String(14 * mm, 41 * mm, f"{title} ({unit}), daily means", fontSize=9, fontName=SANS)
+        String(
+            14 * mm,
+            41 * mm,
+            t("{title} ({unit}), daily means").format(title=title, unit=unit),
+            fontSize=9,
+            fontName=SANS,
+        )
     )
     return drawing
 
 
-def _home_bp_rows(s: HomeBpSummary) -> list[list[str]]:
-    rows = [["Home BP (ESH, 7 days)", "SBP/DBP mmHg", "readings"]]
+def _translator(language: str) -> Callable[[str], str]:
+    """msgid (the English text) -> the reader's language, from the screens' catalogue."""
+    messages = catalogue(language)
+    return lambda text: messages.get(text, text)
+
+
+def _named(t: Callable[[str], str], value: str) -> str:
+    """An enum value (``medication_change``) as its catalogue name (``Medication change``)."""
+    text = value.replace("_", " ")
+    return t(text[:1].upper() + text[1:]) if text else text
+
+
+def _home_bp_rows(s: HomeBpSummary, t: Callable[[str], str]) -> list[list[str]]:
+    rows = [[t("Home BP (ESH, 7 days)"), t("SBP/DBP mmHg"), t("readings")]]
     for name, m in (("Morning", s.morning), ("Evening", s.evening), ("All", s.overall)):
         rows.append(
-            [name, f"{m.sbp_mmhg:.0f}/{m.dbp_mmhg:.0f}" if m else "–", str(m.n) if m else "0"]
+            [t(name), f"{m.sbp_mmhg:.0f}/{m.dbp_mmhg:.0f}" if m else "–", str(m.n) if m else "0"]
         )
     return rows
 
@@ -130,6 +154,7 @@ def _home_bp_rows(s: HomeBpSummary) -> list[list[str]]:
 def render(data: ReportData) -> bytes:
     """The report as PDF bytes (A4)."""
     styles = _styles()
+    t = _translator(data.language)
     out = io.BytesIO()
     doc = SimpleDocTemplate(
         out, pagesize=A4, title=f"Report {data.patient_id}", author=data.author,
@@ -137,32 +162,38 @@ def render(data: ReportData) -> bytes:
     )  # fmt: skip
     local = data.generated_at.astimezone(data.zone).strftime("%d.%m.%Y %H:%M")
     story: list[object] = [
-        Paragraph("Remote monitoring report", styles["Title"]),
+        Paragraph(t("Remote monitoring report"), styles["Title"]),
         Paragraph(
-            f"<b>{html.escape(data.patient_name)}</b> ({html.escape(data.patient_id)}) · {data.programme.replace('_', ' ')}"
+            f"<b>{html.escape(data.patient_name)}</b> ({html.escape(data.patient_id)}) · {_named(t, data.programme)}"
             f" · {data.since:%d.%m.%Y} – {data.until:%d.%m.%Y}",
             styles["Normal"],
         ),
         Paragraph(
-            f"Generated {local} ({data.zone.key}) by {html.escape(data.author)}", styles["Italic"]
+            t("Generated {when} ({zone}) by {author}").format(
+                when=local, zone=data.zone.key, author=html.escape(data.author)
+            ),
+            styles["Italic"],
         ),
         Spacer(1, 4 * mm),
-        Paragraph("Averages", styles["Heading2"]),
+        Paragraph(t("Averages"), styles["Heading2"]),
     ]
-    rows = [["Measurement", "n", "mean", "min", "max"]]
+    rows = [[t("Measurement"), "n", t("mean"), "min", "max"]]
     for kind, n, mean, lo, hi in data.stats:
         name, unit = LABELS.get(kind, (kind, ""))
-        rows.append([f"{name} ({unit})", str(n), f"{mean:.1f}", f"{lo:.1f}", f"{hi:.1f}"])
+        rows.append([f"{t(name)} ({unit})", str(n), f"{mean:.1f}", f"{lo:.1f}", f"{hi:.1f}"])
     story += [_table(rows, [60 * mm, 20 * mm, 25 * mm, 25 * mm, 25 * mm]), Spacer(1, 3 * mm)]
-    story += [_table(_home_bp_rows(data.home_bp), [60 * mm, 40 * mm, 25 * mm])]
+    story += [_table(_home_bp_rows(data.home_bp, t), [60 * mm, 40 * mm, 25 * mm])]
     done, scheduled = data.adherence
-    share = f"{100 * done / scheduled:.0f} %" if scheduled else "no schedule"
+    share = f"{100 * done / scheduled:.0f} %" if scheduled else t("no schedule")
     story.append(
         Paragraph(
-            f"Adherence: {done} of {scheduled} scheduled measurements ({share}).", styles["Normal"]
+            t("Adherence: {done} of {scheduled} scheduled measurements ({share}).").format(
+                done=done, scheduled=scheduled, share=share
+            ),
+            styles["Normal"],
         )
     )
-    story.append(Paragraph("Trends", styles["Heading2"]))
+    story.append(Paragraph(t("Trends"), styles["Heading2"]))
     for title, kinds in (
         ("Blood pressure", ["bp_systolic", "bp_diastolic"]),
         ("Heart rate", ["heart_rate"]),
@@ -171,74 +202,74 @@ def render(data: ReportData) -> bytes:
     ):
         series = [data.daily[k] for k in kinds if len(data.daily.get(k, [])) >= 2]
         if series:
-            story.append(_chart(title, LABELS[kinds[0]][1], series))
-    story += _episodes(data, styles)
-    story.append(Paragraph("Findings", styles["Heading2"]))
-    rows = [["Start", "Finding", "Priority", "Why"]]
+            story.append(_chart(t, t(title), LABELS[kinds[0]][1], series))
+    story += _episodes(data, styles, t)
+    story.append(Paragraph(t("Findings"), styles["Heading2"]))
+    rows = [[t("Start"), t("Finding"), t("Priority"), t("Why")]]
     for start, kind, severity, why in data.findings:
         rows.append(
             [
                 start.astimezone(data.zone).strftime("%d.%m. %H:%M"),
-                kind.replace("_", " "),
-                severity,
+                _named(t, kind),
+                _named(t, severity),
                 Paragraph(html.escape(why), styles["BodyText"]),
             ]
         )
     story.append(
         _table(rows, [24 * mm, 40 * mm, 18 * mm, 92 * mm])
         if len(rows) > 1
-        else Paragraph("None in this period.", styles["Normal"])
+        else Paragraph(t("None in this period."), styles["Normal"])
     )
-    story.append(Paragraph("Contacts and outcomes", styles["Heading2"]))
-    rows = [["When", "Channel", "Outcome", "Note"]]
+    story.append(Paragraph(t("Contacts and outcomes"), styles["Heading2"]))
+    rows = [[t("When"), t("Channel"), t("Outcome"), t("Note")]]
     for at, channel, outcome, text in data.contacts:
         rows.append(
             [
                 at.astimezone(data.zone).strftime("%d.%m. %H:%M"),
-                channel,
-                outcome.replace("_", " "),
+                _named(t, channel),
+                _named(t, outcome),
                 Paragraph(html.escape(text), styles["BodyText"]),
             ]
         )
     story.append(
         _table(rows, [24 * mm, 20 * mm, 30 * mm, 100 * mm])
         if len(rows) > 1
-        else Paragraph("No contacts in this period.", styles["Normal"])
+        else Paragraph(t("No contacts in this period."), styles["Normal"])
     )
-    story += _reminders(data, styles)
+    story += _reminders(data, styles, t)
     doc.build(story)
     return out.getvalue()
 
 
-def _episodes(data: ReportData, styles: Any) -> list[object]:
-    rows = [["Opened", "Alert", "Priority", "State", "Accepted by", "Outcome"]]
+def _episodes(data: ReportData, styles: Any, t: Callable[[str], str]) -> list[object]:
+    rows = [[t("Opened"), t("Alert"), t("Priority"), t("State"), t("Accepted by"), t("Outcome")]]
     for opened, title, priority, state, accepted_by, outcome in data.episodes:
         rows.append(
             [
                 opened.astimezone(data.zone).strftime("%d.%m. %H:%M"),
                 Paragraph(html.escape(title), styles["BodyText"]),
-                priority,
-                state,
+                _named(t, priority),
+                _named(t, state),
                 accepted_by or "–",
-                outcome.replace("_", " ") or "–",
+                _named(t, outcome) or "–",
             ]
         )
     table = (
         _table(rows, [24 * mm, 52 * mm, 18 * mm, 22 * mm, 26 * mm, 32 * mm])
         if len(rows) > 1
-        else Paragraph("No alerts in this period.", styles["Normal"])
+        else Paragraph(t("No alerts in this period."), styles["Normal"])
     )
-    return [Paragraph("Alerts and their outcomes", styles["Heading2"]), table]
+    return [Paragraph(t("Alerts and their outcomes"), styles["Heading2"]), table]
 
 
-def _reminders(data: ReportData, styles: Any) -> list[object]:
-    rows = [["Sent", "Reminder", "Channels"]]
+def _reminders(data: ReportData, styles: Any, t: Callable[[str], str]) -> list[object]:
+    rows = [[t("Sent"), t("Reminder"), t("Channels")]]
     for at, subject, channels in data.reminders:
-        rows.append([at.astimezone(data.zone).strftime("%d.%m. %H:%M"), subject, channels])
+        rows.append([at.astimezone(data.zone).strftime("%d.%m. %H:%M"), t(subject), channels])
     table = (
         _table(rows, [24 * mm, 50 * mm, 100 * mm])
         if len(rows) > 1
-        else Paragraph("No reminders were sent in this period.", styles["Normal"])
+        else Paragraph(t("No reminders were sent in this period."), styles["Normal"])
     )
-    title = f"Reminders sent to the patient: {len(data.reminders)}"
+    title = t("Reminders sent to the patient: {n}").format(n=len(data.reminders))
     return [Paragraph(title, styles["Heading2"]), table]

@@ -43,11 +43,15 @@ async def test_the_report_is_a_pdf_with_the_periods_figures(client: Any) -> None
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/pdf"
     assert response.content.startswith(b"%PDF-")
-    text = pdf_text(response.content)
-    assert "Remote monitoring report" in text and "Patient p1" in text
+    text = pdf_text(response.content)  # the nurse reads Czech (a nurse's default language)
+    assert "Zpráva o vzdáleném monitorování" in text and "Patient p1" in text
     assert "150/90" in text and "140/90" in text  # ESH morning and evening means
-    assert "medication change" in text and "Ramipril up to 10 mg" in text
-    assert "Adherence:" in text
+    assert "Změna léčby" in text and "Ramipril up to 10 mg" in text
+    assert "Dodržování plánu:" in text
+    assert (await client.put("/api/me/language", json={"language": "en"})).status_code < 300
+    english = pdf_text((await client.get("/api/patients/p1/report.pdf")).content)
+    assert "Remote monitoring report" in english and "Medication change" in english
+    assert "Adherence:" in english
 
 
 async def test_the_export_is_audited(client: Any, hub: Any) -> None:
@@ -96,9 +100,12 @@ def test_czech_names_and_notes_come_out_as_written() -> None:
         patient_id="p1", patient_name="Antonín Dvořák", programme="heart_failure",
         since=day, until=day, generated_at=now, zone=ZoneInfo("Europe/Prague"),
         author="sestra Šťastná", stats=[], home_bp=no_bp, daily={}, findings=[],
-        contacts=[(now, "phone", "no_action", "Pacient se cítí lépe, tlak měří ráno i večer")],
-        adherence=(0, 0),
+        contacts=[(now, "phone", "medication_change", "Pacient se cítí lépe, tlak měří ráno i večer")],
+        adherence=(0, 0), language="cs",
     )  # fmt: skip
     text = pdf_text(render(data))
     assert "Antonín Dvořák" in text and "sestra Šťastná" in text
     assert "tlak měří ráno i večer" in text
+    # in the reader's language: a Czech nurse's report is in Czech
+    assert "Zpráva o vzdáleném monitorování" in text and "Změna léčby" in text
+    assert "Srdeční selhání" in text and "Remote monitoring" not in text
