@@ -84,7 +84,7 @@ class ReportData:
     language: str = "en"
 
 
-def _table(rows: list[list[str]], widths: list[float]) -> Table:
+def _table(rows: list[list[Any]], widths: list[float]) -> Table:
     table = Table(rows, colWidths=widths, repeatRows=1)
     table.setStyle(
         TableStyle(
@@ -204,72 +204,61 @@ def render(data: ReportData) -> bytes:
         if series:
             story.append(_chart(t, t(title), LABELS[kinds[0]][1], series))
     story += _episodes(data, styles, t)
-    story.append(Paragraph(t("Findings"), styles["Heading2"]))
-    rows = [[t("Start"), t("Finding"), t("Priority"), t("Why")]]
-    for start, kind, severity, why in data.findings:
-        rows.append(
-            [
-                start.astimezone(data.zone).strftime("%d.%m. %H:%M"),
-                _named(t, kind),
-                _named(t, severity),
-                Paragraph(html.escape(why), styles["BodyText"]),
-            ]
-        )
-    story.append(
-        _table(rows, [24 * mm, 40 * mm, 18 * mm, 92 * mm])
-        if len(rows) > 1
-        else Paragraph(t("None in this period."), styles["Normal"])
-    )
-    story.append(Paragraph(t("Contacts and outcomes"), styles["Heading2"]))
-    rows = [[t("When"), t("Channel"), t("Outcome"), t("Note")]]
-    for at, channel, outcome, text in data.contacts:
-        rows.append(
-            [
-                at.astimezone(data.zone).strftime("%d.%m. %H:%M"),
-                _named(t, channel),
-                _named(t, outcome),
-                Paragraph(html.escape(text), styles["BodyText"]),
-            ]
-        )
-    story.append(
-        _table(rows, [24 * mm, 20 * mm, 30 * mm, 100 * mm])
-        if len(rows) > 1
-        else Paragraph(t("No contacts in this period."), styles["Normal"])
-    )
+    rows = [
+        [_local(start, data.zone), _named(t, kind), _named(t, severity),
+         Paragraph(html.escape(why), styles["BodyText"])]
+        for start, kind, severity, why in data.findings
+    ]  # fmt: skip
+    story += _section(
+        styles, t("Findings"), [t("Start"), t("Finding"), t("Priority"), t("Why")], rows,
+        [24 * mm, 40 * mm, 18 * mm, 92 * mm], t("None in this period."),
+    )  # fmt: skip
+    rows = [
+        [_local(at, data.zone), _named(t, channel), _named(t, outcome),
+         Paragraph(html.escape(text), styles["BodyText"])]
+        for at, channel, outcome, text in data.contacts
+    ]  # fmt: skip
+    story += _section(
+        styles, t("Contacts and outcomes"), [t("When"), t("Channel"), t("Outcome"), t("Note")],
+        rows, [24 * mm, 20 * mm, 30 * mm, 100 * mm], t("No contacts in this period."),
+    )  # fmt: skip
     story += _reminders(data, styles, t)
     doc.build(story)
     return out.getvalue()
 
 
+def _local(at: datetime, zone: ZoneInfo) -> str:
+    return at.astimezone(zone).strftime("%d.%m. %H:%M")
+
+
+def _section(
+    styles: Any, title: str, header: list[str], rows: list[list[Any]], widths: list[float],
+    empty: str,
+) -> list[object]:  # fmt: skip
+    """A heading, then the table, or ``empty`` when there are no rows."""
+    body = _table([header, *rows], widths) if rows else Paragraph(empty, styles["Normal"])
+    return [Paragraph(title, styles["Heading2"]), body]
+
+
 def _episodes(data: ReportData, styles: Any, t: Callable[[str], str]) -> list[object]:
-    rows = [[t("Opened"), t("Alert"), t("Priority"), t("State"), t("Accepted by"), t("Outcome")]]
-    for opened, title, priority, state, accepted_by, outcome in data.episodes:
-        rows.append(
-            [
-                opened.astimezone(data.zone).strftime("%d.%m. %H:%M"),
-                Paragraph(html.escape(title), styles["BodyText"]),
-                _named(t, priority),
-                _named(t, state),
-                accepted_by or "–",
-                _named(t, outcome) or "–",
-            ]
-        )
-    table = (
-        _table(rows, [24 * mm, 52 * mm, 18 * mm, 22 * mm, 26 * mm, 32 * mm])
-        if len(rows) > 1
-        else Paragraph(t("No alerts in this period."), styles["Normal"])
-    )
-    return [Paragraph(t("Alerts and their outcomes"), styles["Heading2"]), table]
+    rows = [
+        [_local(opened, data.zone), Paragraph(html.escape(title), styles["BodyText"]),
+         _named(t, priority), _named(t, state), accepted_by or "–", _named(t, outcome) or "–"]
+        for opened, title, priority, state, accepted_by, outcome in data.episodes
+    ]  # fmt: skip
+    header = [t("Opened"), t("Alert"), t("Priority"), t("State"), t("Accepted by"), t("Outcome")]
+    return _section(
+        styles, t("Alerts and their outcomes"), header, rows,
+        [24 * mm, 52 * mm, 18 * mm, 22 * mm, 26 * mm, 32 * mm], t("No alerts in this period."),
+    )  # fmt: skip
 
 
 def _reminders(data: ReportData, styles: Any, t: Callable[[str], str]) -> list[object]:
-    rows = [[t("Sent"), t("Reminder"), t("Channels")]]
-    for at, subject, channels in data.reminders:
-        rows.append([at.astimezone(data.zone).strftime("%d.%m. %H:%M"), t(subject), channels])
-    table = (
-        _table(rows, [24 * mm, 50 * mm, 100 * mm])
-        if len(rows) > 1
-        else Paragraph(t("No reminders were sent in this period."), styles["Normal"])
-    )
-    title = t("Reminders sent to the patient: {n}").format(n=len(data.reminders))
-    return [Paragraph(title, styles["Heading2"]), table]
+    rows = [
+        [_local(at, data.zone), t(subject), channels] for at, subject, channels in data.reminders
+    ]
+    return _section(
+        styles, t("Reminders sent to the patient: {n}").format(n=len(data.reminders)),
+        [t("Sent"), t("Reminder"), t("Channels")], rows, [24 * mm, 50 * mm, 100 * mm],
+        t("No reminders were sent in this period."),
+    )  # fmt: skip
