@@ -40,7 +40,7 @@ class WriterLock:
         except asyncio.CancelledError:
             if waiter.done() and not waiter.cancelled():
                 self.release()  # handed over just as we were cancelled: pass it on
-            else:
+            elif waiter in queue:  # a release may already have skipped it (it was cancelled)
                 queue.remove(waiter)
             raise
 

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import redis.asyncio as aioredis
-
 from patient_hub.bus.leases import owner
+from patient_hub.bus.redis_client import connect
 
 # KEYS[1] lease; ARGV[1] member, ARGV[2] ttl ms. 1 when the member holds the lease afterwards.
 _HOLD = """
@@ -44,7 +43,7 @@ class RedisLeases:
     """Leases on Redis; ``prefix`` namespaces the keys (the bus prefix)."""
 
     def __init__(self, url: str, *, prefix: str = "telemed:") -> None:
-        self._redis: Any = aioredis.from_url(url)
+        self._redis: Any = connect(url)
         self._prefix = prefix
         self._hold = self._redis.register_script(_HOLD)
         self._release = self._redis.register_script(_RELEASE)

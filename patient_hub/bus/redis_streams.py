@@ -11,12 +11,12 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from patient_hub.bus.base import Delivery, Payload
+from patient_hub.bus.redis_client import connect
 
 _RETAIN = 100_000
 #: A tail that lost Redis asks again this often, from the last entry it delivered.
@@ -33,7 +33,7 @@ class RedisBus:
     """Bus on Redis Streams; ``prefix`` namespaces the keys (tests use a random one)."""
 
     def __init__(self, url: str, *, prefix: str = "telemed:") -> None:
-        self._redis: Any = aioredis.from_url(url)
+        self._redis: Any = connect(url)
         self._prefix = prefix
         self._groups: set[tuple[str, str]] = set()
 

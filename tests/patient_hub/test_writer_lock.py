@@ -71,3 +71,22 @@ async def test_a_waiter_cancelled_as_the_lock_reaches_it_passes_it_on() -> None:
     await asyncio.gather(first, return_exceptions=True)
     await second
     assert order == ["second"] and not lock.locked()
+
+
+async def test_a_waiter_cancelled_just_before_a_release_ends_cancelled_and_the_lock_stays_usable() -> (
+    None
+):
+    """The release runs before the cancelled waiter resumes: it skips the cancelled waiter, and
+    the waiter, resuming, finds itself already gone from the queue (not a ValueError)."""
+    lock = WriterLock()
+    await lock.acquire()
+    waiter = asyncio.create_task(lock.acquire())
+    await asyncio.sleep(0)  # queued
+    waiter.cancel()
+    lock.release()  # before the waiter's task resumes
+    (outcome,) = await asyncio.gather(waiter, return_exceptions=True)
+    assert isinstance(outcome, asyncio.CancelledError)
+    assert not lock.locked()
+    async with asyncio.timeout(1):
+        await lock.acquire()
+    assert lock.locked()
