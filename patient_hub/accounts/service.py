@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 
 from argon2 import PasswordHasher
@@ -20,6 +21,17 @@ from telemed_core.ids import new_id
 _hasher = PasswordHasher()
 #: A valid hash to verify against when the user does not exist (same timing either way).
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+# Argon2 is memory-hard by design (64 MiB, tens of milliseconds; seconds on a loaded machine)
+# and releases the GIL: hashing in a worker thread keeps the hub's event loop, which carries
+# every live stream and screen, from stalling for each sign-in.
+async def _hash(password: str) -> str:
+    return await asyncio.to_thread(_hasher.hash, password)
+
+
+async def _verify(password_hash: str, password: str) -> None:
+    await asyncio.to_thread(_hasher.verify, password_hash, password)
 
 
 def principal_of(user: User) -> Principal:
@@ -62,7 +74,7 @@ async def create_user(
     user = User(
         id=new_id("usr"),
         username=username,
-        password_hash=_hasher.hash(password),
+        password_hash=await _hash(password),
         role=role.value,
         patient_id=patient_id,
         telemedpoint_id=telemedpoint_id,
@@ -86,7 +98,7 @@ async def verify_credentials(session: AsyncSession, username: str, password: str
     """The active user with this password; NotAuthenticated otherwise."""
     user = await session.scalar(select(User).where(User.username == username))
     try:
-        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+        await _verify(user.password_hash if user else _DUMMY_HASH, password)
     except (VerificationError, InvalidHashError) as exc:
         raise NotAuthenticated("wrong username or password") from exc
     if user is None or not user.active:
@@ -105,7 +117,7 @@ async def set_password(session: AsyncSession, username: str, password: str, now:
     """Reset a password (policy-checked): ends the user's sessions and lifts a lockout."""
     security.check_password_policy(password, username)
     user = await _named_user(session, username)
-    user.password_hash = _hasher.hash(password)
+    user.password_hash = await _hash(password)
     await security.end_all_sessions(session, user.id, now)
     await security.clear_failures(session, username)
     await session.flush()
@@ -151,13 +163,13 @@ async def change_own_password(
     if user is None:
         raise NotFound("no such user")
     try:
-        _hasher.verify(user.password_hash, current)
+        await _verify(user.password_hash, current)
     except (VerificationError, InvalidHashError) as exc:
         raise InvalidInput("the current password is wrong") from exc
     if new == current:
         raise InvalidInput("the new password is the same as the current one")
     security.check_password_policy(new, user.username)
-    user.password_hash = _hasher.hash(new)
+    user.password_hash = await _hash(new)
     ended = await repo.revoke_sessions_of(session, user.id, now, except_sid=keep_sid)
     await session.flush()
     return ended
