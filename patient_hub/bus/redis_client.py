@@ -24,7 +24,7 @@ class CancelSafeRedis(aioredis.Redis):
     async def execute_command(self, *args: Any, **options: Any) -> Any:
         task = asyncio.current_task()
         before = task.cancelling() if task is not None else 0
-        reply = await super().execute_command(*args, **options)
+        reply = await super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
         if task is not None and task.cancelling() > before:
             raise asyncio.CancelledError  # requested mid-command and lost on the way back
         return reply
