@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Request, WebSocket
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,7 +18,7 @@ from patient_hub.accounts.models import Role, User
 from patient_hub.accounts.service import principal_of
 from patient_hub.db import unit_of_work
 from patient_hub.runtime import HubContext
-from telemed_core.errors import Forbidden, NotAuthenticated
+from telemed_core.errors import Forbidden, NotAuthenticated, TelemedError
 from telemed_core.values import utc_now
 
 COOKIE_NAME = "telemed_token"
@@ -72,6 +72,22 @@ async def session_of_token(
         session, claims.session_id, user.id, utc_now(), timedelta(seconds=idle_timeout_s)
     )
     return user, claims.session_id
+
+
+async def websocket_principal(ws: WebSocket, session: AsyncSession) -> Principal:
+    """The signed-in user of a screen's websocket: its ``?access_token=`` or sign-in cookie."""
+    settings = ws.app.state.settings
+    token = ws.query_params.get("access_token") or ws.cookies.get(COOKIE_NAME)
+    return await principal_from_token(
+        session, settings.secret_key, token, idle_timeout_s=settings.idle_timeout_s
+    )
+
+
+async def refuse_websocket(ws: WebSocket, exc: TelemedError) -> None:
+    """Tell a screen why its websocket is refused (an error frame), then close it (1008)."""
+    await ws.accept()
+    await ws.send_json({"type": "error", "code": exc.code, "message": exc.message})
+    await ws.close(1008)
 
 
 def request_token(request: Request, bearer: str | None) -> str | None:

@@ -12,9 +12,8 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from alerts.episodes.actions import receipt, screen_subjects
 from alerts.episodes.views import TOPIC_ALERTS, alert_json
-from clinician_api.deps import COOKIE_NAME, principal_from_token
+from clinician_api.deps import refuse_websocket, websocket_principal
 from clinician_api.monitor.fanout import MonitorFanout, Screen
-from clinician_api.settings import ServerSettings
 from patient_hub.db import unit_of_work
 from patient_hub.runtime import HubContext
 from telemed_core.errors import TelemedError
@@ -91,19 +90,13 @@ def _read_receipt(text: str) -> list[int]:
 async def monitor_socket(ws: WebSocket) -> None:
     """Authenticates by the sign-in cookie or ``?access_token=``; pushes readings frames."""
     hub: HubContext = ws.app.state.hub
-    settings: ServerSettings = ws.app.state.settings
     fanout: MonitorFanout = ws.app.state.fanout
-    token = ws.query_params.get("access_token") or ws.cookies.get(COOKIE_NAME)
     try:
         async with unit_of_work(hub.sessions) as session:
-            who = await principal_from_token(
-                session, settings.secret_key, token, idle_timeout_s=settings.idle_timeout_s
-            )
+            who = await websocket_principal(ws, session)
             visible = await screen_subjects(session, who)
     except TelemedError as exc:
-        await ws.accept()
-        await ws.send_json({"type": "error", "code": exc.code, "message": exc.message})
-        await ws.close(1008)
+        await refuse_websocket(ws, exc)
         return
     await ws.accept()
     screen = Screen(visible=visible, role=who.role.value, username=who.username)

@@ -12,8 +12,7 @@ from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from clinician_api.deps import COOKIE_NAME, principal_from_token
-from clinician_api.settings import ServerSettings
+from clinician_api.deps import refuse_websocket, websocket_principal
 from patient_hub.access import require_patient
 from patient_hub.audit import service as audit
 from patient_hub.bus.base import TOPIC_SAMPLES
@@ -53,22 +52,16 @@ async def _forward(ws: WebSocket, hub: HubContext, patient_id: str, ready: async
 @router.websocket("/ws/patients/{patient_id}/ecg")
 async def ecg_socket(ws: WebSocket, patient_id: str) -> None:
     hub: HubContext = ws.app.state.hub
-    settings: ServerSettings = ws.app.state.settings
-    token = ws.query_params.get("access_token") or ws.cookies.get(COOKIE_NAME)
     try:
         async with unit_of_work(hub.sessions) as session:
-            who = await principal_from_token(
-                session, settings.secret_key, token, idle_timeout_s=settings.idle_timeout_s
-            )
+            who = await websocket_principal(ws, session)
             await require_patient(session, who, patient_id)
             await audit.record(
                 session, actor=who, action="read", entity_type="EcgStream",
                 entity_id=patient_id, patient_id=patient_id,
             )  # fmt: skip
     except TelemedError as exc:
-        await ws.accept()
-        await ws.send_json({"type": "error", "code": exc.code, "message": exc.message})
-        await ws.close(1008)
+        await refuse_websocket(ws, exc)
         return
     await ws.accept()
     ready = asyncio.Event()
