@@ -105,15 +105,15 @@ async def test_killing_the_uplink_at_random_moments_loses_and_doubles_nothing(
     kills = 0
     while box.depth():
         uplink = Uplink(
-            hub.ws_url + "/ws/bridge", "bridge-p1", tokens["bridge-p1"], box, batch_size=200
+            hub.ws_url + "/ws/bridge", "bridge-p1", tokens["bridge-p1"], box, batch_size=50
         )
         task = asyncio.create_task(uplink.run())
-        await asyncio.sleep(rng.uniform(0.005, 0.15))
+        await asyncio.sleep(rng.uniform(0.005, 0.1))
         task.cancel()  # dies wherever it is: mid-send, before the ack, mid-delete
         await asyncio.gather(task, return_exceptions=True)
         kills += 1
         assert kills < 500
-    assert kills > 3
+    assert kills > 3  # small batches and short lives: several kills even on a fast hub
     base = box.seq_base  # a kill before the outbox saved its reserved block costs the block
     assert base is not None and base % SEQ_BLOCK == 0
     assert await stored_seqs(hub.settings.database_url) == list(range(base + 1, base + 3001))

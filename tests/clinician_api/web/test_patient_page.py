@@ -17,7 +17,10 @@ pytestmark = pytest.mark.browser
 
 async def _history(hub: Any, tokens: dict[str, str]) -> None:
     now = datetime.now(UTC)
-    readings = bp_pairs(now, 8)
+    readings = bp_pairs(now, 8)  # at 07:00 and 19:00 Prague: none in the last day after 18:00 UTC
+    for kind, value in (("bp_systolic", 150.0), ("bp_diastolic", 90.0)):  # so one an hour ago
+        readings.append({"kind": kind, "value": value, "unit": "mm[Hg]",
+                         "measured_at": _iso(now - timedelta(hours=1))})  # fmt: skip
     for i in range(0, 24 * 60, 10):  # a day of SpO2 and HR every 10 min
         at = _iso(now - timedelta(minutes=i + 1))
         readings.append(
