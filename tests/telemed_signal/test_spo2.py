@@ -164,16 +164,17 @@ def test_one_sample_at_a_time_finds_what_one_array_finds() -> None:
     x = np.tile(series(seg(97, 100), seg(91, 20), seg(97, 40), seg(86, 70)), 4)
     x = x + rng.integers(-1, 2, x.size)
     x[[30, 31, 250, 400]] = [np.nan, 0.0, 101.0, 40.0]  # dropout markers: gaps, not values
-    whole = (DesaturationDetector(1.0), SustainedLowDetector())
-    single = (DesaturationDetector(1.0), SustainedLowDetector())
-    expected = [d.update(x, T0) for d in whole]
-    got: list[list[object]] = [[], []]
+    desat, low = DesaturationDetector(1.0), SustainedLowDetector()
+    events, episodes = desat.update(x, T0), SustainedLowDetector().update(x, T0)
+    one_desat = DesaturationDetector(1.0)
+    got_events: list[object] = []
+    got_episodes: list[object] = []
     for i, value in enumerate(x):
-        for k, detector in enumerate(single):
-            got[k] += detector.update(np.array([value]), at(i))
-    assert len(expected[0]) >= 4 and len(expected[1]) >= 4
-    assert got == expected
-    assert single[0].odi_per_h == pytest.approx(whole[0].odi_per_h)
+        got_events += one_desat.update(np.array([value]), at(i))
+        got_episodes += low.update(np.array([value]), at(i))
+    assert len(events) >= 4 and len(episodes) >= 4
+    assert (got_events, got_episodes) == (events, episodes)
+    assert one_desat.odi_per_h == pytest.approx(desat.odi_per_h)
 
 
 def test_chunks_out_of_order_and_naive_times_are_refused() -> None:
