@@ -8,6 +8,10 @@ persistence delay). The latency is from the bridge's send of that batch to the a
 on an admin's /ws/monitor socket. The first ``--warmup`` seconds are not counted.
 
     .venv/bin/python bench/bench_alerts_latency.py --patients 1000 5000
+
+``--postgres DSN`` runs the same hub on PostgreSQL and Redis Streams (the scale-out engines, one
+``telemed serve`` process): a fresh database is created on that server and dropped afterwards,
+and the bus keys live under a random prefix in ``--redis-url``, deleted afterwards.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import argparse
 import asyncio
 import json
 import os
+import secrets
 import statistics
 import sys
 import tempfile
@@ -119,11 +124,25 @@ async def screen(url: str, probe: Probe, ready: asyncio.Event) -> None:
                     probe.arrived(alert["patient_id"])
 
 
-async def run(patients: int, bridges: int, seconds: float, warmup: float) -> dict[str, Any]:
-    folder = Path(tempfile.mkdtemp(prefix="bench-alerts-"))
-    url_db = f"sqlite:///{folder / 'hub.db'}"
+async def run(
+    patients: int, bridges: int, seconds: float, warmup: float, postgres: str | None, redis: str
+) -> dict[str, Any]:
+    if postgres is None:
+        folder = Path(tempfile.mkdtemp(prefix="bench-alerts-"))
+        return await _run(f"sqlite:///{folder / 'hub.db'}", {}, patients, bridges, seconds, warmup)
+    from bench_ingest import postgres_backend  # bench/ is on sys.path when a bench runs
+
+    prefix = f"bench-alerts-{secrets.token_hex(4)}:"
+    async with postgres_backend(postgres, redis, prefix) as (url_db, redis_url, _):
+        bus = {"TELEMED_REDIS_URL": redis_url or redis, "TELEMED_BUS_PREFIX": prefix}
+        return await _run(url_db, bus, patients, bridges, seconds, warmup)
+
+
+async def _run(
+    url_db: str, bus: dict[str, str], patients: int, bridges: int, seconds: float, warmup: float
+) -> dict[str, Any]:
     kiosks = await seed(url_db, patients, bridges)
-    env = {**os.environ, "TELEMED_DATABASE_URL": url_db}
+    env = {**os.environ, "TELEMED_DATABASE_URL": url_db, **bus}
     proc = await asyncio.create_subprocess_exec(
         *_telemed_command(), "serve", "--port", "0", env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
@@ -168,10 +187,12 @@ async def main() -> None:
     parser.add_argument("--bridges", type=int, default=10)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--warmup", type=float, default=15.0)
+    parser.add_argument("--postgres", default=None, help="admin DSN: run on PostgreSQL + Redis")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     args = parser.parse_args()
     print(f"machine: {_cpu_model()}, {os.cpu_count()} CPUs, load before {os.getloadavg()[0]:.1f}")
     for n in args.patients:
-        r = await run(n, args.bridges, args.seconds, args.warmup)
+        r = await run(n, args.bridges, args.seconds, args.warmup, args.postgres, args.redis_url)
         print(f"{r['patients']:>6} patients ({n} SpO2 readings/s): {r['probes']} alerts, p50 "
               f"{r['p50_ms']:.0f} ms, p99 {r['p99_ms']:.0f} ms, max {r['max_ms']:.0f} ms, "
               f"{r['lost']} not arrived; machine busy {r['machine_busy_pct']:.0f} %")  # fmt: skip

@@ -65,6 +65,11 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """Create the async engine for ``url``; SQLite gets WAL and a busy timeout."""
     async_url = to_async_url(url)
     if async_url.startswith("sqlite"):
+        # A pool large enough for the hub's concurrent readers (kiosk batches, workers,
+        # screens): with the default 5 + 10 overflow, each overflow connection was opened and
+        # closed again (a new aiosqlite thread and PRAGMAs) several times a second under load.
+        if ":memory:" not in async_url and "mode=memory" not in async_url:
+            kwargs = {"pool_size": 20, "max_overflow": 20, **kwargs}
         engine = create_async_engine(async_url, connect_args={"timeout": 30}, **kwargs)
 
         @event.listens_for(engine.sync_engine, "connect")

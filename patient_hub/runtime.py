@@ -38,12 +38,13 @@ class HubContext:
         if engine.dialect.name != "sqlite":
             return cls(engine=engine, sessions=make_sessionmaker(engine), bus=bus)
         path = engine.url.database
-        store = SqliteIngestStore(path) if path and path != ":memory:" else None
+        lock = WriterLock()
+        store = SqliteIngestStore(path, lock) if path and path != ":memory:" else None
         return cls(
             engine=engine,
             sessions=make_sessionmaker(engine),
             bus=bus,
-            write_lock=WriterLock(),
+            write_lock=lock,
             ingest_store=store,
         )
 

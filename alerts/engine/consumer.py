@@ -30,7 +30,9 @@ from alerts.engine.partitions import DEFAULT_TIMING, GROUP, RECLAIM_IDLE_S, Read
 from alerts.episodes import service as episodes
 from alerts.episodes.models import AlertEpisode
 from alerts.episodes.views import TOPIC_ALERTS, alert_json
+from alerts.escalation import repository as escalation_repo
 from alerts.escalation import service as escalation
+from alerts.notify import repository as notify_repo
 from alerts.notify import service as notify
 from alerts.notify.port import Notifier
 from alerts.policy import service as policy
@@ -263,13 +265,23 @@ class AlertWorker:
 
     async def fire_timers(self) -> int:
         """Fire what is due now (one transaction), then send the notifications it queued;
-        return how many episodes changed."""
+        return how many episodes changed.
+
+        Asked first with a read, so the writer is taken only when a timer is due or a message
+        waits: on SQLite every writer queues on one lock, and a timer loop that took it twice a
+        second for nothing made ingest and the pages wait behind it (issue 13's latency)."""
         now = self.clock()
-        async with self.hub.write_lock, unit_of_work(self.hub.sessions) as session:
-            changed = await escalation.run_due(session, now, self.consumer)
-        await self.publish(changed)
-        async with self.hub.write_lock:
-            await notify.dispatch(self.hub.sessions, self.notifiers)
+        async with self.hub.sessions() as session:
+            due = await escalation_repo.any_due(session, now)
+            queued = due or await notify_repo.any_queued(session)
+        changed: list[AlertEpisode] = []
+        if due:
+            async with self.hub.write_lock, unit_of_work(self.hub.sessions) as session:
+                changed = await escalation.run_due(session, now, self.consumer)
+            await self.publish(changed)
+        if queued:
+            async with self.hub.write_lock:
+                await notify.dispatch(self.hub.sessions, self.notifiers)
         return len(changed)
 
     async def sweep(self) -> int:

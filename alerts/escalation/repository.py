@@ -37,6 +37,12 @@ async def claim_due(session: AsyncSession, now: datetime, limit: int) -> Sequenc
     return (await session.scalars(stmt)).all()
 
 
+async def any_due(session: AsyncSession, now: datetime) -> bool:
+    """Whether a timer is due (a read: the writer is taken only when one is)."""
+    stmt = select(AlertTimer.id).where(AlertTimer.done_at.is_(None), AlertTimer.due_at <= now)
+    return (await session.scalar(stmt.limit(1))) is not None
+
+
 async def cancel_for_alert(session: AsyncSession, alert_id: int, now: datetime, by: str) -> None:
     """Mark every pending timer of an alert done (the alert was accepted, resolved, merged)."""
     stmt = (

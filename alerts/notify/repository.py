@@ -32,6 +32,12 @@ async def claim_queued(session: AsyncSession, limit: int) -> Sequence[Notificati
     return (await session.scalars(stmt)).all()
 
 
+async def any_queued(session: AsyncSession) -> bool:
+    """Whether a notification waits to be sent (a read: no writer needed to ask)."""
+    stmt = select(NotificationRow.id).where(NotificationRow.status == "queued").limit(1)
+    return (await session.scalar(stmt)) is not None
+
+
 async def of_patient(session: AsyncSession, patient_id: str) -> Sequence[NotificationRow]:
     stmt = select(NotificationRow).where(NotificationRow.patient_id == patient_id)
     return (await session.scalars(stmt.order_by(NotificationRow.id))).all()

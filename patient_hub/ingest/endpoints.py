@@ -80,27 +80,32 @@ async def _handshake(ws: WebSocket, hub: HubContext) -> service.BridgeSession | 
 
 
 async def _store_and_publish(hub: HubContext, bridge: service.BridgeSession, batch: Batch) -> Ack:
-    if kiosk.carries_kiosk_items(bridge, batch):
+    if batch.patients or batch.consults:
         # Registrations first (committed on their own: merging is idempotent), so the readings
         # of a patient registered offline find their patient; then the kiosk's ids are mapped.
         async with hub.write_lock, unit_of_work(hub.sessions) as session:
             batch = await kiosk.accept_kiosk_items(session, bridge, batch, hub.clock())
-            await kiosk_repository.touch_bridge(session, bridge.bridge_id, hub.clock())
+    elif bridge.telemedpoint_id is not None:  # a kiosk's ids, mapped without the writer
+        async with hub.sessions() as session:
+            batch = await kiosk.map_local_ids(session, bridge, batch)
     try:
         service.check_patients(bridge, batch)
     except Forbidden:
         async with unit_of_work(hub.sessions) as session:
             await service.refresh_allowed(session, bridge)
         service.check_patients(bridge, batch)
-    if hub.ingest_store is not None:  # SQLite: one thread hop per batch (sqlite_store.py)
-        async with hub.write_lock:
-            inserted = await hub.ingest_store.store(
-                bridge.bridge_id, batch.readings, batch.chunks, hub.clock()
-            )
+    # A kiosk's last contact ("kiosk offline") is written with its readings, in one transaction.
+    touch = bridge.telemedpoint_id is not None
+    if hub.ingest_store is not None:  # SQLite: group commit on a thread (sqlite_store.py)
+        inserted = await hub.ingest_store.store(
+            bridge.bridge_id, batch.readings, batch.chunks, hub.clock(), touch_bridge=touch
+        )
         result = service.store_result(bridge, batch, *inserted)
     else:
         async with hub.write_lock, unit_of_work(hub.sessions) as session:
             result = await service.store_batch(session, bridge, batch, hub.clock())
+            if touch:
+                await kiosk_repository.touch_bridge(session, bridge.bridge_id, hub.clock())
     # Published after commit, and before the ack: a crash in between makes the bridge resend,
     # and consumers are idempotent by (bridge_id, seq). Nothing durable is ever unpublished.
     if batch.readings:

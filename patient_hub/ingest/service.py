@@ -29,6 +29,10 @@ class BridgeSession:
     bridge_id: str
     allowed_patients: set[str] = field(default_factory=set)
     telemedpoint_id: str | None = None  # set for a kiosk
+    #: A kiosk's own patient ids → the hub's (``kiosk.service.map_local_ids``), and how many
+    #: registrations the bridge had when they were read (registrations are only ever added).
+    links: dict[str, str] = field(default_factory=dict)
+    links_count: int = -1
 
 
 @dataclass(frozen=True)

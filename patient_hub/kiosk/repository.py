@@ -32,6 +32,24 @@ async def links(
     return {local: hub for local, hub in rows}
 
 
+async def link_count(session: AsyncSession, bridge_id: str) -> int:
+    """How many kiosk-local ids this bridge has registered (rows are only ever added)."""
+    count = await session.scalar(
+        select(func.count()).where(KioskRegistration.bridge_id == bridge_id)
+    )
+    return int(count or 0)
+
+
+async def all_links(session: AsyncSession, bridge_id: str) -> dict[str, str]:
+    """The hub patient of every kiosk-local id this bridge registered."""
+    rows = await session.execute(
+        select(KioskRegistration.local_patient_id, KioskRegistration.patient_id).where(
+            KioskRegistration.bridge_id == bridge_id
+        )
+    )
+    return {local: hub for local, hub in rows}
+
+
 async def patient_by_national_id(session: AsyncSession, national_id: str) -> Patient | None:
     return await session.scalar(
         select(Patient).where(Patient.national_id == national_id).order_by(Patient.created_at)

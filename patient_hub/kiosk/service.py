@@ -65,10 +65,6 @@ async def enrol_kiosk(
     return EnrolledKiosk(bridge_id, token, point.id, point.name)
 
 
-def carries_kiosk_items(bridge: BridgeSession, batch: Batch) -> bool:
-    return bridge.telemedpoint_id is not None or bool(batch.patients or batch.consults)
-
-
 async def accept_kiosk_items(
     session: AsyncSession, bridge: BridgeSession, batch: Batch, now: datetime
 ) -> Batch:
@@ -84,7 +80,27 @@ async def accept_kiosk_items(
     bridge.allowed_patients |= set(mapping.values())
     for consult in batch.consults:
         await _store_consult(session, bridge, consult, mapping.get(consult.patient_id), now)
+    return _mapped(batch, mapping)
+
+
+async def map_local_ids(session: AsyncSession, bridge: BridgeSession, batch: Batch) -> Batch:
+    """A kiosk batch of readings and chunks only, with the kiosk's own patient ids replaced by
+    the hub's: read only (no writer), from the bridge's links cached on its session and re-read
+    only when the bridge has registered someone since (one count per batch, not a look-up of
+    every id: the hot path of a kiosk with hundreds of patients)."""
+    count = await repository.link_count(session, bridge.bridge_id)
+    if count != bridge.links_count:
+        bridge.links = await repository.all_links(session, bridge.bridge_id)
+        bridge.links_count = count  # a registration in between: the next count differs
+        bridge.allowed_patients |= set(bridge.links.values())
+    return _mapped(batch, bridge.links)
+
+
+def _mapped(batch: Batch, mapping: dict[str, str]) -> Batch:
     if not any(local != hub for local, hub in mapping.items()):
+        return batch
+    named = {r.patient_id for r in batch.readings} | {c.patient_id for c in batch.chunks}
+    if named.isdisjoint(mapping):
         return batch
     return batch.model_copy(
         update={

@@ -49,6 +49,8 @@ NEWS2_ASSUMED: dict[News2Parameter, bool | Consciousness] = {
     News2Parameter.CONSCIOUSNESS: Consciousness.ALERT,
     News2Parameter.SUPPLEMENTAL_O2: False,
 }
+#: The parameters a complete set needs measured (the others are assumed when never measured).
+NEWS2_MEASURED = frozenset(News2Parameter) - NEWS2_ASSUMED.keys()
 
 
 @dataclass
@@ -101,6 +103,8 @@ class PatientVitals:
 
     def _news2(self, now: datetime) -> list[Finding]:
         """NEWS2 (RCP 2017) whenever a complete, fresh set is available; a finding on triggers."""
+        if not NEWS2_MEASURED <= self.news2_latest.keys():
+            return []  # a parameter never measured: no set can be complete (and nothing changes)
         assembly = news2_input_from_latest(self.news2_latest, now, assumed=NEWS2_ASSUMED)
         if assembly.vitals is None:
             return []

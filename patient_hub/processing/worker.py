@@ -290,6 +290,9 @@ class SignalWorker:
                 # retry: log it and go on (its readings are stored; only analysis is skipped).
                 # Storage and bus errors below are transient and do leave the batch pending.
                 log.exception("signal worker: message %s on %s skipped", delivery.id, name)
+            # Analysis is synchronous CPU work on the hub's event loop: give the loop back
+            # between messages, so ingest and the pages are not held up for a whole batch.
+            await asyncio.sleep(0)
         if findings:
             async with unit_of_work(self.hub.sessions) as session:
                 await upsert_findings(session, findings, self.hub.clock())

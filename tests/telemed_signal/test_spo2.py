@@ -157,6 +157,26 @@ def test_streaming_in_chunks_with_a_checkpoint_matches_the_batch_result() -> Non
     assert detector.odi_per_h == pytest.approx(batch.odi_per_h)
 
 
+def test_one_sample_at_a_time_finds_what_one_array_finds() -> None:
+    """A live oximeter's reading a second takes the detectors' small-chunk path (no numpy per
+    call): its events, episodes and valid time must equal those of the whole array."""
+    rng = np.random.default_rng(11)
+    x = np.tile(series(seg(97, 100), seg(91, 20), seg(97, 40), seg(86, 70)), 4)
+    x = x + rng.integers(-1, 2, x.size)
+    x[[30, 31, 250, 400]] = [np.nan, 0.0, 101.0, 40.0]  # dropout markers: gaps, not values
+    desat, low = DesaturationDetector(1.0), SustainedLowDetector()
+    events, episodes = desat.update(x, T0), SustainedLowDetector().update(x, T0)
+    one_desat = DesaturationDetector(1.0)
+    got_events: list[object] = []
+    got_episodes: list[object] = []
+    for i, value in enumerate(x):
+        got_events += one_desat.update(np.array([value]), at(i))
+        got_episodes += low.update(np.array([value]), at(i))
+    assert len(events) >= 4 and len(episodes) >= 4
+    assert (got_events, got_episodes) == (events, episodes)
+    assert one_desat.odi_per_h == pytest.approx(desat.odi_per_h)
+
+
 def test_chunks_out_of_order_and_naive_times_are_refused() -> None:
     detector = DesaturationDetector(1.0)
     detector.update(seg(97, 10), T0)

@@ -65,18 +65,29 @@ def _key(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+#: Active subscriptions of a topic read whole and matched in Python, at most.
+_WHOLE = 1000
+
+
 async def active_subscriptions(
     session: AsyncSession, topic: str, patient_ids: Iterable[str], now: datetime
 ) -> list[SubscriptionRow]:
+    """The active subscriptions of ``topic`` for any of ``patient_ids``.
+
+    A batch names up to thousands of patients (a kiosk's), and most deployments have few
+    subscriptions: the topic's active ones are read whole (up to ``_WHOLE``) and matched here.
+    An ``IN`` list of every patient of every batch cost the hub's event loop a tenth of its time
+    at 5,000 patients (SQLAlchemy renders each bound id), with no subscription at all."""
     ids = set(patient_ids)
     if not ids:
         return []
     stmt = select(SubscriptionRow).where(
-        SubscriptionRow.topic == topic,
-        SubscriptionRow.status == "active",
-        SubscriptionRow.patient_id.in_(ids),
+        SubscriptionRow.topic == topic, SubscriptionRow.status == "active"
     )
-    return [s for s in (await session.scalars(stmt)).all() if s.end is None or s.end > now]
+    rows = (await session.scalars(stmt.limit(_WHOLE + 1))).all()
+    if len(rows) > _WHOLE:  # many: ask for these patients' only
+        rows = (await session.scalars(stmt.where(SubscriptionRow.patient_id.in_(ids)))).all()
+    return [s for s in rows if s.patient_id in ids and (s.end is None or s.end > now)]
 
 
 async def reading_candidates(

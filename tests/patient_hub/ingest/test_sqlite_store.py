@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,6 +18,7 @@ from patient_hub.ingest.models import ReadingRow, SampleChunkRow
 from patient_hub.ingest.sqlite_store import SqliteIngestStore
 from patient_hub.patients import service as patients
 from patient_hub.readings import repository as readings_repo
+from patient_hub.writer_lock import WriterLock
 from telemed_core.values import Reading, SampleChunk
 
 T0 = datetime(2026, 11, 27, 7, 30, 0, 123456, tzinfo=UTC)
@@ -46,6 +49,8 @@ async def db(tmp_path: Path) -> AsyncIterator[str]:
         await patients.upsert_patient(session, "p1", "Real", NOW)
         test = await patients.upsert_patient(session, "t1", "Simulated", NOW)
         test.is_test = True
+        await patients.ensure_telemedpoint(session, "tmp", "Point")
+        await patients.enrol_bridge(session, "b2", telemedpoint_id="tmp")
     await engine.dispose()
     yield str(tmp_path / "hub.db")
 
@@ -98,3 +103,35 @@ async def test_a_replay_of_rows_stored_through_sqlalchemy_is_a_duplicate_not_a_c
     assert (got.new, got.differing, chunks.new, chunks.differing) == (set(), [], set(), [])
     assert changed.differing == [(2, "value")]
     assert after.new == {4}  # the refused batch was rolled back whole: 4 was not stored
+
+
+async def test_batches_waiting_for_the_writer_commit_together_and_a_differing_one_alone(
+    db: str,
+) -> None:
+    lock = WriterLock()
+    store = SqliteIngestStore(db, lock)
+    try:
+        await store.store("b1", [reading(1)], [], NOW)
+        async with lock:  # another writer holds SQLite: the batches queue for one group
+            waiting = [
+                asyncio.create_task(store.store("b1", [reading(2)], [], NOW)),
+                asyncio.create_task(store.store("b1", [reading(1, value=50.0), reading(3)], [], NOW)),
+                asyncio.create_task(store.store("b2", [reading(7)], [chunk(8)], NOW, touch_bridge=True)),
+            ]  # fmt: skip
+            await asyncio.sleep(0.05)
+            assert not any(t.done() for t in waiting)  # nothing acked before its commit
+        second, refused, third = [(await t)[0] for t in waiting]
+        after, _ = await store.store("b1", [reading(3)], [], NOW)
+    finally:
+        await store.close()
+    assert second.new == {2} and third.new == {7}
+    assert refused.differing == [(1, "value")]
+    assert after.new == {3}  # the refused batch was rolled back alone: 3 was not stored
+    conn = sqlite3.connect(db)
+    try:
+        stored = conn.execute("SELECT bridge_id, seq FROM readings ORDER BY bridge_id, seq")
+        assert stored.fetchall() == [("b1", 1), ("b1", 2), ("b1", 3), ("b2", 7)]
+        seen = conn.execute("SELECT id, last_seen_at FROM bridges WHERE id = 'b2'").fetchall()
+    finally:
+        conn.close()
+    assert seen == [("b2", "2026-11-27 08:00:00.000000")]  # a kiosk's contact, same transaction

@@ -215,3 +215,30 @@ def _date(text: str) -> Any:
     from datetime import date
 
     return date.fromisoformat(text)
+
+
+async def test_readings_of_a_patient_registered_on_another_connection_follow_the_merge(
+    hub: Any, seed: Any
+) -> None:
+    """The kiosk's id mapping is cached per connection: a registration made meanwhile (here on
+    the bridge's second connection) must still map the next readings of that id."""
+    tokens = await seed(hub.settings.database_url)
+    engine = make_engine(hub.settings.database_url)
+    async with unit_of_work(make_sessionmaker(engine)) as s:
+        await s.execute(update(Patient).where(Patient.id == "p3").values(national_id="5553120012"))
+    await engine.dispose()
+    hello = {"type": "hello", "v": 1, "bridge_id": "kiosk-a", "token": tokens["kiosk-a"]}
+    async with websockets.connect(hub.ws_url + "/ws/bridge") as first:
+        await first.send(json.dumps(hello))
+        assert json.loads(await first.recv())["type"] == "welcome"
+        await first.send(json.dumps({"type": "batch", "v": 1, "batch_id": 1,
+                                     "readings": [reading(1, "p1")]}))  # fmt: skip
+        assert json.loads(await first.recv())["stored"] == 1  # the mapping is cached now
+        [ack] = await send(hub, tokens["kiosk-a"], [{"patients": [registration(2, "kp-m")]}])
+        assert ack["type"] == "ack"
+        await first.send(json.dumps({"type": "batch", "v": 1, "batch_id": 2,
+                                     "readings": [reading(3, "kp-m", 93)]}))  # fmt: skip
+        reply = json.loads(await first.recv())
+    assert (reply["type"], reply["stored"]) == ("ack", 1)
+    stored = {r.seq: r.patient_id for r in await rows(hub.settings.database_url, ReadingRow)}
+    assert stored == {1: "p1", 3: "p3"}
