@@ -16,11 +16,8 @@ through:
 - T-wave discrimination: a peak less than 360 ms after a QRS whose steepest slope is under
   half that of the QRS is a T wave (Pan & Tompkins 1985);
 - search-back: once 1.5 median RR intervals (at most 2.5 s) have passed without a QRS, the
-  largest noise peak at least 320 ms (the widest dominance radius) after the last QRS becomes
-  a QRS if it exceeds ``DT / 2``; from then on each new peak is judged against ``DT / 2`` as
-  it comes. Hamilton & Tompkins look back from 360 ms (the T-wave window), which can never
-  recover a beat of a run faster than 167 bpm (ventricular tachycardia in MIT-BIH 203, 210);
-  320 ms still keeps the T waves of ordinary rates out;
+  largest noise peak at least 360 ms after the last QRS becomes a QRS if it exceeds ``DT / 2``;
+  from then on each new peak is judged against ``DT / 2`` as it comes;
 - learning: the first ``LEARN_S`` seconds (and again after ``RELEARN_S`` s without a QRS, as in
   Hamilton's detector) are buffered; ``Q`` is then seeded from the largest peak of each second
   and the buffered peaks are classified, so the first beats are not lost.
@@ -196,7 +193,7 @@ class HamiltonRules:
             self._accept(c)
             return
         self.noise_med = _push(self.noise_amp, c.amp)
-        eligible = since is None or since >= self.radius_max
+        eligible = since is None or since >= self.t_wave
         if eligible and (self.searchback is None or c.amp > self.searchback.amp):
             self.searchback = c
 
