@@ -114,6 +114,8 @@ class RPeakDetectorBank:
         x = _as_samples(chunks, 2)
         if x.shape[0] != self.n_streams:
             raise ValueError(f"expected {self.n_streams} rows (one per stream), got {x.shape[0]}")
+        if self.n_streams == 1:  # a single lead takes the compiled steady-chunk path
+            return [self._process_one(x[0])]
         return self._collect(self._features.push(x), final=False)
 
     def _process_one(self, chunk: npt.ArrayLike) -> IndexArray:

@@ -71,6 +71,14 @@ def _fastest(t: FloatArray, k: int) -> tuple[float, int]:
     return float(hr[j]), j
 
 
+def _fastest_run_bpm(ev: Evidence, lead: LeadView) -> float:
+    """The rate (bpm) of the lead's fastest ``tachy_beats`` run in the look-back (0 if none)."""
+    k = ev.p.tachy_beats - 1
+    t = ev.detected(lead)[:, T]
+    t = t[t >= ev.now_s - LOOKBACK_S]
+    return _fastest(t, k)[0] if t.size > k else 0.0
+
+
 def lead_rate(ev: Evidence, lead: LeadView) -> ChannelRate | None:
     """The lead's fastest ``tachy_beats`` run in the look-back and its weight."""
     k, now = ev.p.tachy_beats - 1, ev.now_s
@@ -123,15 +131,22 @@ def tachycardia(ev: Evidence) -> Event | None:
     """Extreme tachycardia from the quality-weighted median rate of all channels (module
     docstring); the event spans the fastest run of the best-weighted channel above the limit."""
     p = ev.p
+    limit = p.tachy_bpm * (1 - p.tachy_tolerance)
+    pulse_rates = [r for pv in ev.pulses if (r := pulse_rate(ev, pv)) is not None]
+    # No channel with a run over the limit means no alarm whatever the weights (the weighted
+    # median cannot exceed the fastest rate): skip the leads' SQI, most of this rule's cost.
+    if not any(r.hr_bpm > limit and r.times_s for r in pulse_rates) and not any(
+        _fastest_run_bpm(ev, lead) > limit for lead in ev.leads
+    ):
+        return None
     rates = [r for lead in ev.leads if (r := lead_rate(ev, lead)) is not None]
-    rates += [r for pv in ev.pulses if (r := pulse_rate(ev, pv)) is not None]
+    rates += pulse_rates
     rates = [r for r in rates if r.weight > 0]
     if not rates:
         return None
     fused = weighted_median(
         np.array([r.hr_bpm for r in rates]), np.array([r.weight for r in rates])
     )
-    limit = p.tachy_bpm * (1 - p.tachy_tolerance)
     fast = [r for r in rates if r.hr_bpm > limit and r.times_s]
     if fused <= limit or not fast:
         return None

@@ -26,17 +26,20 @@ AFDB_RECORDS = ("00735", "04048", "05261", "06995", "08215", "08378")
 
 # Beat-level floors (%), 0.5 points under what the detector measures with the parameters chosen
 # by cross-validation (bench/bench_af.py; the figures to expect on new records are its CV ones).
+# 04048 and 06995 are in the bench's fixed holdout: these floors guard against regressions and
+# were never used to choose anything.
 AFDB_FLOORS_PCT = {  # record: (Se, Sp)
-    "00735": (99.5, 99.45),
-    "04048": (64.81, 99.25),
-    "05261": (81.19, 99.22),
-    "06995": (97.51, 95.13),
-    "08215": (99.37, 99.5),
-    "08378": (96.08, 99.5),
+    "00735": (99.5, 99.07),
+    "04048": (67.64, 99.46),
+    "05261": (78.94, 99.32),
+    "06995": (97.68, 90.18),
+    "08215": (99.45, 99.37),
+    "08378": (97.89, 99.39),
 }
-AFDB_OVERALL_FLOORS_PCT = {"se": 97.56, "sp": 98.75, "ppv": 97.54}
-# All 12 afdb records (Se 94.27, Sp 98.52) and all 20 ltafdb records (Se 97.40, Sp 98.72).
-GROWN_FLOORS_PCT = {"afdb": (93.77, 98.02), "ltafdb": (96.90, 98.22)}
+# Measured Se 98.44, Sp 98.52, PPV 96.19 (Petrėnas 2015 on the whole afdb: 97.1 / 98.3).
+AFDB_OVERALL_FLOORS_PCT = {"se": 98.0, "sp": 98.3, "ppv": 95.7}
+# All 12 afdb records (Se 95.97, Sp 98.30) and all 20 ltafdb records (Se 98.84, Sp 97.78).
+GROWN_FLOORS_PCT = {"afdb": (95.47, 97.8), "ltafdb": (98.34, 97.28)}
 
 
 def _times(rr_s: FloatArray) -> FloatArray:
@@ -105,11 +108,41 @@ def test_non_af_rhythm_is_not_called_af(rhythm: str) -> None:
     assert not detect_af(_times(NOT_AF[rhythm](1200, rng))).any()
 
 
-def test_drifting_bigeminy_needs_the_alternation_gate() -> None:
-    """Petrėnas' bigeminy suppression alone flags it (as on MIT-BIH 106); the gate does not."""
+NO_ECTOPY_GATES = AfParams(min_sum_change=0.0, eta_mid_per_s=0.0)
+
+
+@pytest.mark.parametrize(
+    "gates", [AfParams(), AfParams(eta_mid_per_s=0.0), AfParams(min_sum_change=0.0)]
+)
+def test_drifting_bigeminy_is_stopped_by_each_ectopy_gate(gates: AfParams) -> None:
+    """Petrėnas' bigeminy suppression alone flags it (as on MIT-BIH 106); either gate does not."""
     t = _times(_bigeminy_drifting_pause(1200, np.random.default_rng(7)))
-    assert detect_af(t, AfParams(min_alternation=0.0)).mean() > 0.5
-    assert not detect_af(t).any()
+    assert detect_af(t, NO_ECTOPY_GATES).mean() > 0.5
+    assert not detect_af(t, gates).any()
+
+
+def _mixed_ectopy(n: int, rng: np.random.Generator) -> FloatArray:
+    """Sinus at 0.9 s broken by random single PVCs, couplets and bigeminy (as in MIT-BIH 106):
+    ventricular intervals 0.5 s, compensatory pauses anywhere in 1.15-1.35 s."""
+    rr: list[float] = []
+    while len(rr) < n:
+        for beat in str(rng.choice(["N", "NV", "NVV", "NNV"])):
+            if beat == "V":
+                rr.append(0.5 + rng.normal(0.0, 0.02))
+            elif rr and rr[-1] < 0.7:
+                rr.append(rng.uniform(1.15, 1.35))
+            else:
+                rr.append(0.9 + rng.normal(0.0, 0.03))
+    return np.asarray(rr[:n])
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_mixed_couplets_and_bigeminy_are_mostly_not_af(seed: int) -> None:
+    """Without the ectopy gates > 90 % of these beats are called AF; with them 11-34 %
+    (the mid-band irregularity does most of it)."""
+    t = _times(_mixed_ectopy(1200, np.random.default_rng(seed)))
+    assert detect_af(t, NO_ECTOPY_GATES).mean() > 0.9
+    assert detect_af(t).mean() < 0.4
 
 
 def test_af_episode_is_found_with_its_boundaries() -> None:
@@ -151,6 +184,21 @@ def test_labels_do_not_depend_on_chunking_or_checkpoints() -> None:
     got_t, got = classifier.finish()
     assert np.array_equal(np.concatenate(labels + [got]), expected)
     assert np.array_equal(np.concatenate(times + [got_t]), t)
+
+
+def test_a_checkpoint_from_before_the_ectopy_features_resumes() -> None:
+    """A version-1 state (five averagers, no mid-band window) still loads and labels on."""
+    t = _times(_af(400, np.random.default_rng(8)))
+    classifier = AfBeatClassifier()
+    classifier.push(t[:200])
+    state = classifier.to_state()
+    state.update(v=1, ema=state["ema"][:5])
+    del state["mid"], state["mid_value"]
+    resumed = AfBeatClassifier.from_state(json.loads(json.dumps(state)))
+    times, labels = resumed.push(t[200:])
+    assert times.size == t.size - 200 and labels[-50:].all()  # after the features warm up
+    with pytest.raises(ValueError):
+        AfBeatClassifier.from_state({**state, "v": 3})
 
 
 def test_labels_arrive_a_fixed_number_of_beats_late() -> None:
@@ -201,10 +249,10 @@ def test_af_shorter_than_the_minimum_episode_gives_no_finding() -> None:
 
 
 def test_an_irregular_burst_shorter_than_half_the_vote_is_not_labelled_af() -> None:
-    """80 irregular beats leave ~37 AF decisions after the averagers' rise: fewer than half
+    """70 irregular beats leave 34 AF decisions after the averagers' rise: fewer than half
     of a 91-beat vote."""
     rng = np.random.default_rng(4)
-    t = _times(np.concatenate((_sinus(300, rng), _af(80, rng), _sinus(300, rng))))
+    t = _times(np.concatenate((_sinus(300, rng), _af(70, rng), _sinus(300, rng))))
     assert detect_af(t, AfParams(vote_beats=1)).any()
     assert not detect_af(t, AfParams(vote_beats=91)).any()
 
@@ -306,10 +354,10 @@ def test_no_af_on_mitdb_records_without_af(record: str) -> None:
 
 
 def test_mitdb_106_frequent_ventricular_ectopy_stays_under_its_measured_false_burden() -> None:
-    """106 (bigeminy, couplets, VT; no AF): 26 % of its time is called AF (34 % before the
-    majority vote), a known RR-only limit."""
+    """106 (bigeminy, couplets, VT; no AF): 21 % of its time is called AF (26 % before the
+    ectopy gates, 34 % before the majority vote), a known RR-only limit."""
     t = _mitdb_beats("106")
-    assert af_burden(t, detect_af(t)) < 0.28
+    assert af_burden(t, detect_af(t)) < 0.23
 
 
 def _db_beats(db: str, record: str) -> tuple[FloatArray, npt.NDArray[np.bool_]]:

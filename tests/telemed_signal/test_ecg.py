@@ -352,6 +352,17 @@ def test_bank_matches_independent_detectors(mitdb: dict[str, BeatRecord]) -> Non
     assert got == [detect_r_peaks(lead, 360).tolist() for lead in leads]
 
 
+def test_a_one_stream_bank_matches_the_single_detector(mitdb: dict[str, BeatRecord]) -> None:
+    """A one-lead bank (the bedside monitor of a home strap) takes the single-lead fast path."""
+    lead = mitdb["105"].ecg_mv[: 360 * 40].copy()
+    lead[360 * 10 : 360 * 12] = np.nan
+    bank, got = RPeakDetectorBank(360, n_streams=1), []
+    for start in range(0, lead.size, 250):
+        got += bank.process(lead[None, start : start + 250])[0].tolist()
+    got += bank.flush()[0].tolist()
+    assert got == detect_r_peaks(lead, 360).tolist()
+
+
 # --- robustness --------------------------------------------------------------------------
 
 
