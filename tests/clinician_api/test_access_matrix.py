@@ -110,6 +110,7 @@ RULES: dict[str, frozenset[str]] = {
     "GET /api/admin/users/{username}/patients": ADMIN,
     "GET /api/telemedpoints": ADMIN,
     "POST /api/admin/enrolments": ADMIN,
+    "GET /api/admin/patient-search": ADMIN,
     # monitor
     "GET /api/monitor/snapshot": SIGNED_IN,
     "GET /api/monitor/sparklines": SIGNED_IN,

@@ -192,14 +192,22 @@ function wireEnrolForm() {
     event.preventDefault(); say("enrol-error", ""); $("enrol-result").hidden = true;
     try {
       const result = await post("/api/admin/enrolments", enrolment(form));
-      form.reset(); showEnrolled(result); await loadPatients(); await loadUsers();
+      form.reset(); showEnrolled(result); await loadUsers();
     } catch (e) { say("enrol-error", reason(e)); }
   });
 }
 
-async function loadPatients() {
-  const patients = await getJSON("/api/patients");
-  $("patient-ids").replaceChildren(...patients.map((p) => el("option", { value: p.id }, p.display_name)));
+// Patient-id suggestions are asked for as the admin types (one audited search each), never by
+// listing every patient when the page opens.
+let suggestTimer = null;
+function suggestPatients(input) {
+  clearTimeout(suggestTimer);
+  const q = input.value.trim();
+  if (!q) return;
+  suggestTimer = setTimeout(async () => {
+    const found = await getJSON(`/api/admin/patient-search?q=${encodeURIComponent(q)}`);
+    $("patient-ids").replaceChildren(...found.map((p) => el("option", { value: p.id }, p.display_name)));
+  }, 250);
 }
 
 document.addEventListener("DOMContentLoaded", async () => {
@@ -208,6 +216,9 @@ document.addEventListener("DOMContentLoaded", async () => {
     for (const p of points) select.append(el("option", { value: p.id }, p.name));
   }
   wireUserForm(); wireTeamForm(); wireEnrolForm();
-  await Promise.all([loadUsers(), loadPatients()]);
+  for (const input of document.querySelectorAll("input[list=patient-ids]")) {
+    input.addEventListener("input", () => suggestPatients(input));
+  }
+  await loadUsers();
   document.body.dataset.ready = "1";
 });

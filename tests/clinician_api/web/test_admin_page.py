@@ -3,6 +3,8 @@ forms that work, refusals shown in words with nothing changed, screenshots and a
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from typing import Any
 
 import httpx
@@ -111,3 +113,54 @@ async def test_the_admin_screen_is_for_admins_only(hub: Any, seed: Any, browser:
     assert await page.locator("header a[href='/admin']").count() == 0
     await page.goto(hub.url + "/admin")
     assert page.url.endswith("/monitor")
+
+
+def _searches(hub: Any) -> list[tuple[str, str | None, str | None]]:
+    """The admin's audit "search" entries: (entity id, patient id, detail)."""
+    path = hub.settings.database_url.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as db:
+        rows = db.execute(
+            "SELECT entity_id, patient_id, detail FROM audit_log"
+            " WHERE actor = 'admin' AND action = 'search' ORDER BY seq"
+        ).fetchall()
+    return [(r[0], r[1], r[2]) for r in rows]
+
+
+async def test_opening_admin_reads_no_patient_and_each_suggestion_search_is_one_entry(
+    hub: Any, seed: Any, browser: Any
+) -> None:
+    await seed(hub.settings.database_url)
+    page = await sign_in(browser, hub, "admin")
+    await page.goto(hub.url + "/admin")
+    await page.wait_for_function("document.body.dataset.ready === '1'", timeout=15_000)
+    assert _searches(hub) == []  # three patients in the registry, none read by opening the page
+    await page.select_option("#team-user", "cardio")
+    await page.locator("#team-form input[name=patient_id]").press_sequentially("p2")
+    await page.wait_for_function(
+        "[...document.querySelectorAll('#patient-ids option')].map(o => o.value).join() === 'p2'"
+    )
+    searches = _searches(hub)
+    assert len(searches) == 1  # typing "p2" quickly is one search, not one per key or patient
+    entity_id, patient_id, detail = searches[0]
+    assert (entity_id, patient_id) == ("suggestions", None)
+    assert detail is not None and json.loads(detail) == {"patients": ["p2"], "q": "p2"}
+
+
+async def test_patient_suggestions_are_for_admins_and_refuse_an_empty_query(
+    hub: Any, seed: Any
+) -> None:
+    await seed(hub.settings.database_url)
+    async with httpx.AsyncClient(base_url=hub.url) as c:
+        admin = {"Authorization": f"Bearer {await token_for(hub, 'admin')}"}
+        nurse = {"Authorization": f"Bearer {await token_for(hub, 'nurse-a')}"}
+        found = await c.get("/api/admin/patient-search", params={"q": "P"}, headers=admin)
+        assert [p["id"] for p in found.json()] == ["p1", "p2", "p3"]
+        assert (
+            await c.get("/api/admin/patient-search", params={"q": "%"}, headers=admin)
+        ).json() == []
+        assert (
+            await c.get("/api/admin/patient-search", params={"q": ""}, headers=admin)
+        ).status_code == 422
+        assert (
+            await c.get("/api/admin/patient-search", params={"q": "p"}, headers=nurse)
+        ).status_code == 403
