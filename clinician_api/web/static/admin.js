@@ -3,10 +3,6 @@
 // home gateway. Every change goes through the admin API; its refusals are shown as they come.
 "use strict";
 
-const ROLE_LABELS = {
-  patient: "Patient", nurse: "Nurse", cardiologist: "Cardiologist", responder: "First responder",
-  dispatcher: "Dispatcher", admin: "Administrator",
-};
 const $ = (id) => document.getElementById(id);
 let points = [];
 let me = "";

@@ -23,6 +23,10 @@ const FINDING_LABELS = {
   missed_measurement: "Missed measurement",
 };
 const PROGRAMME_LABELS = { heart_failure: "Heart failure", hypertension: "Hypertension" };
+const ROLE_LABELS = {
+  patient: "Patient", nurse: "Nurse", cardiologist: "Cardiologist", responder: "First responder",
+  dispatcher: "Dispatcher", admin: "Administrator",
+};
 
 // Translation of the page's language (the server puts the catalogue in a JSON data block,
 // #i18n-catalogue, since the CSP runs no inline script; msgids are English).

@@ -150,12 +150,17 @@ function noteForm() {
   });
 }
 
+const AUDIT_ACTIONS = {
+  read: "Read", search: "Searched", create: "Created", update: "Changed", delete: "Deleted",
+  export: "Exported", login: "Signed in",
+};
+
 async function showAudit() {
   const rows = await getJSON(`${API}/audit?limit=50`);
   const body = document.getElementById("audit");
   for (const r of rows) {
     const tr = el("tr");
-    tr.append(el("td", {}, localTime(r.at)), el("td", {}, r.actor), el("td", {}, `${r.action} ${r.entity_type}`));
+    tr.append(el("td", {}, localTime(r.at)), el("td", {}, r.actor), el("td", {}, `${label(AUDIT_ACTIONS, r.action)} · ${r.entity_type}`));
     body.append(tr);
   }
   document.getElementById("audit-card").hidden = false;
@@ -212,17 +217,17 @@ function connectEcg() {
       document.getElementById("ecg").dataset.samples = String(ecg.points.length + frame.samples.length);
       takeEcg(frame);
     } else if (frame.type === "hello") { document.getElementById("ecg").dataset.ready = "1";
-    } else if (frame.type === "error") { status.textContent = frame.message; status.className = "status down"; }
+    } else if (frame.type === "error") { status.textContent = t(frame.message); status.className = "status down"; }
   };
   ws.onclose = () => {
-    status.className = "status down"; delete document.getElementById("ecg").dataset.ready;
+    status.textContent = t("reconnecting…"); status.className = "status down"; delete document.getElementById("ecg").dataset.ready;
     setTimeout(connectEcg, 3000);
   };
 }
 
 async function start() {
   const me = await getJSON("/api/me");
-  document.getElementById("who").textContent = `${me.username} (${me.role})`;
+  document.getElementById("who").textContent = `${me.username} (${label(ROLE_LABELS, me.role)})`;
   const [summary, findings, notes] = await Promise.all([
     getJSON(`${API}/summary`), getJSON(`${API}/findings?limit=100`), getJSON(`${API}/notes`),
   ]);
