@@ -23,7 +23,7 @@ from alerts.episodes.models import AlertEpisode
 from alerts.escalation import repository as timers
 from alerts.escalation.models import AlertTimer
 from alerts.escalation.service import HANDLERS
-from alerts.notify.repository import REMINDER_SUBJECT
+from alerts.notify.repository import REMINDER, REMINDER_SUBJECTS
 from alerts.notify.service import queue_for_patient
 from alerts.policy.rules import Category, Priority
 from patient_hub.accounts.models import User
@@ -155,7 +155,8 @@ async def _check(session: AsyncSession, timer: AlertTimer, now: datetime) -> lis
         s.consecutive_misses = misses
     language = await _patient_language(session, sched.patient_id)
     await queue_for_patient(
-        session, sched.patient_id, REMINDER_SUBJECT, reminder_text(sched.kind, sched.local_time, language), now,
+        session, sched.patient_id, REMINDER_SUBJECTS[language],
+        reminder_text(sched.kind, sched.local_time, language), now, kind=REMINDER,
     )  # fmt: skip
     if sched.consecutive_misses < sched.misses_before_alert:
         return []

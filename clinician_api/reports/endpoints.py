@@ -91,7 +91,7 @@ async def period_report(
             for e in await episodes_repo.of_patient_between(session, patient_id, start, end)
         ],
         reminders=[
-            (r.at, r.subject, ", ".join(f"{d.channel} ({d.status})" for d in r.deliveries))
+            (r.at, notify_repo.REMINDER_SUBJECT, ", ".join(f"{d.channel} ({d.status})" for d in r.deliveries))
             for r in reminders_out(list(await notify_repo.reminders_of(session, patient_id, start, end)))
         ],
         adherence=await schedule.period_adherence(

@@ -36,7 +36,7 @@ async def test_a_patient_lands_on_their_portal_with_large_type(
         ".latest .value", "e => parseFloat(getComputedStyle(e).fontSize)"
     )
     assert size >= 30
-    assert "Your BP measurement is due." in await page.inner_text("#reminders")
+    assert "Změřte si tlak." in await page.inner_text("#reminders")
     assert "SMS" in await page.inner_text("#reminders")
     episodes = await page.inner_text("#episodes")
     assert "Hypertenzní krize" in episodes and "nurse-a se tím zabývá" in episodes
