@@ -64,6 +64,7 @@ RULES: dict[str, frozenset[str]] = {
     "GET /api/me": SIGNED_IN,
     "PUT /api/me/language": SIGNED_IN,
     "GET /api/me/sessions": SIGNED_IN,
+    "DELETE /api/me/sessions/{session_id}": SIGNED_IN,  # only the caller's own sessions (404)
     "POST /api/me/password": SIGNED_IN,  # the current password is asked again (400 if wrong)
     "POST /api/me/sign-out-everywhere": SIGNED_IN,
     # the bridge socket takes a bridge credential in its hello, never a user's token

@@ -24,8 +24,14 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("kind", sa.String(length=32), nullable=True))
     # Reminders were found by their (English) subject until now.
     op.execute("UPDATE notifications SET kind = 'reminder' WHERE subject = 'Measurement reminder'")
+    with op.batch_alter_table("auth_sessions", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("user_agent", sa.String(length=400), nullable=True))
+        batch_op.add_column(sa.Column("client_ip", sa.String(length=64), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("auth_sessions", schema=None) as batch_op:
+        batch_op.drop_column("client_ip")
+        batch_op.drop_column("user_agent")
     with op.batch_alter_table("notifications", schema=None) as batch_op:
         batch_op.drop_column("kind")

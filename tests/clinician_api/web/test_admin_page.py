@@ -102,9 +102,34 @@ async def test_a_user_changes_their_password_and_signs_out_everywhere(
     assert await page.locator("#sessions li").count() == 1
     await screenshot(page, "account")
     assert await serious_violations(page) == []
+    assert await serious_violations(page) == []
     await page.click("#everywhere-form button[type=submit]")
     await page.wait_for_url("**/login")
     assert (await page.request.get(hub.url + "/api/patients")).status == 401
+
+
+async def test_a_user_recognises_each_session_and_ends_one_other(
+    hub: Any, seed: Any, browser: Any
+) -> None:
+    await seed(hub.settings.database_url)
+    other = await sign_in(browser, hub, "nurse-a")  # e.g. the PC at the telemedpoint
+    page = await sign_in(browser, hub, "nurse-a")
+    await page.goto(hub.url + "/account")
+    await page.wait_for_function("document.body.dataset.ready === '1'", timeout=15_000)
+    items = page.locator("#sessions li")
+    assert await items.count() == 2
+    for text in await items.all_inner_texts():  # a nurse reads Czech by default
+        assert "HeadlessChrome v systému Linux" in text and "z adresy 127.0.0.1" in text
+    assert await page.locator("#sessions li .this").count() == 1
+    await screenshot(page, "account-sessions")
+    assert await serious_violations(page) == []
+    end = page.locator("#sessions li button.end-session")
+    assert await end.count() == 1  # only the other session has the button
+    await end.focus()
+    await page.keyboard.press("Enter")
+    await page.wait_for_function("document.querySelectorAll('#sessions li').length === 1")
+    assert (await other.request.get(hub.url + "/api/patients")).status == 401
+    assert (await page.request.get(hub.url + "/api/patients")).ok
 
 
 async def test_the_admin_screen_is_for_admins_only(hub: Any, seed: Any, browser: Any) -> None:
