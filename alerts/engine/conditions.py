@@ -163,6 +163,9 @@ class ReadingConditions:
                     "rapid": rule.rapid,
                     "direction": "below" if rule.below else "above",
                     "provenance": rule.provenance.as_json(),
+                    "parameter_provenance": {
+                        p: rule.provenance_of(p).as_json() for p, _ in rule.parameter_provenance
+                    },
                 },
                 "persistence": {
                     "required_s": rule.persistence_s,

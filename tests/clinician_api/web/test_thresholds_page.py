@@ -39,7 +39,21 @@ async def test_a_cardiologist_changes_a_threshold_with_a_reason(
     await form.locator("input[name=reason]").press("Enter")  # by keyboard
     await page.locator("#limit-status").filter(has_text="Saved").wait_for()
     await desat.filter(has_text="cardio").wait_for()
-    assert "< 88 %" in await desat.inner_text() and "COPD" in await desat.inner_text()
     assert [(h["value"], h["set_by"]) for h in await _history(page, hub)] == [(88, "cardio")]
+    assert "< 88 %" in await desat.inner_text() and "COPD" in await desat.inner_text()
+    trigger, clear = (
+        desat.locator("td[data-parameter=trigger]"),
+        desat.locator("td[data-parameter=clear]"),
+    )
+    assert "cardio" in await trigger.inner_text() and "COPD" in await trigger.inner_text()
+    assert "cardio" not in await clear.inner_text()  # only the changed value names who changed it
+    await form.locator("select[name=parameter]").select_option("clear")
+    await form.locator("input[name=value]").fill("90")
+    await form.locator("input[name=reason]").fill("clears one point above the new level")
+    await form.locator("button[type=submit]").click()
+    await clear.filter(has_text="one point above").wait_for()
+    assert "COPD" in await trigger.inner_text() and "COPD" not in await clear.inner_text()
+    history = [(h["parameter"], h["value"]) for h in await _history(page, hub)]
+    assert history == [("clear", 90), ("trigger", 88)]  # newest first
     await screenshot(page, "patient-thresholds")
     assert await serious_violations(page) == []
