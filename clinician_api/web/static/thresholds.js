@@ -74,7 +74,9 @@ function wireLimitForm() {
     try {
       await getJSON(`/api/patients/${encodeURIComponent(PATIENT)}/alert-policy`, { method: "POST",
         headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
-      form.elements.value.value = ""; form.elements.reason.value = ""; form.elements.expires_at.value = "";
+      form.elements.value.value = ""; form.elements.reason.value = "";
+      const expiry = form.elements.expires_at;
+      if (expiry._flatpickr) expiry._flatpickr.clear(); else expiry.value = "";
       status.textContent = t("Saved; the alert engine uses it within 30 s.");
     } catch (e) { error.textContent = e.message.replace(/\bbody\./g, ""); }
     await loadLimits();

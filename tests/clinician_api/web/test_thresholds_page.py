@@ -3,6 +3,7 @@ with a reason; refusals shown in words with nothing stored."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -57,3 +58,57 @@ async def test_a_cardiologist_changes_a_threshold_with_a_reason(
     assert history == [("clear", 90), ("trigger", 88)]  # newest first
     await screenshot(page, "patient-thresholds")
     assert await serious_violations(page) == []
+
+
+async def _open_picker(page: Any) -> Any:
+    await page.wait_for_function("document.getElementById('limits-card').dataset.ready === '1'")
+    shown = page.locator("#limit-form input.datetime-picker")
+    await shown.click()
+    calendar = page.locator(".flatpickr-calendar.open")
+    await calendar.wait_for()
+    return calendar
+
+
+async def test_the_expiry_picker_follows_the_pages_language_not_the_browsers(
+    hub: Any, seed: Any, browser: Any
+) -> None:
+    await seed(hub.settings.database_url)
+    page = await sign_in(browser, hub, "nurse-a")  # Czech page; the browser's locale is en-US
+    await page.goto(hub.url + "/patients/p1")
+    calendar = await _open_picker(page)
+    weekdays = await calendar.locator(".flatpickr-weekday").all_inner_texts()
+    assert [w.strip() for w in weekdays][:2] == ["Po", "Út"]  # Czech, Monday first
+    months = calendar.locator("select.flatpickr-monthDropdown-months")
+    month = await months.evaluate("s => s.options[s.selectedIndex].text")
+    assert (
+        month
+        in (
+            "Leden Únor Březen Duben Květen Červen Červenec Srpen Září Říjen Listopad Prosinec"
+        ).split()
+    )
+    assert await calendar.locator(".flatpickr-am-pm").count() == 0  # 24-hour clock
+    await screenshot(page, "patient-threshold-expiry-cs")
+    assert await serious_violations(page) == []
+
+    shown = page.locator("#limit-form input.datetime-picker")
+    await shown.fill("24. 12. 2099 18:30")
+    await shown.press("Enter")
+    assert (
+        await page.locator("#limit-form input[name=expires_at]").input_value() == "2099-12-24T18:30"
+    )
+    form = page.locator("#limit-form")
+    await form.locator("input[name=value]").fill("88")
+    await form.locator("input[name=reason]").fill("over Christmas")
+    await form.locator("button[type=submit]").click()
+    await page.locator("#limit-status").filter(has_text="30 s").wait_for()
+    policy = await (await page.request.get(f"{hub.url}/api/patients/p1/alert-policy")).json()
+    desat = next(r for r in policy["reading_rules"] if r["rule"] == "desaturation")
+    expiry = datetime.fromisoformat(desat["parameters"]["trigger"]["provenance"]["expires_at"])
+    assert (expiry.year, expiry.month, expiry.day) == (2099, 12, 24)  # 18:30 on the page's clock
+
+    await page.select_option("#lang", "en")  # the header's switch: saved, the page served again
+    await page.wait_for_function("document.documentElement.lang === 'en'")
+    calendar = await _open_picker(page)
+    weekdays = [w.strip() for w in await calendar.locator(".flatpickr-weekday").all_inner_texts()]
+    assert weekdays[:2] == ["Sun", "Mon"]
+    assert await calendar.locator(".flatpickr-am-pm").count() == 1  # 12-hour clock in English
