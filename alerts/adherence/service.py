@@ -29,6 +29,7 @@ from alerts.policy.rules import Category, Priority
 from patient_hub.accounts.models import User
 from patient_hub.ingest.models import ReadingRow
 from patient_hub.patients.models import Patient
+from telemed_core.explanations import why as explain_why
 
 #: Programme → (reading kind, local time) of its default schedule.
 DEFAULT_SCHEDULES: dict[str, tuple[tuple[str, str], ...]] = {
@@ -177,9 +178,13 @@ def _trigger(sched: MeasurementSchedule, due: datetime, action: str) -> Trigger:
         source_kind=sched.kind,
         values={"measurement_kind": sched.kind, "consecutive_misses": sched.consecutive_misses},
         detail={
-            "why": f"{sched.consecutive_misses} missed {sched.kind} measurements in a row "
-            f"(last due {local:%Y-%m-%d %H:%M} {sched.timezone}, grace {sched.grace_min} min; "
-            f"the patient was reminded each time)",
+            **explain_why(
+                "missed_in_a_row",
+                misses=sched.consecutive_misses,
+                measurement_kind=sched.kind,
+                due_at=local.isoformat(),
+                grace_min=sched.grace_min,
+            ),  # fmt: skip
             "rule": "missed_measurement",
             "schedule": {
                 "local_time": sched.local_time,

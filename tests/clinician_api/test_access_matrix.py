@@ -78,6 +78,7 @@ RULES: dict[str, frozenset[str]] = {
     "GET /api/patients/{patient_id}/trends": SEES_P1,
     "GET /api/patients/{patient_id}/summary": SEES_P1,
     "GET /api/patients/{patient_id}/today": SEES_P1,
+    "GET /api/patients/{patient_id}/devices": SEES_P1,
     "GET /api/patients/{patient_id}/notes": CARE_OF_P1,
     "POST /api/patients/{patient_id}/notes": CARE_OF_P1,
     "GET /api/patients/{patient_id}/report.pdf": CARE_OF_P1,
@@ -112,6 +113,8 @@ RULES: dict[str, frozenset[str]] = {
     "GET /api/telemedpoints": ADMIN,
     "POST /api/admin/enrolments": ADMIN,
     "GET /api/admin/patient-search": ADMIN,
+    "POST /api/admin/devices": ADMIN,
+    "POST /api/admin/devices/{device_id}/retire": ADMIN,
     # monitor
     "GET /api/monitor/snapshot": SIGNED_IN,
     "GET /api/monitor/sparklines": SIGNED_IN,

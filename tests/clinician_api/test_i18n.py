@@ -18,7 +18,7 @@ def test_every_marked_text_of_the_screens_has_a_czech_translation() -> None:
     czech = catalogue("cs")
     marked = {m for text in WEB_TEXTS() for m in page_markers(text)}
     scripted = {s for text in WEB_TEXTS() for s in re.findall(r'\bt\("((?:[^"\\]|\\.)*)"', text)}
-    label_maps = r"(?:(?:KIND|FINDING|PROGRAMME|ROLE)_LABELS|AUDIT_ACTIONS|PARAMETER_LABELS) = \{(.*?)\};"
+    label_maps = r"(?:(?:KIND|FINDING|PROGRAMME|ROLE)_LABELS|AUDIT_ACTIONS|PARAMETER_LABELS|DEVICE_KIND_LABELS|TASKS) = \{(.*?)\};"
     labels = {v for text in WEB_TEXTS() for block in re.findall(label_maps, text, re.S)
               for v in re.findall(r':\s*"([^"]+)"', block)}  # fmt: skip
     missing = sorted((marked | scripted | labels) - set(czech))

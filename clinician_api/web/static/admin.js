@@ -162,6 +162,7 @@ function enrolment(form) {
   if (username || form.elements.account_password.value) {
     body.account = { username: username || "", password: form.elements.account_password.value };
   }
+  body.devices = enrolmentDevices(form);
   return body;
 }
 
@@ -174,6 +175,9 @@ function showEnrolled(result) {
   }
   if (result.care_team.length) box.append(el("p", {}, t("Care team: {names}", { names: result.care_team.join(", ") })));
   if (result.account) box.append(el("p", {}, t("The patient signs in as {name}.", { name: result.account })));
+  if (result.devices.length) {
+    box.append(el("p", {}, t("Devices: {list}", { list: result.devices.map((d) => `${label(DEVICE_KIND_LABELS, d.kind)} ${d.model} (${d.device_id})`).join(", ") })));
+  }
   if (result.patient.possible_duplicates.length) {
     box.append(el("p", { class: "warn" }, t("Possibly the same person as: {ids}. Check before going on.",
       { ids: result.patient.possible_duplicates.join(", ") })));
@@ -211,7 +215,7 @@ document.addEventListener("DOMContentLoaded", async () => {
   for (const select of document.querySelectorAll("select.points")) {
     for (const p of points) select.append(el("option", { value: p.id }, p.name));
   }
-  wireUserForm(); wireTeamForm(); wireEnrolForm();
+  wireUserForm(); wireTeamForm(); wireEnrolForm(); wireDevices();
   for (const input of document.querySelectorAll("input[list=patient-ids]")) {
     input.addEventListener("input", () => suggestPatients(input));
   }

@@ -162,7 +162,7 @@ function paintFindings(entry) {
   for (const f of latestPerKind(entry).slice(0, 4)) {
     const item = el("li", { class: `finding ${f.severity}${f.end ? " ended" : ""}`, "data-kind": f.kind, "data-start": f.start });
     const when = f.end ? `${clockTime(f.start)}–${clockTime(f.end)}` : t("since {when}", { when: clockTime(f.start) });
-    item.textContent = `${label(FINDING_LABELS, f.kind)} (${when}): ${f.explanation || f.method}`;
+    item.textContent = `${label(FINDING_LABELS, f.kind)} (${when}): ${explain(f.explanation_key, f.explanation_args, f.explanation || f.method)}`;
     item.title = f.method;
     if (CARDIAC_ARREST.has(f.kind) && f.severity === "high" && CLINICIANS.has(myRole)) {
       item.append(sendRespondersButton(f));

@@ -24,13 +24,7 @@ function showSummary(s) {
     `${s.id} · ${label(PROGRAMME_LABELS, s.programme)}${s.telemedpoint_id ? " · " + s.telemedpoint_id : ""}`;
   const devices = document.getElementById("devices");
   devices.replaceChildren();
-  for (const d of s.devices) {
-    const stale = Date.now() - Date.parse(d.last_measured_at) > 24 * 3600e3;
-    const item = el("li", { class: stale ? "stale" : "" });
-    item.append(el("strong", {}, d.device_id), el("span", {}, " " + t("last data {when}", { when: ago(d.last_measured_at) })));
-    if (d.battery_pct !== null) item.append(el("span", { class: d.battery_pct < 20 ? "low" : "" }, " · " + t("battery {pct} %", { pct: number(d.battery_pct) })));
-    devices.append(item);
-  }
+  for (const d of s.devices) devices.append(deviceItem(d, "last data {when}"));
   if (!s.devices.length) devices.append(el("li", {}, t("No device has sent data yet.")));
   const bp = document.getElementById("home-bp");
   bp.replaceChildren();
@@ -108,7 +102,7 @@ function showFindings(findings) {
     const item = el("li", { class: `finding ${f.severity}${f.end ? " ended" : ""}`, "data-kind": f.kind });
     const when = f.end ? `${localTime(f.start)} – ${localTime(f.end)}` : t("since {when}", { when: localTime(f.start) });
     item.append(el("strong", {}, label(FINDING_LABELS, f.kind)), el("span", { class: "when" }, ` · ${when}`));
-    item.append(el("p", {}, f.explanation || ""));
+    item.append(el("p", {}, explain(f.explanation_key, f.explanation_args, f.explanation)));
     item.append(el("p", { class: "hint" }, t("Method: {method}", { method: f.method })));
     list.append(item);
   }

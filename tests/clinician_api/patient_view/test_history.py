@@ -16,6 +16,7 @@ from alerts.notify.repository import REMINDER, REMINDER_SUBJECTS
 from alerts.notify.service import queue_for_patient
 from alerts.policy.rules import Category, Priority
 from patient_hub.db import make_engine, make_sessionmaker, unit_of_work
+from telemed_core.explanations import why
 from tests.clinician_api.reports.test_report import pdf_text
 from tests.conftest import token_for
 
@@ -30,6 +31,7 @@ async def history(database_url: str) -> None:
                 patient_id="p1", rule="hypertensive_crisis", title="Hypertensive crisis",
                 action="raise", at=now - timedelta(hours=3), priority=Priority.HIGH,
                 category=Category.CLINICAL, evidence_key="test|1", source_kind="finding",
+                detail=why("crisis_confirmed", n=2, sbp_mmhg=192, dbp_mmhg=121.5),
             )  # fmt: skip
             [ep] = await episodes.apply(s, trigger, now - timedelta(hours=3))
             ep.accepted_by, ep.accepted_at, ep.state = (

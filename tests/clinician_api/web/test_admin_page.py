@@ -99,7 +99,7 @@ async def test_a_user_changes_their_password_and_signs_out_everywhere(
     await page.click("#password-form button[type=submit]")
     await page.locator("#password-status").filter(has_text="1").wait_for()
     assert (await other.request.get(hub.url + "/api/patients")).status == 401
-    assert await page.locator("#sessions li").count() == 1
+    await page.wait_for_function("document.querySelectorAll('#sessions li').length === 1")
     await screenshot(page, "account")
     assert await serious_violations(page) == []
     assert await serious_violations(page) == []
@@ -189,3 +189,51 @@ async def test_patient_suggestions_are_for_admins_and_refuse_an_empty_query(
         assert (
             await c.get("/api/admin/patient-search", params={"q": "p"}, headers=nurse)
         ).status_code == 403
+
+
+async def test_an_admin_enrols_devices_and_retires_one(hub: Any, seed: Any, browser: Any) -> None:
+    await seed(hub.settings.database_url)
+    page = await sign_in(browser, hub, "admin")
+    await page.goto(hub.url + "/admin")
+    await page.wait_for_function("document.body.dataset.ready === '1'", timeout=15_000)
+    enrol = page.locator("#enrol-form")
+    for name, value in (("id", "p7"), ("given_name", "Jana"), ("family_name", "Nováková"),
+                        ("gateway_id", "gw-p7")):  # fmt: skip
+        await enrol.locator(f"input[name={name}]").fill(value)
+    await enrol.locator("select[name=device_kind_1]").select_option("bp_monitor")
+    await enrol.locator("input[name=device_model_1]").fill("Omron M7")
+    await enrol.locator("input[name=device_id_1]").fill("omron-7361")
+    await enrol.locator("input[name=device_ble_1]").fill("A4:C1:38")  # too short
+    await enrol.locator("button[type=submit]").click()
+    await page.locator("#enrol-error").filter(has_text="six hex pairs").wait_for()
+    async with httpx.AsyncClient(base_url=hub.url) as c:
+        admin = {"Authorization": f"Bearer {await token_for(hub, 'admin')}"}
+        assert (await c.get("/api/patients/p7", headers=admin)).status_code == 404  # nothing stored
+    await enrol.locator("input[name=device_ble_1]").fill("a4:c1:38:2f:9b:10")
+    await enrol.locator("button[type=submit]").click()
+    await page.locator("#enrol-result").filter(has_text="omron-7361").wait_for()
+
+    shown = page.locator("#devices-show")
+    await shown.locator("input[name=patient_id]").fill("p7")
+    await shown.locator("button[type=submit]").click()
+    row = page.locator('#device-rows tr[data-device="omron-7361"]')
+    await row.wait_for()
+    assert "A4:C1:38:2F:9B:10" in await row.inner_text() and "gw-p7" in await row.inner_text()
+    add = page.locator("#device-form")
+    await add.locator("select[name=device_kind_0]").select_option("scale")
+    await add.locator("input[name=device_model_0]").fill("A&D UC-352")
+    await add.locator("input[name=device_id_0]").fill("omron-7361")  # assigned already
+    await add.locator("button[type=submit]").click()
+    await (
+        page.locator("#devices-error")
+        .filter(has_text="assigned to patient 'p7' already")
+        .wait_for()
+    )
+    await add.locator("input[name=device_id_0]").fill("scale-22")
+    await add.locator("button[type=submit]").click()
+    await page.locator('#device-rows tr[data-device="scale-22"]').wait_for()
+    await screenshot(page, "admin-devices")
+    assert await serious_violations(page) == []
+    await row.locator("button", has_text="Retire").click()
+    await page.locator('#device-rows tr[data-device="omron-7361"]').wait_for(state="detached")
+    assert await page.locator("#device-rows tr").count() == 1
