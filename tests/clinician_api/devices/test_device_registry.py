@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from typer.testing import CliRunner
 
 from telemed_cli.main import app
@@ -144,3 +145,39 @@ def test_the_cli_adds_lists_and_retires_devices(tmp_path: Path) -> None:
     ]
     assert runner.invoke(app, ["device", "retire", "ox-9", "--database-url", db]).exit_code == 0
     assert runner.invoke(app, ["device", "list", "p1", "--database-url", db]).output == ""
+
+
+async def test_on_postgresql_the_database_itself_keeps_one_active_assignment(
+    postgres_url: str, run_hub: Any
+) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    from patient_hub.db import make_engine, make_sessionmaker, unit_of_work
+    from patient_hub.devices.models import RegisteredDevice
+
+    hub = await run_hub(postgres_url)
+    try:
+        await seed_world(hub.settings.database_url)
+        admin = bearer(await token_for(hub, "admin"))
+        async with httpx.AsyncClient(base_url=hub.url, headers=admin) as c:
+            assert (
+                await c.post("/api/admin/devices", json={**CUFF, "patient_id": "p1"})
+            ).status_code == 201
+            assert (
+                await c.post("/api/admin/devices", json={**CUFF, "patient_id": "p2"})
+            ).status_code == 409
+        engine = make_engine(hub.settings.database_url)
+        try:  # past the service's check, e.g. two admins at once: the partial unique index
+            with pytest.raises(IntegrityError):
+                async with unit_of_work(make_sessionmaker(engine)) as s:
+                    s.add(RegisteredDevice(device_id="omron-7361", kind="scale", model="x",
+                                           patient_id="p2", enrolled_by="a", enrolled_at=datetime.now(UTC)))  # fmt: skip
+        finally:
+            await engine.dispose()
+        async with httpx.AsyncClient(base_url=hub.url, headers=admin) as c:
+            assert (await c.post("/api/admin/devices/omron-7361/retire")).status_code == 200
+            assert (
+                await c.post("/api/admin/devices", json={**CUFF, "patient_id": "p2"})
+            ).status_code == 201
+    finally:
+        await hub.stop()
