@@ -19,6 +19,8 @@ _DATE_TIME = {"cs": "d. M. y H:mm", "en": "MMM d, y, h:mm a"}
 
 
 def _value(name: str, v: Any, messages: dict[str, str], language: str, zone: tzinfo) -> str:
+    if name.endswith("_note"):
+        return (render_explanation(v.get("key"), v.get("args"), language, zone) or "") if v else ""
     if v is None:
         return "–"
     if name == "kind" or name.endswith("_kind"):

@@ -9,6 +9,7 @@ nurse reads Czech. How an argument is shown follows its name:
 * ``kind`` or ``*_kind``: a measurement kind, shown by its name in :data:`KIND_NAMES`;
 * ``*_text``: a fixed English phrase (a msgid), translated as a whole;
 * ``*_date``: an ISO date; ``*_at``: an ISO date-time (shown in the reader's local form);
+* ``*_note``: an optional clause, itself a key and values (:func:`note`), or None for none;
 * numbers: locale-formatted (``4,5`` in Czech), already rounded by the producer;
 * anything else: shown as it is (a device id, a lead name, a comparison sign).
 """
@@ -85,6 +86,26 @@ TEMPLATES: dict[str, str] = {
     "missed_in_a_row": "{misses} missed {measurement_kind} measurements in a row (last due "
     "{due_at}, grace {grace_min} min; the patient was reminded each time)",
     "undelivered": "alert {alert_id} ({title_text}) reached no screen after its whole chain",
+    # bedside lethal-arrhythmia rules (telemed_signal/lethal_*.py) and their optional clauses
+    "lethal_asystole": "No QRS for {pause_s} s in {leads}{ongoing_note}{tolerance_note}"
+    "{pulse_note}",
+    "lethal_bradycardia": "Heart rate {hr_bpm} bpm over {beats} beats ({from_s}-{to_s} s) in "
+    "{leads} ({limit_note}).",
+    "lethal_tachycardia": "Heart rate {hr_bpm} bpm over {beats} beats ({from_s}-{to_s} s), the "
+    "quality-weighted median of {channel_rates} (limit {limit_bpm} bpm{within_note}).",
+    "lethal_vt": "{beats} consecutive beats unlike the dominant QRS in {lead} (correlation "
+    "{corr}, equivalent width {width_ms} ms) at {hr_bpm} bpm ({from_s}-{to_s} s).",
+    "lethal_vf": "Fibrillatory waveform in {lead} for {duration_s} s (VF-filter leakage "
+    "{leakage}, threshold-crossing count {tcsc}, dominant {dominant_hz} Hz){pulse_note}",
+    "note_ongoing": " (ongoing)",
+    "note_asystole_tolerance": " (limit {limit_s} s less {tolerance_s} s for beat timing)",
+    "note_no_pulse": "; no pulse wave in {channels} either.",
+    "note_no_usable_pulse": "; no usable pulse waveform to confirm.",
+    "note_end": ".",
+    "note_limit": "limit {limit_bpm} bpm",
+    "note_limit_tolerance": "limit {limit_bpm} bpm, within the {tolerance_pct} % beat-timing "
+    "tolerance",
+    "note_within_tolerance": ", within the {tolerance_pct} % tolerance",
 }
 
 #: Measurement kinds as a word inside a sentence (msgids of the catalogue).
@@ -104,6 +125,8 @@ KIND_NAMES: dict[str, str] = {
 
 
 def _english(name: str, value: Any) -> str:
+    if name.endswith("_note"):
+        return english(value["key"], value.get("args") or {}) if value else ""
     if value is None:
         return "–"
     if name == "kind" or name.endswith("_kind"):
@@ -125,6 +148,11 @@ def explained(key: str, **args: Any) -> dict[str, Any]:
     ``Finding(..., **explained("pause", pause_s=3.2))``. Unknown keys and missing arguments
     raise (KeyError) in the producer's tests, not on a screen."""
     return {"explanation": english(key, args), "explanation_key": key, "explanation_args": args}
+
+
+def note(key: str, **args: Any) -> dict[str, Any]:
+    """An optional clause for a ``*_note`` argument: ``note("note_ongoing")``."""
+    return {"key": key, "args": args}
 
 
 def why(key: str, **args: Any) -> dict[str, Any]:

@@ -11,7 +11,7 @@ import pytest
 
 from clinician_api.explain import render_explanation
 from clinician_api.i18n import catalogue
-from telemed_core.explanations import KIND_NAMES, TEMPLATES, english, explained, why
+from telemed_core.explanations import KIND_NAMES, TEMPLATES, english, explained, note, why
 from telemed_signal.findings import Finding, Severity
 from telemed_signal.news2 import _RESPONSES, News2Risk
 
@@ -63,3 +63,14 @@ def test_kind_names_and_news2_phrases_have_czech_translations() -> None:
         *(r for r, _ in _RESPONSES.values()),
     ]
     assert [p for p in phrases if p not in czech] == []
+
+
+def test_optional_clauses_are_keys_too_and_render_in_czech() -> None:
+    args = {"pause_s": 4.0, "leads": "II, V", "ongoing_note": note("note_ongoing"),
+            "tolerance_note": None, "pulse_note": note("note_no_pulse", channels="ABP")}  # fmt: skip
+    assert english("lethal_asystole", args) == (
+        "No QRS for 4 s in II, V (ongoing); no pulse wave in ABP either."
+    )
+    assert render_explanation("lethal_asystole", args, "cs", PRAGUE) == (
+        "Žádný QRS po dobu 4 s ve svodech II, V (trvá); ani v ABP žádná pulzová vlna."
+    )

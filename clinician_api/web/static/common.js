@@ -60,6 +60,7 @@ const EXPLAIN = (() => {
   return block ? JSON.parse(block.textContent) : { templates: {}, kinds: {} };
 })();
 function explainValue(name, v) {
+  if (name.endsWith("_note")) return v ? explain(v.key, v.args) : "";  // an optional clause
   if (v === null || v === undefined) return "–";
   if (name === "kind" || name.endsWith("_kind")) return t(EXPLAIN.kinds[v] || String(v).replaceAll("_", " "));
   if (name.endsWith("_text")) return t(String(v));
