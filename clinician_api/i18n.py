@@ -90,5 +90,6 @@ def WEB_TEXTS() -> list[str]:  # noqa: N802 - reads like the constant it stands 
         "dispatch.html",
         "static/respond.js",
         "static/dispatch.js",
+        "static/minimap.js",
     )
     return [(web / n).read_text(encoding="utf-8") for n in names]

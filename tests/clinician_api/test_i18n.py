@@ -72,3 +72,22 @@ def test_the_translated_scripts_show_no_untranslated_literal() -> None:
     scripts = [text for text in WEB_TEXTS() if '"use strict"' in text]
     bare = [m.group(0) for text in scripts for m in _BARE_TEXT.finditer(text)]
     assert len(scripts) >= 8 and bare == []
+
+
+async def test_a_responder_who_chose_czech_gets_the_responder_screen_in_czech(
+    hub: Any, seed: Any
+) -> None:
+    await seed(hub.settings.database_url)
+    async with httpx.AsyncClient(base_url=hub.url) as c:
+        await c.post("/login", data={"username": "resp", "password": "pw-resp"})
+        english = (await c.get("/respond")).text  # a responder's default is English
+        assert "Off duty" in english and '<html lang="en">' in english
+        token = await token_for(hub, "resp")
+        chosen = await c.put("/api/me/language", json={"language": "cs"},
+                             headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+        assert chosen.status_code == 204
+        czech = (await c.get("/respond")).text
+    assert (
+        '<html lang="cs">' in czech and "Mimo pohotovost" in czech and "Zahájit pohotovost" in czech
+    )
+    assert '"Waiting for alerts.' in czech  # the scripts' catalogue is on the page
