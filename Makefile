@@ -57,6 +57,10 @@ vendor:
 	cd clinician_api/web/vendor && npm ci --no-audit --no-fund
 	cp clinician_api/web/vendor/node_modules/uplot/dist/uPlot.iife.min.js clinician_api/web/vendor/node_modules/uplot/dist/uPlot.min.css clinician_api/web/static/vendor/
 	cp clinician_api/web/vendor/node_modules/uplot/LICENSE clinician_api/web/static/vendor/uPlot.LICENSE
+	cp clinician_api/web/vendor/node_modules/flatpickr/dist/flatpickr.min.js clinician_api/web/static/vendor/
+	cp clinician_api/web/vendor/node_modules/flatpickr/dist/l10n/cs.js clinician_api/web/static/vendor/flatpickr.l10n.cs.js
+	cp clinician_api/web/vendor/node_modules/flatpickr/dist/themes/dark.css clinician_api/web/static/vendor/flatpickr.dark.css
+	cp clinician_api/web/vendor/node_modules/flatpickr/LICENSE.md clinician_api/web/static/vendor/flatpickr.LICENSE
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache *.egg-info

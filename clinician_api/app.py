@@ -33,12 +33,14 @@ from alerts.notify.port import (
 )
 from alerts.policy.endpoints import build_router as policy_router
 from clinician_api.admin.enrolment import router as enrolment_router
+from clinician_api.admin.patient_search import router as patient_search_router
 from clinician_api.admin.users import router as admin_users_router
 from clinician_api.audit.endpoints import router as audit_router
 from clinician_api.auth.account import router as account_router
 from clinician_api.auth.endpoints import router as auth_router
 from clinician_api.care_teams.endpoints import router as care_teams_router
 from clinician_api.deps import authenticate_token, current_principal, get_session
+from clinician_api.devices.endpoints import router as devices_router
 from clinician_api.fhir_rest import outcome as fhir_outcome
 from clinician_api.fhir_rest.flags import router as fhir_flags_router
 from clinician_api.fhir_rest.search import router as fhir_search_router
@@ -273,6 +275,8 @@ def create_app(settings: ServerSettings) -> FastAPI:
         app.include_router(care_teams_router)
         app.include_router(admin_users_router)
         app.include_router(enrolment_router)
+        app.include_router(patient_search_router)
+        app.include_router(devices_router)
         app.include_router(account_router)
         app.include_router(kiosk_router)
         app.include_router(alerts_router(get_session, current_principal))

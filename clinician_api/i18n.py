@@ -17,6 +17,7 @@ from pathlib import Path
 from babel.messages.pofile import read_po
 
 from patient_hub.accounts.models import Role
+from telemed_core.explanations import KIND_NAMES, TEMPLATES
 
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 LANGUAGES = ("cs", "en")
@@ -52,9 +53,15 @@ def render_page(text: str, language: str) -> str:
     out = out.replace('<html lang="en">', f'<html lang="{language}">', 1)
     # A JSON data block, not an inline script: the Content-Security-Policy runs only the app's
     # own script files, and common.js reads the catalogue from here.
+    # The rule explanations' English templates (their msgids are in the catalogue), so that
+    # common.js explain() renders a finding's or an alert's key and values in this language.
+    explain = {"templates": TEMPLATES, "kinds": KIND_NAMES}
     script = (
         '<script type="application/json" id="i18n-catalogue">'
         + json.dumps(messages, ensure_ascii=False).replace("</", "<\\/")
+        + "</script>\n"
+        + '<script type="application/json" id="i18n-explain">'
+        + json.dumps(explain, ensure_ascii=False).replace("</", "<\\/")
         + "</script>"
     )
     return out.replace("<script ", script + "\n<script ", 1)
@@ -78,5 +85,11 @@ def WEB_TEXTS() -> list[str]:  # noqa: N802 - reads like the constant it stands 
         "static/account.js",
         "static/thresholds.js",
         "static/alerts.js",
+        "static/admin_devices.js",
+        "respond.html",
+        "dispatch.html",
+        "static/respond.js",
+        "static/dispatch.js",
+        "static/minimap.js",
     )
     return [(web / n).read_text(encoding="utf-8") for n in names]

@@ -24,6 +24,7 @@ from telemed_cli.commands.demo import demo
 from telemed_cli.commands.loadtest import loadtest
 from telemed_cli.commands.serve import serve
 from telemed_cli.commands.simulate import simulate
+from telemed_cli.devices import device_app
 from telemed_cli.errors import explain
 from telemed_cli.kiosk import kiosk_app
 from telemed_cli.users import user_app
@@ -35,6 +36,7 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,  # a local may hold a password or a hash
 )
 app.add_typer(user_app, name="user")
+app.add_typer(device_app, name="device")
 app.add_typer(db_app, name="db")
 app.add_typer(aed_app, name="aed")
 app.add_typer(bridge_app, name="bridge")

@@ -72,6 +72,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.signal import lfilter
 
+from telemed_core.explanations import explained
 from telemed_signal.af_ectopy import MidBandIrregularity, pair_sum_change
 from telemed_signal.beats import EPOCH, check_beat_times, check_t0, utc_at
 from telemed_signal.findings import Finding, Severity
@@ -477,9 +478,9 @@ class AfDetector:
                 "n_beats": run.n_beats,
             },
             window_s=duration,
-            explanation=f"Irregularly irregular RR intervals for {duration:.0f} s"
-            + (" (ongoing)" if not ended else "")
-            + f", mean ventricular rate {hr:.0f} bpm.",
+            **explained(
+                "af" if ended else "af_ongoing", duration_s=round(duration), hr_bpm=round(hr)
+            ),
         )
 
     def to_state(self) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from telemed_core.explanations import explained
 from telemed_signal.findings import Finding, Severity
 
 #: MAD * 1.4826 estimates the standard deviation of normally distributed data.
@@ -149,9 +150,15 @@ class RobustBaseline:
                 "baseline_kind": self.kind,
             },
             window_s=(snap.until - snap.since).total_seconds(),
-            explanation=f"{self.kind} {value:g} is {abs(z):.1f} robust SD "
-            f"{'above' if z > 0 else 'below'} this patient's median of {snap.median:g} "
-            f"({snap.n} values since {snap.since:%Y-%m-%d}).",
+            **explained(
+                "baseline_above" if z > 0 else "baseline_below",
+                kind=self.kind,
+                value=value,
+                z=round(abs(z), 1),
+                median=snap.median,
+                n=snap.n,
+                since_date=f"{snap.since:%Y-%m-%d}",
+            ),
         )
 
     def to_state(self) -> dict[str, Any]:

@@ -40,6 +40,7 @@ import numpy as np
 import numpy.typing as npt
 from numpy.lib.stride_tricks import sliding_window_view
 
+from telemed_core.explanations import explained
 from telemed_signal.findings import Finding, Severity
 
 FloatArray = npt.NDArray[np.float64]
@@ -368,8 +369,7 @@ class RhythmMonitor:
             method=self.pause_method,
             values={"pause_s": round(gap_s, 3), "asystole": asystole},
             window_s=gap_s,
-            explanation=f"No beat for {gap_s:.1f} s ({what})"
-            + ("." if ended else ", still without a beat."),
+            **explained(what if ended else f"{what}_ongoing", pause_s=round(gap_s, 1)),
         )
 
     def _rate(self, times: FloatArray, hr: FloatArray, kind: str) -> list[Finding]:
@@ -424,7 +424,6 @@ class RhythmMonitor:
         lim = self.limits
         limit = lim.brady_bpm if kind == "bradycardia" else lim.tachy_bpm
         duration = ep.last_s - ep.start_s
-        word = "lowest" if kind == "bradycardia" else "highest"
         return Finding(
             patient_id=self.patient_id,
             kind=kind,
@@ -438,9 +437,12 @@ class RhythmMonitor:
                 "duration_s": round(duration, 1),
             },
             window_s=duration,
-            explanation=f"{kind.capitalize()} for {duration:.0f} s"
-            + (" (ongoing)" if not ended else "")
-            + f", {word} averaged HR {ep.worst_bpm:.0f} bpm (limit {limit:g} bpm).",
+            **explained(
+                kind if ended else f"{kind}_ongoing",
+                duration_s=round(duration),
+                hr_bpm=round(ep.worst_bpm),
+                limit_bpm=limit,
+            ),
         )
 
     def to_state(self) -> dict[str, Any]:

@@ -36,3 +36,7 @@ class Finding:
     values: dict[str, Any] = field(default_factory=dict)
     window_s: float | None = None
     explanation: str = ""
+    #: The same explanation as a key of ``telemed_core.explanations.TEMPLATES`` and its
+    #: arguments, so screens render it in the reader's language ("" when there is none).
+    explanation_key: str = ""
+    explanation_args: dict[str, Any] = field(default_factory=dict)

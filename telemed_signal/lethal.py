@@ -378,6 +378,8 @@ class LethalArrhythmiaMonitor:
             values={**ev.values, "channels": list(ev.channels)},
             window_s=ep.end_s - ep.start_s,
             explanation=ev.explanation,
+            explanation_key=ev.explanation_key,
+            explanation_args=ev.explanation_args,
         )
 
     def episodes(self) -> list[tuple[str, float, float, bool]]:

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from telemed_core.explanations import explained, note
 from telemed_signal.lethal_rules import (
     LOOKBACK_S,
     P_HEIGHT,
@@ -151,7 +152,11 @@ def tachycardia(ev: Evidence) -> Event | None:
     if fused <= limit or not fast:
         return None
     lead = max(fast, key=lambda r: (r.weight, r.hr_bpm))
-    within = "" if fused > p.tachy_bpm else f", within the {100 * p.tachy_tolerance:g} % tolerance"
+    within = (
+        None
+        if fused > p.tachy_bpm
+        else note("note_within_tolerance", tolerance_pct=round(100 * p.tachy_tolerance, 1))
+    )
     return Event(
         "extreme_tachycardia",
         lead.start_s,
@@ -165,8 +170,14 @@ def tachycardia(ev: Evidence) -> Event | None:
             "channel_hr_bpm": {r.name: round(r.hr_bpm, 1) for r in rates},
             "channel_weight": {r.name: r.weight for r in rates},
         },
-        f"Heart rate {fused:.0f} bpm over {p.tachy_beats} beats ({lead.start_s:.1f}-"
-        f"{lead.end_s:.1f} s), the quality-weighted median of "
-        + ", ".join(f"{r.name} {r.hr_bpm:.0f}" for r in rates)
-        + f" (limit {p.tachy_bpm:g} bpm{within}).",
+        **explained(
+            "lethal_tachycardia",
+            hr_bpm=round(float(fused)),
+            beats=p.tachy_beats,
+            from_s=round(lead.start_s, 1),
+            to_s=round(lead.end_s, 1),
+            channel_rates=", ".join(f"{r.name} {r.hr_bpm:.0f}" for r in rates),
+            limit_bpm=p.tachy_bpm,
+            within_note=within,
+        ),  # fmt: skip
     )

@@ -63,6 +63,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from telemed_core.explanations import explained, note
+
 FloatArray = npt.NDArray[np.float64]
 
 ALARMS = (
@@ -167,6 +169,8 @@ class Event:
     channels: tuple[str, ...]
     values: dict[str, Any] = field(default_factory=dict)
     explanation: str = ""
+    explanation_key: str = ""
+    explanation_args: dict[str, Any] = field(default_factory=dict)
 
 
 def detected(lead: LeadView) -> FloatArray:
@@ -273,12 +277,13 @@ class Evidence:
                 return pv.name
         return None
 
-    def pulse_note(self, t0: float) -> str:
-        """How the pulse waveforms bear on an event starting at ``t0``, for its explanation."""
+    def pulse_note(self, t0: float) -> dict[str, Any]:
+        """How the pulse waveforms bear on an event starting at ``t0``: a clause of its
+        explanation (``telemed_core.explanations.note``)."""
         trusted = [pv.name for pv in self.pulses if self.pulse_reference(pv, t0) is not None]
         if trusted:
-            return f"; no pulse wave in {_fmt(trusted)} either."
-        return "; no usable pulse waveform to confirm." if self.pulses else "."
+            return note("note_no_pulse", channels=_fmt(trusted))
+        return note("note_no_usable_pulse") if self.pulses else note("note_end")
 
 
 def strong_pulses(pv: PulseView, a: float, b: float, height: float) -> FloatArray:
@@ -328,14 +333,20 @@ def asystole(ev: Evidence) -> Event | None:
                 "last_beat_s": round(g0, 2),
                 "next_beat_s": None if ongoing else round(g1, 2),
             },
-            f"No QRS for {g1 - g0:.1f} s in {_fmt(seen)}"
-            + (" (ongoing)" if ongoing else "")
-            + (
-                f" (limit {p.asystole_s:g} s less {p.duration_tolerance_s:g} s for beat timing)"
+            **explained(
+                "lethal_asystole",
+                pause_s=round(g1 - g0, 1),
+                leads=_fmt(seen),
+                ongoing_note=note("note_ongoing") if ongoing else None,
+                tolerance_note=note(
+                    "note_asystole_tolerance",
+                    limit_s=p.asystole_s,
+                    tolerance_s=p.duration_tolerance_s,
+                )
                 if g1 - g0 < p.asystole_s
-                else ""
-            )
-            + ev.pulse_note(g0),
+                else None,
+                pulse_note=ev.pulse_note(g0),
+            ),  # fmt: skip
         )
     return None
 
@@ -370,18 +381,27 @@ def bradycardia(ev: Evidence) -> Event | None:
                 "beats": k + 1,
                 "beat_times_s": [round(float(v), 2) for v in beats[j : j + k + 1]],
             },
-            f"Heart rate {hr[j]:.0f} bpm over {k + 1} beats ({a:.1f}-{b:.1f} s) in "
-            f"{_fmt(seen)} ({_limit(hr[j], p.brady_bpm, p.rate_tolerance, above=False)}).",
+            **explained(
+                "lethal_bradycardia",
+                hr_bpm=round(float(hr[j])),
+                beats=k + 1,
+                from_s=round(a, 1),
+                to_s=round(b, 1),
+                leads=_fmt(seen),
+                limit_note=_limit(float(hr[j]), p.brady_bpm, p.rate_tolerance, above=False),
+            ),  # fmt: skip
         )
     return None
 
 
-def _limit(hr_bpm: float, limit_bpm: float, tolerance: float, above: bool) -> str:
+def _limit(hr_bpm: float, limit_bpm: float, tolerance: float, above: bool) -> dict[str, Any]:
     """The limit for an explanation, naming the tolerance when the rate is within it."""
     beyond = hr_bpm > limit_bpm if above else hr_bpm < limit_bpm
     if beyond:
-        return f"limit {limit_bpm:g} bpm"
-    return f"limit {limit_bpm:g} bpm, within the {100 * tolerance:g} % beat-timing tolerance"
+        return note("note_limit", limit_bpm=limit_bpm)
+    return note(
+        "note_limit_tolerance", limit_bpm=limit_bpm, tolerance_pct=round(100 * tolerance, 1)
+    )
 
 
 def _pulse_faster(ev: Evidence, a: float, b: float) -> str | None:

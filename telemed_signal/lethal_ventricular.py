@@ -46,6 +46,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from telemed_core.explanations import explained
 from telemed_signal.lethal_rules import (
     AMP,
     CORR,
@@ -100,9 +101,16 @@ def ventricular_tachycardia(ev: Evidence) -> Event | None:
                     "width_ms": round(1000 * width),
                     "beat_times_s": [round(float(v), 2) for v in run[:, T]],
                 },
-                f"{run.shape[0]} consecutive beats unlike the dominant QRS in {lead.name} "
-                f"(correlation {corr:.2f}, equivalent width {1000 * width:.0f} ms) at "
-                f"{hr:.0f} bpm ({t0:.1f}-{t1:.1f} s).",
+                **explained(
+                    "lethal_vt",
+                    beats=int(run.shape[0]),
+                    lead=lead.name,
+                    corr=round(corr, 2),
+                    width_ms=round(1000 * width),
+                    hr_bpm=round(hr),
+                    from_s=round(t0, 1),
+                    to_s=round(t1, 1),
+                ),  # fmt: skip
             )
     return best
 
@@ -195,9 +203,15 @@ def fibrillation(ev: Evidence) -> Event | None:
             t1,
             (lead.name,),
             values,
-            f"Fibrillatory waveform in {lead.name} for {t1 - t0:.0f} s (VF-filter leakage "
-            f"{values['leakage']}, threshold-crossing count {values['tcsc']}, dominant "
-            f"{values['dominant_hz']} Hz)" + ev.pulse_note(t0),
+            **explained(
+                "lethal_vf",
+                lead=lead.name,
+                duration_s=round(t1 - t0),
+                leakage=values["leakage"],
+                tcsc=values["tcsc"],
+                dominant_hz=values["dominant_hz"],
+                pulse_note=ev.pulse_note(t0),
+            ),  # fmt: skip
         )
     return best
 

@@ -27,6 +27,7 @@ from enum import IntEnum, StrEnum
 from numbers import Real
 from typing import Any
 
+from telemed_core.explanations import explained
 from telemed_signal.findings import Finding, Severity
 
 METHOD = "NEWS2 (Royal College of Physicians, 2017)"
@@ -301,9 +302,12 @@ def news2_finding(
         method=METHOD,
         values=values,
         window_s=window_s,
-        explanation=f"NEWS2 {result.total} ({result.risk.value} risk"
-        + (", a single parameter scores 3" if result.red_score else "")
-        + f"). {result.response}",
+        **explained(
+            "news2_red" if result.red_score else "news2",
+            total=result.total,
+            risk_text=result.risk.value,
+            response_text=result.response,
+        ),
     )
 
 

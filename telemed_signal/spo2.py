@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from telemed_core.explanations import explained
 from telemed_signal.findings import Finding, Severity
 
 ODI_METHOD = "ODI: drop >= {drop:g} % below a {window:g} s running median baseline for >= {dur:g} s"
@@ -166,9 +167,12 @@ class DesaturationEvent:
                 "duration_s": self.duration_s,
             },
             window_s=self.duration_s,
-            explanation=f"SpO2 fell from a baseline of {self.baseline_pct:.1f} % to "
-            f"{self.nadir_pct:.0f} % for {self.duration_s:.0f} s"
-            + (" (recovery not seen: signal lost)" if self.truncated else "."),
+            **explained(
+                "spo2_desaturation_lost" if self.truncated else "spo2_desaturation",
+                baseline_pct=round(self.baseline_pct, 1),
+                nadir_pct=round(self.nadir_pct),
+                duration_s=round(self.duration_s),
+            ),
         )
 
 
@@ -350,7 +354,6 @@ class SustainedLowEpisode:
     ) -> Finding:
         """Medium severity; high when the nadir is below ``critical_pct``."""
         severity = Severity.HIGH if self.nadir_pct < critical_pct else Severity.MEDIUM
-        state = "ongoing" if self.end is None else "ended"
         return Finding(
             patient_id=patient_id,
             kind="spo2_sustained_low",
@@ -360,8 +363,12 @@ class SustainedLowEpisode:
             method=method or f"Sustained SpO2 < {self.threshold_pct:g} %",
             values={"nadir_spo2_pct": self.nadir_pct, "threshold_spo2_pct": self.threshold_pct},
             window_s=self.duration_s,
-            explanation=f"SpO2 below {self.threshold_pct:g} % for {self.duration_s:.0f} s "
-            f"({state}), lowest {self.nadir_pct:.0f} %.",
+            **explained(
+                "spo2_low_ongoing" if self.end is None else "spo2_low",
+                threshold_pct=self.threshold_pct,
+                duration_s=round(self.duration_s),
+                nadir_pct=round(self.nadir_pct),
+            ),
         )
 
 

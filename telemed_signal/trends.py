@@ -30,6 +30,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from telemed_core.explanations import explained
 from telemed_signal.findings import Finding, Severity
 
 
@@ -162,8 +163,13 @@ def _weight_finding(
             "gain_kg": gain_kg,
         },
         window_s=(today.at - ref.at).total_seconds(),
-        explanation=f"Weight {today.weight_kg:g} kg, up {gain_kg:g} kg from {ref.weight_kg:g} kg "
-        f"on {ref.at.astimezone(tz).date().isoformat()}.",
+        **explained(
+            "weight_gain",
+            weight_kg=today.weight_kg,
+            gain_kg=gain_kg,
+            reference_kg=ref.weight_kg,
+            reference_date=ref.at.astimezone(tz).date().isoformat(),
+        ),
     )
 
 
@@ -287,10 +293,16 @@ def home_bp_finding(
         f">= {rule.sbp_mmhg:g}/{rule.dbp_mmhg:g} mmHg (Parati 2021; ESH 2023)",
         values=values,
         window_s=(end - start).total_seconds(),
-        explanation=f"Home BP average {summary.overall.sbp_mmhg:.0f}/"
-        f"{summary.overall.dbp_mmhg:.0f} mmHg over {summary.overall.n} readings "
-        f"({summary.first_day} to {summary.last_day}), at or above "
-        f"{rule.sbp_mmhg:g}/{rule.dbp_mmhg:g} mmHg.",
+        **explained(
+            "home_bp",
+            sbp_mmhg=round(summary.overall.sbp_mmhg),
+            dbp_mmhg=round(summary.overall.dbp_mmhg),
+            n=summary.overall.n,
+            first_date=str(summary.first_day),
+            last_date=str(summary.last_day),
+            sbp_limit=rule.sbp_mmhg,
+            dbp_limit=rule.dbp_mmhg,
+        ),
     )
 
 
@@ -355,22 +367,20 @@ def _crisis_finding(
         "n_readings": len(episode),
         "confirmed": len(episode) > 1,
     }
-    reading = f"{top.sbp_mmhg:g}/{top.dbp_mmhg:g} mmHg"
+    reading = {"sbp_mmhg": top.sbp_mmhg, "dbp_mmhg": top.dbp_mmhg}
     if len(episode) > 1:
         kind, severity = "hypertensive_crisis", Severity.MEDIUM
-        text = f"Crisis-range BP confirmed by {len(episode)} readings, highest {reading}."
+        why = explained("crisis_confirmed", n=len(episode), **reading)
     elif repeat is not None:
         kind, severity = "hypertensive_crisis_unconfirmed", Severity.INFO
         values.update(repeat_sbp_mmhg=repeat.sbp_mmhg, repeat_dbp_mmhg=repeat.dbp_mmhg)
-        text = (
-            f"Single crisis-range BP {reading}, not confirmed by the repeat below the thresholds."
-        )
+        why = explained("crisis_repeat_lower", **reading)
     else:
         kind, severity = "hypertensive_crisis_unconfirmed", Severity.LOW
-        text = f"Single crisis-range BP {reading}, unconfirmed: a repeat measurement is needed."
+        why = explained("crisis_unconfirmed", **reading)
     start, end = episode[0].at, episode[-1].at
     window_s = (end - start).total_seconds()
-    return Finding(patient_id, kind, start, end, severity, method, values, window_s, text)
+    return Finding(patient_id, kind, start, end, severity, method, values, window_s, **why)
 
 
 # --- Adherence: scheduled measurements that did not arrive ----------------------------------
@@ -494,6 +504,7 @@ def _missed_finding(patient_id: str, outcome: SlotOutcome, tz: ZoneInfo) -> Find
         method="Measurement schedule adherence (grace window around the local due time)",
         values={"measurement_kind": outcome.slot.kind, "due_local": due_local.isoformat()},
         window_s=(outcome.window_end - outcome.window_start).total_seconds(),
-        explanation=f"No {outcome.slot.kind} measurement received for the slot due "
-        f"{due_local:%Y-%m-%d %H:%M} ({tz}).",
+        **explained(
+            "missed_slot", measurement_kind=outcome.slot.kind, due_at=due_local.isoformat()
+        ),
     )

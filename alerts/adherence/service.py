@@ -23,12 +23,13 @@ from alerts.episodes.models import AlertEpisode
 from alerts.escalation import repository as timers
 from alerts.escalation.models import AlertTimer
 from alerts.escalation.service import HANDLERS
-from alerts.notify.repository import REMINDER_SUBJECT
+from alerts.notify.repository import REMINDER, REMINDER_SUBJECTS
 from alerts.notify.service import queue_for_patient
 from alerts.policy.rules import Category, Priority
 from patient_hub.accounts.models import User
 from patient_hub.ingest.models import ReadingRow
 from patient_hub.patients.models import Patient
+from telemed_core.explanations import why as explain_why
 
 #: Programme → (reading kind, local time) of its default schedule.
 DEFAULT_SCHEDULES: dict[str, tuple[tuple[str, str], ...]] = {
@@ -155,7 +156,8 @@ async def _check(session: AsyncSession, timer: AlertTimer, now: datetime) -> lis
         s.consecutive_misses = misses
     language = await _patient_language(session, sched.patient_id)
     await queue_for_patient(
-        session, sched.patient_id, REMINDER_SUBJECT, reminder_text(sched.kind, sched.local_time, language), now,
+        session, sched.patient_id, REMINDER_SUBJECTS[language],
+        reminder_text(sched.kind, sched.local_time, language), now, kind=REMINDER,
     )  # fmt: skip
     if sched.consecutive_misses < sched.misses_before_alert:
         return []
@@ -176,9 +178,13 @@ def _trigger(sched: MeasurementSchedule, due: datetime, action: str) -> Trigger:
         source_kind=sched.kind,
         values={"measurement_kind": sched.kind, "consecutive_misses": sched.consecutive_misses},
         detail={
-            "why": f"{sched.consecutive_misses} missed {sched.kind} measurements in a row "
-            f"(last due {local:%Y-%m-%d %H:%M} {sched.timezone}, grace {sched.grace_min} min; "
-            f"the patient was reminded each time)",
+            **explain_why(
+                "missed_in_a_row",
+                misses=sched.consecutive_misses,
+                measurement_kind=sched.kind,
+                due_at=local.isoformat(),
+                grace_min=sched.grace_min,
+            ),  # fmt: skip
             "rule": "missed_measurement",
             "schedule": {
                 "local_time": sched.local_time,

@@ -21,6 +21,7 @@ from alerts.episodes import repository as episodes_repo
 from alerts.episodes import service as episodes
 from alerts.episodes.models import AlertEpisode
 from alerts.policy.rules import Category, Priority
+from telemed_core.explanations import why as explain_why
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +52,7 @@ def technical_trigger(
     action: str,
     at: datetime,
     evidence: str,
-    why: str,
+    why: dict[str, Any],
     values: dict[str, Any],
     priority: Priority = Priority.LOW,
 ) -> Trigger:
@@ -66,7 +67,7 @@ def technical_trigger(
         evidence_key=evidence,
         source_kind=rule,
         values=values,
-        detail={"why": why, "rule": rule},
+        detail={**why, "rule": rule},  # why, why_key, why_args (telemed_core.explanations)
     )
 
 
@@ -182,14 +183,19 @@ async def _battery(
     if battery is None:
         return []
     if battery < limits.battery_low_pct:
-        why = f"{device_id} battery at {battery:g} % (below {limits.battery_low_pct:g} %)"
+        why = explain_why(
+            "battery_low",
+            device_id=device_id,
+            battery_pct=battery,
+            limit_pct=limits.battery_low_pct,
+        )
         t = technical_trigger(
             patient_id, "battery_low", "raise", at, f"battery|{device_id}|{at.isoformat()}",
             why, {"device_id": device_id, "battery_pct": battery},
         )  # fmt: skip
         return await episodes.apply(session, t, at)
     if battery >= limits.battery_clear_pct:
-        why = f"{device_id} battery at {battery:g} %"
+        why = explain_why("battery_ok", device_id=device_id, battery_pct=battery)
         t = technical_trigger(patient_id, "battery_low", "clear", at, "", why, {})
         return await episodes.apply(session, t, at)
     return []
@@ -208,7 +214,7 @@ async def _back_online(session: AsyncSession, rows: list[repo.Heard]) -> list[Al
                 ep.rule == "device_offline" and offline != r.device_id
             ):
                 continue  # another patient, or another device of the patient (still silent)
-            why = f"{r.device_id} heard again"
+            why = explain_why("device_heard", device_id=r.device_id)
             t = technical_trigger(r.patient_id, ep.rule, "clear", r.at, "", why, {})
             changed += await episodes.apply(session, t, r.at)
             break
@@ -230,7 +236,10 @@ async def sweep(
             continue  # the kiosk's alarm covers its patients
         offline_patients.add(hb.patient_id)
         silent_s = (now - hb.last_seen_at).total_seconds()
-        why = f"{hb.device_id} silent for {silent_s / 60:.0f} min (limit {limits.device_offline_s / 60:g} min)"
+        why = explain_why(
+            "device_silent", device_id=hb.device_id, silent_min=round(silent_s / 60),
+            limit_min=limits.device_offline_s / 60,
+        )  # fmt: skip
         t = technical_trigger(
             hb.patient_id, "device_offline", "raise", now,
             f"offline|{hb.device_id}|{hb.last_seen_at.isoformat()}", why,
@@ -243,7 +252,7 @@ async def sweep(
     ):
         if patient_id in inhibited or await _inhibited(session, patient_id):
             continue
-        why = f"no data since {last.isoformat()} (limit {limits.no_data_s / 3600:g} h)"
+        why = explain_why("no_data", last_at=last.isoformat(), limit_h=limits.no_data_s / 3600)
         t = technical_trigger(
             patient_id, "no_data", "raise", now, f"nodata|{last.isoformat()}", why,
             {"last_seen_at": last.isoformat()},
@@ -277,7 +286,9 @@ async def _kiosks_offline(
     since = now - timedelta(seconds=limits.kiosk_offline_s)
     for bridge_id, point, last, members in await repo.kiosks_silent_since(session, since):
         patients |= set(members)
-        why = f"kiosk {bridge_id} of {point} silent since {last.isoformat()}"
+        why = explain_why(
+            "kiosk_silent", bridge_id=bridge_id, point=point, last_at=last.isoformat()
+        )
         t = technical_trigger(
             kiosk_subject(point), "kiosk_offline", "raise", now,
             f"kiosk|{bridge_id}|{last.isoformat()}", why,

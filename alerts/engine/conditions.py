@@ -20,6 +20,7 @@ from alerts.policy.rules import (
     Priority,
     ReadingRule,
 )
+from telemed_core.explanations import why as explain_why
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,15 +135,20 @@ class ReadingConditions:
         since = st.since or at
         op = "<" if rule.below else ">"
         limit = rule.rapid if rapid else rule.trigger
+        kind, value = str(reading["kind"]), float(reading["value"])
         why = (
-            f"{reading['kind']} {float(reading['value']):g} {rule.unit} {op} rapid limit {limit:g}"
+            explain_why("limit_rapid", kind=kind, value=value, unit=rule.unit, op=op, limit=limit)
             if rapid
-            else f"{reading['kind']} {op} {rule.trigger:g} {rule.unit} for "
-            f"{(at - since).total_seconds():.0f} s (persistence {rule.persistence_s:g} s)"
-        )
+            else explain_why(
+                "limit_breach", kind=kind, op=op, trigger=rule.trigger, unit=rule.unit,
+                duration_s=round((at - since).total_seconds()), persistence_s=rule.persistence_s,
+            )
+        )  # fmt: skip
         if action == "clear":
             back = "≥" if rule.below else "≤"
-            why = f"{reading['kind']} {float(reading['value']):g} {rule.unit} {back} clear level {rule.clear:g}"
+            why = explain_why(
+                "limit_clear", kind=kind, value=value, unit=rule.unit, op=back, clear=rule.clear
+            )
         return Trigger(
             patient_id=patient_id,
             rule=rule.name,
@@ -155,7 +161,7 @@ class ReadingConditions:
             source_kind=str(reading["kind"]),
             values={"value": float(reading["value"]), "worst": st.worst, "unit": rule.unit},
             detail={
-                "why": why,
+                **why,
                 "rule": rule.name,
                 "threshold": {
                     "trigger": rule.trigger,
@@ -163,6 +169,9 @@ class ReadingConditions:
                     "rapid": rule.rapid,
                     "direction": "below" if rule.below else "above",
                     "provenance": rule.provenance.as_json(),
+                    "parameter_provenance": {
+                        p: rule.provenance_of(p).as_json() for p, _ in rule.parameter_provenance
+                    },
                 },
                 "persistence": {
                     "required_s": rule.persistence_s,
@@ -204,6 +213,8 @@ def finding_trigger(finding: dict[str, Any]) -> Trigger | None:
         values=dict(finding.get("values") or {}),
         detail={
             "why": finding.get("explanation", ""),
+            "why_key": finding.get("explanation_key") or "",
+            "why_args": finding.get("explanation_args") or {},
             "rule": rule.name,
             "finding_kind": finding["kind"],
             "method": finding.get("method"),

@@ -20,6 +20,7 @@ from alerts.episodes.models import AlertEpisode
 from alerts.escalation import repository as timers
 from alerts.escalation.models import AlertTimer
 from alerts.policy.rules import Category, Priority
+from telemed_core.explanations import why as explain_why
 
 Handler = Callable[[AsyncSession, AlertTimer, datetime], Awaitable[list[AlertEpisode]]]
 HANDLERS: dict[str, Handler] = {}
@@ -89,7 +90,7 @@ async def _undelivered(
         evidence_key=f"undelivered|{ep.id}",
         source_kind="alert",
         values={"alert_id": ep.id},
-        detail={"why": f"alert {ep.id} ({ep.title}) reached no screen after its whole chain"},
+        detail=explain_why("undelivered", alert_id=ep.id, title_text=ep.title),
     )
     return await episodes.apply(session, trigger, now)
 

@@ -22,6 +22,9 @@ class NotificationRow(Base):
     channel: Mapped[str] = mapped_column(String(16))  # email | sms | websocket
     recipient: Mapped[str] = mapped_column(String(200))
     subject: Mapped[str] = mapped_column(String(200))
+    #: What the message is ("reminder" for a missed-measurement reminder), so the history finds
+    #: it whatever language its subject was written in; None for alert messages.
+    kind: Mapped[str | None] = mapped_column(String(32), default=None)
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     status: Mapped[str] = mapped_column(String(16))

@@ -43,8 +43,11 @@ async def of_patient(session: AsyncSession, patient_id: str) -> Sequence[Notific
     return (await session.scalars(stmt.order_by(NotificationRow.id))).all()
 
 
-#: The subject of a missed-measurement reminder (``alerts.adherence.service``).
+#: The kind of a missed-measurement reminder (``alerts.adherence.service``), and its subject
+#: in each language (Czech unless the patient chose English).
+REMINDER = "reminder"
 REMINDER_SUBJECT = "Measurement reminder"
+REMINDER_SUBJECTS = {"en": REMINDER_SUBJECT, "cs": "Připomínka měření"}
 
 
 async def reminders_of(
@@ -54,7 +57,7 @@ async def reminders_of(
     oldest first."""
     stmt = select(NotificationRow).where(
         NotificationRow.patient_id == patient_id,
-        NotificationRow.subject == REMINDER_SUBJECT,
+        NotificationRow.kind == REMINDER,
         NotificationRow.created_at >= since,
         NotificationRow.created_at < until,
     )

@@ -19,6 +19,7 @@ async def queue_for_patient(
     body: str,
     now: datetime,
     alert_id: int | None = None,
+    kind: str | None = None,
 ) -> int:
     """Queue a message to the patient's own screens and each of their contact points."""
     targets = [("websocket", patient_id)]
@@ -28,7 +29,7 @@ async def queue_for_patient(
             session,
             NotificationRow(
                 alert_id=alert_id, patient_id=patient_id, channel=channel, recipient=recipient,
-                subject=subject, body=body, created_at=now, status="queued",
+                subject=subject, body=body, created_at=now, status="queued", kind=kind,
             ),
         )  # fmt: skip
     return len(targets)

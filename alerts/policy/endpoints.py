@@ -1,5 +1,6 @@
 """REST: a patient's alert thresholds: ``GET /api/patients/{id}/alert-policy`` (the rules in
-force, each threshold with its provenance, and the history of changes) and ``POST
+force; each parameter of each rule with its own provenance under ``parameters``, the rule's
+latest change under ``provenance``; and the history of changes) and ``POST
 /api/patients/{id}/alert-policy`` (a clinician's override: rule, parameter, value, reason,
 optional expiry)."""
 
@@ -16,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from alerts.policy import repository as repo
 from alerts.policy import service
 from alerts.policy.models import ThresholdOverride
+from alerts.policy.rules import PARAMETERS
 from patient_hub.access import Principal, require_patient
 from patient_hub.accounts.models import Role
 from patient_hub.audit import service as audit
@@ -67,7 +69,9 @@ def build_router(
                 {"rule": r.name, "title": r.title, "kinds": list(r.kinds), "direction": "below" if r.below else "above",
                  "trigger": r.trigger, "clear": r.clear, "persistence_s": r.persistence_s,
                  "rapid": r.rapid, "priority": r.priority.value, "unit": r.unit,
-                 "provenance": r.provenance.as_json()}
+                 "provenance": r.provenance.as_json(),
+                 "parameters": {p: {"value": getattr(r, p), "provenance": r.provenance_of(p).as_json()}
+                                for p in PARAMETERS}}
                 for r in rules
             ],
             "history": [_override(o) for o in await repo.history(session, patient_id)],

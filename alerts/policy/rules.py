@@ -46,6 +46,10 @@ class Outcome(StrEnum):
 SYSTEM_OUTCOMES = ("condition_cleared", "merged")
 
 
+#: The parameters of a reading rule that a clinician may override.
+PARAMETERS = ("trigger", "clear", "persistence_s", "rapid")
+
+
 @dataclass(frozen=True, slots=True)
 class Provenance:
     """Who set a threshold, when, why, and until when (None: no expiry)."""
@@ -92,7 +96,14 @@ class ReadingRule:
     priority: Priority
     unit: str
     max_gap_s: float = 10.0
+    #: The rule's latest change (kept for the alerts' ``threshold.provenance``)...
     provenance: Provenance = DEFAULT_PROVENANCE
+    #: ...and each overridden parameter's own (a parameter not named here is the default).
+    parameter_provenance: tuple[tuple[str, Provenance], ...] = ()
+
+    def provenance_of(self, parameter: str) -> Provenance:
+        """Who set ``parameter`` (trigger, clear, persistence_s, rapid), when, why, until."""
+        return dict(self.parameter_provenance).get(parameter, DEFAULT_PROVENANCE)
 
     def breaches(self, value: float) -> bool:
         return value < self.trigger if self.below else value > self.trigger
@@ -106,15 +117,22 @@ class ReadingRule:
         return value >= self.clear if self.below else value <= self.clear
 
     def with_parameter(self, parameter: str, value: float, provenance: Provenance) -> ReadingRule:
-        if parameter not in ("trigger", "clear", "persistence_s", "rapid"):
+        """The rule with ``parameter`` set to ``value`` by ``provenance``; the other parameters
+        keep theirs."""
+        if parameter not in PARAMETERS:
             raise ValueError(f"unknown rule parameter {parameter!r}")
+        own = dict(self.parameter_provenance)
+        own[parameter] = provenance
+        changed = replace(
+            self, provenance=provenance, parameter_provenance=tuple(sorted(own.items()))
+        )
         if parameter == "trigger":
-            return replace(self, provenance=provenance, trigger=value)
+            return replace(changed, trigger=value)
         if parameter == "clear":
-            return replace(self, provenance=provenance, clear=value)
+            return replace(changed, clear=value)
         if parameter == "rapid":
-            return replace(self, provenance=provenance, rapid=value)
-        return replace(self, provenance=provenance, persistence_s=value)
+            return replace(changed, rapid=value)
+        return replace(changed, persistence_s=value)
 
 
 @dataclass(frozen=True, slots=True)

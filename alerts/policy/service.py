@@ -16,12 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from alerts.policy import repository as repo
 from alerts.policy.models import ThresholdOverride
-from alerts.policy.rules import Provenance, ReadingRule, programme
+from alerts.policy.rules import PARAMETERS, Provenance, ReadingRule, programme
 from telemed_core.errors import BusinessRuleViolation
 
 CACHE_S = 30.0
 REFRESH_CHUNK = 1000
-PARAMETERS = ("trigger", "clear", "persistence_s", "rapid")
 
 
 def apply_overrides(

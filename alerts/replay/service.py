@@ -62,6 +62,7 @@ async def _findings(
             "start": f.start.isoformat(), "end": f.end.isoformat() if f.end else None,
             "severity": f.severity, "method": f.method, "values": f.values,
             "window_s": f.window_s, "explanation": f.explanation,
+            "explanation_key": f.explanation_key or "", "explanation_args": f.explanation_args or {},
         }
         for f in (await session.scalars(stmt)).all()
     ]  # fmt: skip

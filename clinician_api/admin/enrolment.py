@@ -1,5 +1,5 @@
-"""``POST /api/admin/enrolments``: a new patient, their home gateway, care team and account in
-one transaction, so a refused part leaves nothing half-enrolled."""
+"""``POST /api/admin/enrolments``: a new patient, their home gateway, devices, care team and
+account in one transaction, so a refused part leaves nothing half-enrolled."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ from fastapi import APIRouter
 
 from clinician_api.admin.schemas import EnrolmentIn, EnrolmentOut
 from clinician_api.deps import Admin, Session
+from clinician_api.devices.endpoints import device_out
 from clinician_api.patients.endpoints import enrolled_out
 from patient_hub.accounts import security
 from patient_hub.accounts import service as accounts
 from patient_hub.audit import service as audit
+from patient_hub.devices import service as devices
 from patient_hub.ingest.models import Bridge
 from patient_hub.patients import service as patients
 from patient_hub.patients.models import Patient
@@ -38,6 +40,16 @@ async def enrol(body: EnrolmentIn, session: Session, who: Admin) -> EnrolmentOut
     token = None
     if body.gateway_id is not None:
         token = await patients.enrol_bridge(session, body.gateway_id, patient_id=p.id)
+    enrolled = [
+        await devices.enrol_device(
+            session,
+            patient_id=p.id,
+            by=who.username,
+            now=utc_now(),
+            **{**d.model_dump(), "gateway_id": d.gateway_id or body.gateway_id},
+        )  # fmt: skip
+        for d in body.devices
+    ]
     team = sorted(set(body.care_team))
     for username in team:
         await patients.add_clinician_to_care_team(session, username, p.id)
@@ -49,10 +61,12 @@ async def enrol(body: EnrolmentIn, session: Session, who: Admin) -> EnrolmentOut
         account = user.username
     await audit.record(
         session, actor=who, action="create", entity_type="Enrolment", entity_id=p.id,
-        patient_id=p.id, detail={"gateway": body.gateway_id, "care_team": team, "account": account},
+        patient_id=p.id, detail={"gateway": body.gateway_id, "care_team": team, "account": account,
+                                 "devices": [d.device_id for d in enrolled]},
     )  # fmt: skip
     duplicates = await patients.likely_duplicates(session, patient)
     return EnrolmentOut(
         patient=enrolled_out(patient, duplicates), gateway_id=body.gateway_id,
         gateway_token=token, care_team=team, account=account,
+        devices=[device_out(d) for d in enrolled],
     )  # fmt: skip

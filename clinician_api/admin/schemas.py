@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
+from clinician_api.devices.schemas import DeviceIn, RegisteredDeviceOut
 from clinician_api.patients.schemas import EnrolledOut, PatientIn
 from telemed_core.values import Identifier
 
@@ -67,6 +68,10 @@ class EnrolmentIn(BaseModel):
     )
     care_team: list[Username] = Field(default_factory=list, max_length=20)
     account: PatientAccountIn | None = None
+    devices: list[DeviceIn] = Field(
+        default_factory=list, max_length=10,
+        description="the patient's devices; one pairing with no gateway_id pairs with gateway_id",
+    )  # fmt: skip
 
 
 class EnrolmentOut(BaseModel):
@@ -75,6 +80,7 @@ class EnrolmentOut(BaseModel):
     gateway_token: str | None = Field(description="shown once; stored only as a hash")
     care_team: list[str]
     account: str | None
+    devices: list[RegisteredDeviceOut] = Field(default_factory=list)
 
 
 class OwnPasswordIn(BaseModel):

@@ -61,7 +61,13 @@ async def sign_in(
             await security.record_failure(own, username, now)
         raise
     await security.clear_failures(session, username)
-    opened = await security.open_session(session, user, now)
+    opened = await security.open_session(
+        session,
+        user,
+        now,
+        user_agent=request.headers.get("user-agent"),
+        client_ip=request.client.host if request.client else None,
+    )
     ttl = settings.access_token_ttl_s
     token = tokens.issue(settings.secret_key, user.id, user.role, opened.id, now, ttl)
     return Access(token=token, session_id=opened.id, role=user.role, ttl_s=ttl)

@@ -11,6 +11,7 @@ import alerts.policy.models  # noqa: F401
 import patient_hub.accounts.models
 import patient_hub.accounts.security_models
 import patient_hub.audit.models
+import patient_hub.devices.models
 import patient_hub.fhir.subscriptions.models
 import patient_hub.fhir.transaction.models
 import patient_hub.findings.models

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Query
 
 from clinician_api.deps import CurrentPrincipal, Session
+from clinician_api.devices.endpoints import registry_of
 from clinician_api.patient_view.schemas import (
     BpMeanOut,
     DeviceOut,
@@ -85,12 +86,23 @@ async def _devices(session: Session, patient_id: str) -> list[DeviceOut]:
             )
         )
     }
-    return [
-        DeviceOut(
+    sent = {
+        d: DeviceOut(
             device_id=d, bridge_id=b, last_measured_at=at, readings=n, battery_pct=battery.get(d)
-        )
+        )  # fmt: skip
         for d, b, at, n in await readings_repo.devices_of_patient(session, patient_id)
-    ]
+    }
+    # The registry's devices first (with when each last sent data), then any other device
+    # that sent readings for the patient.
+    registered = [
+        (sent.pop(r.device_id, None) or DeviceOut(device_id=r.device_id, bridge_id=None,
+            last_measured_at=None, readings=0, battery_pct=None)).model_copy(update={
+            "registered": True, "kind": r.kind, "model": r.model, "serial": r.serial,
+            "ble_address": r.ble_address, "gateway_id": r.gateway_id,
+            "last_measured_at": r.last_data_at})
+        for r in await registry_of(session, patient_id)
+    ]  # fmt: skip
+    return registered + list(sent.values())
 
 
 @router.get("/api/patients/{patient_id}/summary", response_model=SummaryOut)

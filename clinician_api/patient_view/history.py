@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from itertools import groupby
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
@@ -35,6 +35,9 @@ class EpisodeOut(BaseModel):
     accepted_at: datetime | None
     resolved_at: datetime | None
     outcome: str | None
+    why: str  # English, as the rule wrote it
+    why_key: str  # telemed_core.explanations key ("" for older alerts), for the reader's language
+    why_args: dict[str, Any]
 
 
 class Delivery(BaseModel):
@@ -54,6 +57,8 @@ def episode_out(ep: AlertEpisode) -> EpisodeOut:
         id=ep.id, title=ep.title, kind=ep.kind, category=ep.category, priority=ep.priority,
         state=ep.state, opened_at=ep.opened_at, accepted_by=ep.accepted_by,
         accepted_at=ep.accepted_at, resolved_at=ep.resolved_at, outcome=ep.outcome,
+        why=str(ep.explanation.get("why") or ""), why_key=str(ep.explanation.get("why_key") or ""),
+        why_args=dict(ep.explanation.get("why_args") or {}),
     )  # fmt: skip
 
 

@@ -45,11 +45,19 @@ class WeightOut(BaseModel):
 
 
 class DeviceOut(BaseModel):
+    """A device of the patient: registered (kind, model, ...) and/or seen sending readings."""
+
     device_id: str
-    bridge_id: str
-    last_measured_at: datetime
+    bridge_id: str | None  # None: registered, never sent
+    last_measured_at: datetime | None  # when it last sent data (liveness, else readings)
     readings: int
     battery_pct: float | None
+    registered: bool = False
+    kind: str | None = None  # registry kind: bp_monitor, scale, pulse_oximeter, ...
+    model: str | None = None
+    serial: str | None = None
+    ble_address: str | None = None
+    gateway_id: str | None = None
 
 
 class SummaryOut(BaseModel):

@@ -145,7 +145,8 @@ def _finding_out(f: FindingRow) -> FindingOut:
     return FindingOut(
         key=f.key, patient_id=f.patient_id, kind=f.kind, start=f.start, end=f.end,
         severity=f.severity, method=f.method, values=f.values, window_s=f.window_s,
-        explanation=f.explanation,
+        explanation=f.explanation, explanation_key=f.explanation_key or "",
+        explanation_args=f.explanation_args or {},
     )  # fmt: skip
 
 

@@ -174,4 +174,8 @@ class FindingOut(BaseModel):
     method: str
     values: dict[str, object]
     window_s: float | None
-    explanation: str
+    explanation: str  # English, as the rule wrote it
+    #: the same as a key of telemed_core.explanations.TEMPLATES and its arguments ("" and {}
+    #: for findings stored before keys existed): the screens render it in the reader's language
+    explanation_key: str = ""
+    explanation_args: dict[str, object] = {}

@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from alerts.episodes import repository as episodes_repo
 from alerts.notify import repository as notify_repo
 from clinician_api.deps import CurrentPrincipal, Session
+from clinician_api.explain import render_explanation
 from clinician_api.i18n import language_for
 from clinician_api.patient_view.history import reminders_out
 from clinician_api.reports.pdf import ReportData, render
@@ -68,8 +69,15 @@ async def period_report(
     first, last = _period(since, until, now.astimezone(zone).date())
     start = datetime.combine(first, time(0), tzinfo=zone).astimezone(UTC)
     end = datetime.combine(last + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
+    language = language_for(who.role, reader.language if reader else None)
     findings = [
-        (f.start, f.kind, f.severity, f.explanation)
+        (
+            f.start,
+            f.kind,
+            f.severity,
+            render_explanation(f.explanation_key, f.explanation_args, language, zone)
+            or f.explanation,
+        )
         for f in reversed(await findings_of_patient(session, patient_id, since=start, limit=200))
         if f.start < end
     ]
@@ -80,7 +88,7 @@ async def period_report(
     ]
     data = ReportData(
         patient_name=patient.display_name, patient_id=patient.id, programme=patient.programme,
-        language=language_for(who.role, reader.language if reader else None),
+        language=language,
         since=first, until=last, zone=zone, author=who.username, generated_at=now,
         stats=await readings_repo.stats_by_kind(session, patient_id, start, end),
         home_bp=await readings.home_bp(session, patient_id, zone, min(end, now)),
@@ -91,7 +99,7 @@ async def period_report(
             for e in await episodes_repo.of_patient_between(session, patient_id, start, end)
         ],
         reminders=[
-            (r.at, r.subject, ", ".join(f"{d.channel} ({d.status})" for d in r.deliveries))
+            (r.at, notify_repo.REMINDER_SUBJECT, ", ".join(f"{d.channel} ({d.status})" for d in r.deliveries))
             for r in reminders_out(list(await notify_repo.reminders_of(session, patient_id, start, end)))
         ],
         adherence=await schedule.period_adherence(

@@ -242,7 +242,7 @@ def _section(
 
 def _episodes(data: ReportData, styles: Any, t: Callable[[str], str]) -> list[object]:
     rows = [
-        [_local(opened, data.zone), Paragraph(html.escape(title), styles["BodyText"]),
+        [_local(opened, data.zone), Paragraph(html.escape(t(title)), styles["BodyText"]),
          _named(t, priority), _named(t, state), accepted_by or "–", _named(t, outcome) or "–"]
         for opened, title, priority, state, accepted_by, outcome in data.episodes
     ]  # fmt: skip

@@ -44,14 +44,23 @@ async def ensure_signing_key(session: AsyncSession, now: datetime) -> str:
     return stored
 
 
-async def open_session(session: AsyncSession, user: User, now: datetime) -> AuthSession:
-    """A new server-side session for ``user`` (its id goes into the token's ``sid``)."""
+async def open_session(
+    session: AsyncSession,
+    user: User,
+    now: datetime,
+    user_agent: str | None = None,
+    client_ip: str | None = None,
+) -> AuthSession:
+    """A new server-side session for ``user`` (its id goes into the token's ``sid``), with the
+    browser and address it was opened from."""
     row = AuthSession(
         id="ses_" + secrets.token_urlsafe(18),
         user_id=user.id,
         created_at=now,
         last_seen_at=now,
         revoked_at=None,
+        user_agent=(user_agent or None) and user_agent[:400],
+        client_ip=(client_ip or None) and client_ip[:64],
     )
     await repo.add_session(session, row)
     return row

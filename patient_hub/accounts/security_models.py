@@ -32,6 +32,10 @@ class AuthSession(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
+    #: The browser's User-Agent at sign-in (cut to 400 characters) and the client's address
+    #: (behind a trusted proxy, its X-Forwarded-For), so the user recognises each session.
+    user_agent: Mapped[str | None] = mapped_column(String(400), default=None)
+    client_ip: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
 class SignInFailure(Base):

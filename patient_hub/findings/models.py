@@ -29,4 +29,8 @@ class FindingRow(Base):
     values: Mapped[dict[str, Any]] = mapped_column(JSON)
     window_s: Mapped[float | None] = mapped_column(Float, nullable=True)
     explanation: Mapped[str] = mapped_column(Text, default="")
+    #: The explanation as a key and arguments (``telemed_core.explanations``), for the reader's
+    #: language; NULL for findings stored before they had one (their English text is shown).
+    explanation_key: Mapped[str | None] = mapped_column(String(64), default=None)
+    explanation_args: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())

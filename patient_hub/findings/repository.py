@@ -32,6 +32,8 @@ def finding_json(f: Finding) -> dict[str, Any]:
         "values": _jsonable(f.values),
         "window_s": f.window_s,
         "explanation": f.explanation,
+        "explanation_key": f.explanation_key,
+        "explanation_args": _jsonable(f.explanation_args),
     }
 
 
@@ -66,6 +68,8 @@ async def upsert_findings(
             "values": row["values"],
             "window_s": f.window_s,
             "explanation": f.explanation,
+            "explanation_key": f.explanation_key or None,
+            "explanation_args": row["explanation_args"] if f.explanation_key else None,
             "updated_at": now,
         }
         stmt = dialect_insert(session, FindingRow).values(**values)
@@ -73,7 +77,15 @@ async def upsert_findings(
             index_elements=["key"],
             set_={
                 k: stmt.excluded[k]
-                for k in ("end", "severity", "values", "explanation", "updated_at")
+                for k in (
+                    "end",
+                    "severity",
+                    "values",
+                    "explanation",
+                    "explanation_key",
+                    "explanation_args",
+                    "updated_at",
+                )  # fmt: skip
             },
         )
         await session.execute(stmt)

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from patient_hub.processing.ecg import chunk_values
+from telemed_core.explanations import explained
 from telemed_signal.af import classify_strip
 from telemed_signal.findings import Finding, Severity
 
@@ -33,7 +34,7 @@ def strip_finding(chunk: dict[str, Any]) -> Finding:
     start = datetime.fromisoformat(chunk["start"])
     seconds = uv.size / fs
     rhythm = classify_strip(uv / 1000.0, fs)
-    severity, words = RESULT[rhythm]
+    severity, _ = RESULT[rhythm]
     lead = chunk.get("lead", "I")
     return Finding(
         patient_id=chunk["patient_id"],
@@ -44,5 +45,5 @@ def strip_finding(chunk: dict[str, Any]) -> Finding:
         method=METHOD,
         values={"rhythm": rhythm, "duration_s": round(seconds, 1), "lead": lead},
         window_s=seconds,
-        explanation=f"{seconds:.0f} s ECG strip (lead {lead}): {words}.",
+        **explained(f"strip_{rhythm}", seconds=round(seconds), lead=lead),
     )

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from telemed_core.explanations import explained
 from telemed_signal.findings import Finding
 from telemed_signal.news2 import (
     Consciousness,
@@ -116,8 +117,12 @@ class PatientVitals:
             return []  # below the triggers, or the same score as already reported
         self.news2_band = band
         if assembly.assumed:
-            names = ", ".join(str(p) for p in assembly.assumed)
-            finding = replace(finding, explanation=f"{finding.explanation} (assumed: {names})")
+            key = f"{finding.explanation_key}_assumed"
+            args = {
+                **finding.explanation_args,
+                "assumed": ", ".join(str(p) for p in assembly.assumed),
+            }
+            finding = replace(finding, **explained(key, **args))
         return [finding]
 
     def _spo2(self, samples: list[tuple[datetime, float]]) -> list[Finding]:

@@ -64,6 +64,7 @@ RULES: dict[str, frozenset[str]] = {
     "GET /api/me": SIGNED_IN,
     "PUT /api/me/language": SIGNED_IN,
     "GET /api/me/sessions": SIGNED_IN,
+    "DELETE /api/me/sessions/{session_id}": SIGNED_IN,  # only the caller's own sessions (404)
     "POST /api/me/password": SIGNED_IN,  # the current password is asked again (400 if wrong)
     "POST /api/me/sign-out-everywhere": SIGNED_IN,
     # the bridge socket takes a bridge credential in its hello, never a user's token
@@ -77,6 +78,7 @@ RULES: dict[str, frozenset[str]] = {
     "GET /api/patients/{patient_id}/trends": SEES_P1,
     "GET /api/patients/{patient_id}/summary": SEES_P1,
     "GET /api/patients/{patient_id}/today": SEES_P1,
+    "GET /api/patients/{patient_id}/devices": SEES_P1,
     "GET /api/patients/{patient_id}/notes": CARE_OF_P1,
     "POST /api/patients/{patient_id}/notes": CARE_OF_P1,
     "GET /api/patients/{patient_id}/report.pdf": CARE_OF_P1,
@@ -110,6 +112,9 @@ RULES: dict[str, frozenset[str]] = {
     "GET /api/admin/users/{username}/patients": ADMIN,
     "GET /api/telemedpoints": ADMIN,
     "POST /api/admin/enrolments": ADMIN,
+    "GET /api/admin/patient-search": ADMIN,
+    "POST /api/admin/devices": ADMIN,
+    "POST /api/admin/devices/{device_id}/retire": ADMIN,
     # monitor
     "GET /api/monitor/snapshot": SIGNED_IN,
     "GET /api/monitor/sparklines": SIGNED_IN,

@@ -103,11 +103,16 @@ async def test_a_finding_appears_on_the_patients_tile_and_stays_after_reload(
         assert json.loads(await ws.recv())["type"] == "ack"
     finding = page.locator('#patient-p1 .finding[data-kind="spo2_sustained_low"]')
     await finding.wait_for(timeout=15_000)
-    assert "SpO2 below 90" in await finding.inner_text()
+    # A nurse reads Czech: the rule's explanation is rendered from its key and values, live from
+    # the socket and again from the snapshot after a reload.
+    live = await finding.inner_text()
+    assert "SpO2 pod 90 % po dobu" in live and "nejnižší 86 %" in live and "below" not in live
     await page.reload()
     await page.locator('#patient-p1 .finding[data-kind="spo2_sustained_low"]').wait_for(
         timeout=10_000
     )
+    again = await page.locator('#patient-p1 .finding[data-kind="spo2_sustained_low"]').inner_text()
+    assert "SpO2 pod 90 % po dobu" in again
 
 
 async def test_a_tile_shows_the_latest_episode_of_each_kind_once(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pickle
 from functools import cache
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -270,11 +271,15 @@ def test_fibrillation_scores_unlike_a_qrs_train() -> None:
 
 
 def test_explanations_name_the_tolerance_when_a_rate_is_within_it() -> None:
+    from telemed_core.explanations import english
     from telemed_signal.lethal_rules import _limit
 
-    assert _limit(41.0, 40.0, 0.1, above=False) == (
+    def text(clause: dict[str, Any]) -> str:  # the clause as the English sentence carries it
+        return english(clause["key"], clause["args"])
+
+    assert text(_limit(41.0, 40.0, 0.1, above=False)) == (
         "limit 40 bpm, within the 10 % beat-timing tolerance"
     )
-    assert _limit(35.0, 40.0, 0.1, above=False) == "limit 40 bpm"
-    assert _limit(131.0, 140.0, 0.1, above=True).endswith("tolerance")
-    assert _limit(150.0, 140.0, 0.1, above=True) == "limit 140 bpm"
+    assert text(_limit(35.0, 40.0, 0.1, above=False)) == "limit 40 bpm"
+    assert text(_limit(131.0, 140.0, 0.1, above=True)).endswith("tolerance")
+    assert text(_limit(150.0, 140.0, 0.1, above=True)) == "limit 140 bpm"

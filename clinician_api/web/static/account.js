@@ -3,14 +3,40 @@
 
 const $ = (id) => document.getElementById(id);
 
+// One line per open session: the browser and system (from its User-Agent), the address it
+// signed in from, when, and when last active; every other session can be ended alone.
+function deviceName(s) {
+  if (!s.browser) return t("Unknown browser");
+  const name = s.system ? t("{browser} on {system}", { browser: s.browser, system: s.system }) : s.browser;
+  return s.model ? `${name} (${s.model})` : name;
+}
+
+function sessionItem(s) {
+  const item = el("li", { "data-session": s.id });
+  const what = el("div", { class: "device" }, deviceName(s));
+  if (s.current) what.append(el("span", { class: "this" }, t("this session")));
+  const when = el("div", { class: "when" }, t("Signed in {when} from {ip}, last active {seen}",
+    { when: localTime(s.created_at), ip: s.client_ip || t("an unknown address"), seen: ago(s.last_seen_at) }));
+  item.append(what, when);
+  if (s.user_agent) item.title = s.user_agent;
+  if (!s.current) {
+    const end = el("button", { type: "button", class: "end-session secondary" }, t("Sign out this session"));
+    end.setAttribute("aria-label", t("Sign out this session: {device}, signed in {when}", { device: deviceName(s), when: localTime(s.created_at) }));
+    end.addEventListener("click", async () => {
+      $("everywhere-error").textContent = "";
+      try {
+        await getJSON(`/api/me/sessions/${encodeURIComponent(s.id)}`, { method: "DELETE" });
+        await loadSessions();
+      } catch (e) { $("everywhere-error").textContent = e.message; }
+    });
+    item.append(end);
+  }
+  return item;
+}
+
 async function loadSessions() {
   const sessions = await getJSON("/api/me/sessions");
-  $("sessions").replaceChildren(...sessions.map((s) => {
-    const item = el("li", {}, t("Signed in {when}, last active {seen}",
-      { when: localTime(s.created_at), seen: ago(s.last_seen_at) }));
-    if (s.current) item.append(el("span", { class: "this" }, t("this session")));
-    return item;
-  }));
+  $("sessions").replaceChildren(...sessions.map(sessionItem));
 }
 
 document.addEventListener("DOMContentLoaded", async () => {

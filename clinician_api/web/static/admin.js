@@ -3,10 +3,6 @@
 // home gateway. Every change goes through the admin API; its refusals are shown as they come.
 "use strict";
 
-const ROLE_LABELS = {
-  patient: "Patient", nurse: "Nurse", cardiologist: "Cardiologist", responder: "First responder",
-  dispatcher: "Dispatcher", admin: "Administrator",
-};
 const $ = (id) => document.getElementById(id);
 let points = [];
 let me = "";
@@ -166,6 +162,7 @@ function enrolment(form) {
   if (username || form.elements.account_password.value) {
     body.account = { username: username || "", password: form.elements.account_password.value };
   }
+  body.devices = enrolmentDevices(form);
   return body;
 }
 
@@ -178,6 +175,9 @@ function showEnrolled(result) {
   }
   if (result.care_team.length) box.append(el("p", {}, t("Care team: {names}", { names: result.care_team.join(", ") })));
   if (result.account) box.append(el("p", {}, t("The patient signs in as {name}.", { name: result.account })));
+  if (result.devices.length) {
+    box.append(el("p", {}, t("Devices: {list}", { list: result.devices.map((d) => `${label(DEVICE_KIND_LABELS, d.kind)} ${d.model} (${d.device_id})`).join(", ") })));
+  }
   if (result.patient.possible_duplicates.length) {
     box.append(el("p", { class: "warn" }, t("Possibly the same person as: {ids}. Check before going on.",
       { ids: result.patient.possible_duplicates.join(", ") })));
@@ -192,14 +192,22 @@ function wireEnrolForm() {
     event.preventDefault(); say("enrol-error", ""); $("enrol-result").hidden = true;
     try {
       const result = await post("/api/admin/enrolments", enrolment(form));
-      form.reset(); showEnrolled(result); await loadPatients(); await loadUsers();
+      form.reset(); showEnrolled(result); await loadUsers();
     } catch (e) { say("enrol-error", reason(e)); }
   });
 }
 
-async function loadPatients() {
-  const patients = await getJSON("/api/patients");
-  $("patient-ids").replaceChildren(...patients.map((p) => el("option", { value: p.id }, p.display_name)));
+// Patient-id suggestions are asked for as the admin types (one audited search each), never by
+// listing every patient when the page opens.
+let suggestTimer = null;
+function suggestPatients(input) {
+  clearTimeout(suggestTimer);
+  const q = input.value.trim();
+  if (!q) return;
+  suggestTimer = setTimeout(async () => {
+    const found = await getJSON(`/api/admin/patient-search?q=${encodeURIComponent(q)}`);
+    $("patient-ids").replaceChildren(...found.map((p) => el("option", { value: p.id }, p.display_name)));
+  }, 250);
 }
 
 document.addEventListener("DOMContentLoaded", async () => {
@@ -207,7 +215,10 @@ document.addEventListener("DOMContentLoaded", async () => {
   for (const select of document.querySelectorAll("select.points")) {
     for (const p of points) select.append(el("option", { value: p.id }, p.name));
   }
-  wireUserForm(); wireTeamForm(); wireEnrolForm();
-  await Promise.all([loadUsers(), loadPatients()]);
+  wireUserForm(); wireTeamForm(); wireEnrolForm(); wireDevices();
+  for (const input of document.querySelectorAll("input[list=patient-ids]")) {
+    input.addEventListener("input", () => suggestPatients(input));
+  }
+  await loadUsers();
   document.body.dataset.ready = "1";
 });

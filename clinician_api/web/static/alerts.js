@@ -74,7 +74,7 @@ const TelemedAlerts = (() => {
 
   function why(alert) {
     const e = alert.explanation || {};
-    const parts = [e.why || ""];
+    const parts = [explain(e.why_key, e.why_args, e.why)];
     const limit = e.threshold;
     if (limit) {
       parts.push(t("limit {direction} {trigger}, clears at {clear} ({source})", { direction: t(limit.direction),

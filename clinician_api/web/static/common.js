@@ -23,6 +23,28 @@ const FINDING_LABELS = {
   missed_measurement: "Missed measurement",
 };
 const PROGRAMME_LABELS = { heart_failure: "Heart failure", hypertension: "Hypertension" };
+const DEVICE_KIND_LABELS = {
+  bp_monitor: "Blood pressure monitor", scale: "Scale", pulse_oximeter: "Pulse oximeter",
+  thermometer: "Thermometer", glucose_meter: "Glucose meter", ecg_strap: "ECG strap", hr_strap: "Heart-rate strap",
+};
+// A device of the patient (registry and/or readings), for the patient view and the portal: what
+// it is, and when it last sent data ("never yet" for a registered device still silent).
+function deviceItem(d, lastText) {
+  const stale = !d.last_measured_at || Date.now() - Date.parse(d.last_measured_at) > 24 * 3600e3;
+  const item = el("li", { class: stale ? "stale" : "", "data-device": d.device_id });
+  const name = d.registered ? `${label(DEVICE_KIND_LABELS, d.kind)} ${d.model}` : d.device_id;
+  item.append(el("strong", {}, name));
+  if (d.registered) item.append(el("span", { class: "device-id" }, ` (${d.device_id})`));
+  item.append(el("span", {}, " " + (d.last_measured_at ? t(lastText, { when: ago(d.last_measured_at) }) : t("no data received yet"))));
+  if (d.battery_pct !== null && d.battery_pct !== undefined) {
+    item.append(el("span", { class: d.battery_pct < 20 ? "low" : "" }, " · " + t("battery {pct} %", { pct: number(d.battery_pct) })));
+  }
+  return item;
+}
+const ROLE_LABELS = {
+  patient: "Patient", nurse: "Nurse", cardiologist: "Cardiologist", responder: "First responder",
+  dispatcher: "Dispatcher", admin: "Administrator",
+};
 
 // Translation of the page's language (the server puts the catalogue in a JSON data block,
 // #i18n-catalogue, since the CSP runs no inline script; msgids are English).
@@ -30,6 +52,32 @@ if (!window.I18N) {
   const block = document.getElementById("i18n-catalogue");
   window.I18N = block ? JSON.parse(block.textContent) : {};
 }
+// Why a finding or an alert fired, from its key and values (telemed_core/explanations.py): the
+// English template (#i18n-explain) through the catalogue, each value shown by its name's kind;
+// findings stored before keys existed show their English text.
+const EXPLAIN = (() => {
+  const block = document.getElementById("i18n-explain");
+  return block ? JSON.parse(block.textContent) : { templates: {}, kinds: {} };
+})();
+function explainValue(name, v) {
+  if (name.endsWith("_note")) return v ? explain(v.key, v.args) : "";  // an optional clause
+  if (v === null || v === undefined) return "–";
+  if (name === "kind" || name.endsWith("_kind")) return t(EXPLAIN.kinds[v] || String(v).replaceAll("_", " "));
+  if (name.endsWith("_text")) return t(String(v));
+  if (name.endsWith("_at")) return localTime(v);
+  if (name.endsWith("_date")) return new Intl.DateTimeFormat(LOCALE, { dateStyle: "medium", timeZone: "UTC" }).format(new Date(`${v}T00:00:00Z`));
+  if (typeof v === "number") return new Intl.NumberFormat(LOCALE, { maximumFractionDigits: 2 }).format(v);
+  return String(v);
+}
+function explain(key, args, fallback = "") {
+  const template = key && EXPLAIN.templates[key];
+  if (!template) return fallback || "";
+  const local = t(template);
+  const out = local.replace(/\{(\w+)\}/g, (_, name) => explainValue(name, (args || {})[name]));
+  // A sentence that opens with a kind's name ("heart rate 131 is ...") starts with a capital.
+  return local.startsWith("{kind}") ? out.charAt(0).toUpperCase() + out.slice(1) : out;
+}
+
 function t(text, vars) {
   const out = (window.I18N || {})[text] || text;
   return vars ? out.replace(/\{(\w+)\}/g, (_, k) => String(vars[k])) : out;

@@ -18,18 +18,20 @@ async function api(method, url, body) {
   return data;
 }
 
-function time(iso) { return iso ? new Date(iso).toLocaleTimeString() : ""; }
+function time(iso) { return iso ? new Date(iso).toLocaleTimeString(LOCALE) : ""; }
+// An enum word ("stood_down") in the page's language; English shows it as it always did.
+function word(value) { return esc(t((value || "").replaceAll("_", " "))); }
 function metres(m) { return m == null ? "" : m >= 1000 ? `${(m / 1000).toFixed(1)} km` : `${Math.round(m)} m`; }
 
 async function loadList() {
   const list = $("incidents");
   const incidents = await api("GET", "/api/incidents");
-  list.innerHTML = incidents.length ? "" : `<li class="muted">No incidents in the last 12 h.</li>`;
+  list.innerHTML = incidents.length ? "" : `<li class="muted">${esc(t("No incidents in the last 12 h."))}</li>`;
   for (const inc of incidents) {
     const li = document.createElement("li");
     li.dataset.incident = inc.id;
     li.className = inc.id === selected ? "sel" : "";
-    li.innerHTML = `<span class="st">${esc(inc.state.replaceAll("_", " "))}</span>${esc(inc.address)}<div class="muted">${time(inc.created_at)} · ${inc.accepted}/${inc.max_accept} accepted</div>`;
+    li.innerHTML = `<span class="st">${word(inc.state)}</span>${esc(inc.address)}<div class="muted">${time(inc.created_at)} · ${esc(t("{n}/{max} accepted", { n: inc.accepted, max: inc.max_accept }))}</div>`;
     li.onclick = () => { selected = inc.id; loadList(); loadDetail(); };
     list.append(li);
   }
@@ -46,23 +48,23 @@ async function loadDetail() {
   for (const a of inc.aeds) points.push({ lat: a.latitude, lon: a.longitude, kind: "aed", label: "" });
   const rows = inc.offers.map((o) => `<tr data-responder="${esc(o.username)}">
       <td>${esc(o.username)}</td><td>${metres(o.distance_m)}</td>
-      <td><span class="state ${esc(o.state)}">${esc(o.state)}</span></td>
-      <td>${o.task === "aed" ? "fetch AED " + esc(o.aed_id) : o.task === "cpr" ? "CPR" : ""}</td>
-      <td>${esc((o.status || "").replaceAll("_", " "))}</td><td>${time(o.position_at)}</td></tr>`).join("");
-  const events = inc.events.map((e) => `<li><time>${time(e.at)}</time>${esc(e.kind.replaceAll("_", " "))}${e.detail ? ": " + esc(e.detail) : ""}</li>`).join("");
+      <td><span class="state ${esc(o.state)}">${word(o.state)}</span></td>
+      <td>${o.task === "aed" ? esc(t("fetch AED {id}", { id: o.aed_id })) : o.task === "cpr" ? esc(t("CPR")) : ""}</td>
+      <td>${word(o.status)}</td><td>${time(o.position_at)}</td></tr>`).join("");
+  const events = inc.events.map((e) => `<li><time>${time(e.at)}</time>${word(e.kind)}${e.detail ? ": " + esc(e.detail) : ""}</li>`).join("");
   const open = inc.state !== "closed";
-  $("detail").innerHTML = `<div class="row"><h2>${esc(inc.address)}</h2><span class="state big-state" id="incident-state">${esc(inc.state.replaceAll("_", " "))}${inc.outcome ? " · " + esc(inc.outcome.replaceAll("_", " ")) : ""}</span></div>
-    <div class="muted">${esc(inc.summary)} · opened ${time(inc.created_at)} · phase ${inc.phase + 1} · ${inc.accepted}/${inc.max_accept} accepted</div>
+  $("detail").innerHTML = `<div class="row"><h2>${esc(inc.address)}</h2><span class="state big-state" id="incident-state">${word(inc.state)}${inc.outcome ? " · " + word(inc.outcome) : ""}</span></div>
+    <div class="muted">${esc(inc.summary)} · ${esc(t("opened {time} · phase {phase} · {n}/{max} accepted", { time: time(inc.created_at), phase: inc.phase + 1, n: inc.accepted, max: inc.max_accept }))}</div>
     <div class="detail-grid">
       <div>${minimap({ lat: inc.latitude, lon: inc.longitude }, points, 400)}</div>
-      <div><table class="offers"><thead><tr><th>Responder</th><th>Distance</th><th>Answer</th><th>Task</th><th>Status</th><th>Position</th></tr></thead>
-        <tbody>${rows || `<tr><td colspan="6" class="muted">No responder offered yet.</td></tr>`}</tbody></table>
-        <h2 style="margin-top:14px">Timeline</h2><ul class="timeline">${events}</ul></div>
+      <div><table class="offers"><thead><tr>${["Responder", "Distance", "Answer", "Task", "Status", "Position"].map((h) => `<th>${esc(t(h))}</th>`).join("")}</tr></thead>
+        <tbody>${rows || `<tr><td colspan="6" class="muted">${esc(t("No responder offered yet."))}</td></tr>`}</tbody></table>
+        <h2 style="margin-top:14px">${esc(t("Timeline"))}</h2><ul class="timeline">${events}</ul></div>
     </div>
     <div class="actions" ${open ? "" : "hidden"}>
-      <button class="btn go" data-close="handed_over">Handed over to the ambulance</button>
-      <button class="btn stop" data-close="stood_down" id="stand-down">Stand everyone down</button>
-      <button class="btn soft" data-close="cancelled">Cancel (false alarm)</button>
+      <button class="btn go" data-close="handed_over">${esc(t("Handed over to the ambulance"))}</button>
+      <button class="btn stop" data-close="stood_down" id="stand-down">${esc(t("Stand everyone down"))}</button>
+      <button class="btn soft" data-close="cancelled">${esc(t("Cancel (false alarm)"))}</button>
     </div>`;
 }
 
@@ -98,8 +100,8 @@ function connect() {
   ws.onmessage = (event) => {
     const frame = JSON.parse(event.data);
     if (frame.type === "hello") {
-      $("who").textContent = `${frame.user} (${frame.role})`;
-      status.textContent = "live"; status.className = "status live";
+      $("who").textContent = `${frame.user} (${label(ROLE_LABELS, frame.role)})`;
+      status.textContent = t("live"); status.className = "status live";
       refreshSoon();
     } else if (frame.type === "incident") {
       if (!selected) selected = frame.incident_id;
@@ -107,10 +109,10 @@ function connect() {
     } else if (frame.type === "position") {
       if (frame.incident_id === selected) refreshSoon();
     } else if (frame.type === "error") {
-      status.textContent = frame.message; status.className = "status down";
+      status.textContent = t(frame.message); status.className = "status down";
     }
   };
-  ws.onclose = () => { status.textContent = "reconnecting…"; status.className = "status down"; setTimeout(connect, 2000); };
+  ws.onclose = () => { status.textContent = t("reconnecting…"); status.className = "status down"; setTimeout(connect, 2000); };
 }
 
 connect();

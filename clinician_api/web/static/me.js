@@ -83,12 +83,7 @@ async function showWeek(pid) {
 
 function showDevices(devices) {
   const list = document.getElementById("devices");
-  for (const d of devices) {
-    const item = el("li", { class: Date.now() - Date.parse(d.last_measured_at) > 24 * 3600e3 ? "stale" : "" });
-    item.append(el("strong", {}, d.device_id), el("span", {}, " " + t("sent data {when}", { when: ago(d.last_measured_at) })));
-    if (d.battery_pct !== null) item.append(el("span", {}, " · " + t("battery {pct} %", { pct: number(d.battery_pct) })));
-    list.append(item);
-  }
+  for (const d of devices) list.append(deviceItem(d, "sent data {when}"));
   if (!devices.length) list.append(el("li", {}, t("No device has sent data yet.")));
 }
 
@@ -116,6 +111,8 @@ function showEpisodes(episodes) {
     const item = el("li", { class: e.priority });
     item.append(el("span", { class: "when" }, localTime(e.opened_at)),
       el("p", {}, label(FINDING_LABELS, e.kind)));
+    const why = explain(e.why_key, e.why_args, e.why);
+    if (why) item.append(el("p", { class: "why" }, why));
     const state = (EPISODE_STATE[e.state] || e.state).replace("{who}", e.accepted_by || t("your care team"));
     item.append(el("p", { class: "when" }, state));
     return item;

@@ -4,6 +4,9 @@
 
 const MINIMAP_COLOURS = { incident: "#f85149", me: "#58a6ff", aed: "#3fb950", responder: "#d29922" };
 
+// In the page's language when common.js (t) is loaded before this file.
+function minimapText(text) { return typeof t === "function" ? t(text) : text; }
+
 function minimapEscape(text) {
   return String(text).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
 }
@@ -16,7 +19,7 @@ function minimap(centre, points, size = 320) {
   const ring = steps.find((s) => s * 2 >= far) || far / 2;
   const half = size / 2, scale = (half - 18) / (ring * 2);
   const at = (p) => { const [x, y] = xy(p); return [half + x * scale, half - y * scale]; };
-  const parts = [`<svg class="minimap" viewBox="0 0 ${size} ${size}" role="img" aria-label="map of the incident">`];
+  const parts = [`<svg class="minimap" viewBox="0 0 ${size} ${size}" role="img" aria-label="${minimapEscape(minimapText("map of the incident"))}">`];
   for (const k of [1, 2]) {
     parts.push(`<circle cx="${half}" cy="${half}" r="${ring * k * scale}" fill="none" stroke="#263040" stroke-dasharray="4 4"/>`);
     parts.push(`<text x="${half + 4}" y="${half - ring * k * scale + 12}" fill="#8b98a5" font-size="10">${ring * k >= 1000 ? (ring * k / 1000) + " km" : ring * k + " m"}</text>`);
@@ -34,7 +37,7 @@ function minimap(centre, points, size = 320) {
     if (p.label) parts.push(`<text x="${x + 10}" y="${y + 4}" fill="#e6edf3" font-size="11">${minimapEscape(p.label)}</text>`);
   }
   parts.push(`<circle cx="${half}" cy="${half}" r="10" fill="${MINIMAP_COLOURS.incident}" stroke="#fff" stroke-width="2"/>`);
-  parts.push(`<text x="${half}" y="${half + 26}" text-anchor="middle" fill="#ffb4ae" font-size="11" font-weight="700">patient</text>`);
+  parts.push(`<text x="${half}" y="${half + 26}" text-anchor="middle" fill="#ffb4ae" font-size="11" font-weight="700">${minimapEscape(minimapText("patient"))}</text>`);
   parts.push("</svg>");
   return parts.join("");
 }

@@ -23,7 +23,7 @@ function tile(p) {
   h2.append(el("a", { href: `/patients/${encodeURIComponent(p.id)}` }, p.display_name));
   if (p.is_test) {
     card.classList.add("test-data");
-    h2.append(el("span", { class: "test-badge", title: "simulated patient (HTEST): not real data" }, "TEST DATA"));
+    h2.append(el("span", { class: "test-badge", title: t("simulated patient (HTEST): not real data") }, t("TEST DATA")));
   }
   title.append(h2, el("span", { class: "news2", hidden: "" }));
   card.append(title);
@@ -123,8 +123,8 @@ const CLINICIANS = new Set(["cardiologist", "nurse", "admin"]);
 const sentFor = new Map();  // patient id -> incident id
 let myRole = "";
 function sendRespondersButton(f) {
-  if (sentFor.has(f.patient_id)) return el("span", { class: "sent" }, "First responders alerted");
-  const button = el("button", { class: "send", type: "button" }, "Send first responders");
+  if (sentFor.has(f.patient_id)) return el("span", { class: "sent" }, t("First responders alerted"));
+  const button = el("button", { class: "send", type: "button" }, t("Send first responders"));
   button.onclick = async () => {
     button.disabled = true;
     const response = await fetch(`/api/patients/${encodeURIComponent(f.patient_id)}/send-responders`, {
@@ -134,11 +134,11 @@ function sendRespondersButton(f) {
     const body = await response.json().catch(() => ({}));
     if (response.ok) {
       sentFor.set(f.patient_id, body.id);
-      button.replaceWith(el("span", { class: "sent" }, "First responders alerted"));
+      button.replaceWith(el("span", { class: "sent" }, t("First responders alerted")));
     } else {
       button.disabled = false;
       button.title = body.detail || response.statusText;
-      button.textContent = `Not sent: ${body.detail || response.statusText}`;
+      button.textContent = t("Not sent: {why}", { why: body.detail || response.statusText });
     }
   };
   return button;
@@ -162,7 +162,7 @@ function paintFindings(entry) {
   for (const f of latestPerKind(entry).slice(0, 4)) {
     const item = el("li", { class: `finding ${f.severity}${f.end ? " ended" : ""}`, "data-kind": f.kind, "data-start": f.start });
     const when = f.end ? `${clockTime(f.start)}–${clockTime(f.end)}` : t("since {when}", { when: clockTime(f.start) });
-    item.textContent = `${label(FINDING_LABELS, f.kind)} (${when}): ${f.explanation || f.method}`;
+    item.textContent = `${label(FINDING_LABELS, f.kind)} (${when}): ${explain(f.explanation_key, f.explanation_args, f.explanation || f.method)}`;
     item.title = f.method;
     if (CARDIAC_ARREST.has(f.kind) && f.severity === "high" && CLINICIANS.has(myRole)) {
       item.append(sendRespondersButton(f));
@@ -208,7 +208,7 @@ function repaintOrder() {
     if (tr.news2 && e.news2 !== tr.news2) {
       e.news2 = tr.news2;
       const badge = e.tile.querySelector(".news2");
-      badge.hidden = false; badge.textContent = `NEWS2 ${tr.news2}`;
+      badge.hidden = false; badge.textContent = t("NEWS2 {score}", { score: tr.news2 });
       badge.className = `news2 ${tr.news2 >= 7 ? "high" : tr.news2 >= 5 ? "medium" : ""}`;
     }
     for (const box of e.tile.querySelectorAll(".vital[data-measured]")) box.classList.toggle("old", now - Date.parse(box.dataset.measured) > OLD_VALUE_MS);
@@ -284,7 +284,7 @@ function connect() {
     window.monitorBytes = (window.monitorBytes || 0) + event.data.length;
     const frame = JSON.parse(event.data);
     if (frame.type === "hello") {
-      document.getElementById("who").textContent = `${frame.user} (${frame.role})`;
+      document.getElementById("who").textContent = `${frame.user} (${label(ROLE_LABELS, frame.role)})`;
       myRole = frame.role;
       status.textContent = t("live"); status.className = "status live";
     } else if (frame.type === "readings") {
@@ -298,7 +298,7 @@ function connect() {
     } else if (frame.type === "gap") {
       repaint();  // this screen fell behind and missed readings: take the latest from the hub
     } else if (frame.type === "error") {
-      status.textContent = frame.message; status.className = "status down";
+      status.textContent = t(frame.message); status.className = "status down";
     }
   };
   ws.onclose = () => {

@@ -24,13 +24,7 @@ function showSummary(s) {
     `${s.id} · ${label(PROGRAMME_LABELS, s.programme)}${s.telemedpoint_id ? " · " + s.telemedpoint_id : ""}`;
   const devices = document.getElementById("devices");
   devices.replaceChildren();
-  for (const d of s.devices) {
-    const stale = Date.now() - Date.parse(d.last_measured_at) > 24 * 3600e3;
-    const item = el("li", { class: stale ? "stale" : "" });
-    item.append(el("strong", {}, d.device_id), el("span", {}, " " + t("last data {when}", { when: ago(d.last_measured_at) })));
-    if (d.battery_pct !== null) item.append(el("span", { class: d.battery_pct < 20 ? "low" : "" }, " · " + t("battery {pct} %", { pct: number(d.battery_pct) })));
-    devices.append(item);
-  }
+  for (const d of s.devices) devices.append(deviceItem(d, "last data {when}"));
   if (!s.devices.length) devices.append(el("li", {}, t("No device has sent data yet.")));
   const bp = document.getElementById("home-bp");
   bp.replaceChildren();
@@ -108,7 +102,7 @@ function showFindings(findings) {
     const item = el("li", { class: `finding ${f.severity}${f.end ? " ended" : ""}`, "data-kind": f.kind });
     const when = f.end ? `${localTime(f.start)} – ${localTime(f.end)}` : t("since {when}", { when: localTime(f.start) });
     item.append(el("strong", {}, label(FINDING_LABELS, f.kind)), el("span", { class: "when" }, ` · ${when}`));
-    item.append(el("p", {}, f.explanation || ""));
+    item.append(el("p", {}, explain(f.explanation_key, f.explanation_args, f.explanation)));
     item.append(el("p", { class: "hint" }, t("Method: {method}", { method: f.method })));
     list.append(item);
   }
@@ -150,12 +144,17 @@ function noteForm() {
   });
 }
 
+const AUDIT_ACTIONS = {
+  read: "Read", search: "Searched", create: "Created", update: "Changed", delete: "Deleted",
+  export: "Exported", login: "Signed in",
+};
+
 async function showAudit() {
   const rows = await getJSON(`${API}/audit?limit=50`);
   const body = document.getElementById("audit");
   for (const r of rows) {
     const tr = el("tr");
-    tr.append(el("td", {}, localTime(r.at)), el("td", {}, r.actor), el("td", {}, `${r.action} ${r.entity_type}`));
+    tr.append(el("td", {}, localTime(r.at)), el("td", {}, r.actor), el("td", {}, `${label(AUDIT_ACTIONS, r.action)} · ${r.entity_type}`));
     body.append(tr);
   }
   document.getElementById("audit-card").hidden = false;
@@ -212,17 +211,17 @@ function connectEcg() {
       document.getElementById("ecg").dataset.samples = String(ecg.points.length + frame.samples.length);
       takeEcg(frame);
     } else if (frame.type === "hello") { document.getElementById("ecg").dataset.ready = "1";
-    } else if (frame.type === "error") { status.textContent = frame.message; status.className = "status down"; }
+    } else if (frame.type === "error") { status.textContent = t(frame.message); status.className = "status down"; }
   };
   ws.onclose = () => {
-    status.className = "status down"; delete document.getElementById("ecg").dataset.ready;
+    status.textContent = t("reconnecting…"); status.className = "status down"; delete document.getElementById("ecg").dataset.ready;
     setTimeout(connectEcg, 3000);
   };
 }
 
 async function start() {
   const me = await getJSON("/api/me");
-  document.getElementById("who").textContent = `${me.username} (${me.role})`;
+  document.getElementById("who").textContent = `${me.username} (${label(ROLE_LABELS, me.role)})`;
   const [summary, findings, notes] = await Promise.all([
     getJSON(`${API}/summary`), getJSON(`${API}/findings?limit=100`), getJSON(`${API}/notes`),
   ]);

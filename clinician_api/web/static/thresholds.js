@@ -4,6 +4,8 @@
 
 const LIMIT_NUMBER = new Intl.NumberFormat(LOCALE, { maximumFractionDigits: 1 });
 
+const PARAMETER_LABELS = { trigger: "Alert level", clear: "Clear level", persistence_s: "Delay (s)", rapid: "Immediate limit" };
+
 function limitText(value, unit) { return value === null ? "–" : `${LIMIT_NUMBER.format(value)} ${unit}`; }
 
 function provenanceText(p) {
@@ -13,16 +15,26 @@ function provenanceText(p) {
   return parts.join(" · ");
 }
 
+// Each value carries its own provenance: a changed one says who, when, why and until when
+// under it; the last column says which values are still the programme's.
+function limitCell(rule, parameter, text) {
+  const p = rule.parameters[parameter].provenance;
+  const cell = el("td", { "data-parameter": parameter, class: p.source === "programme default" ? "default" : "override" }, text);
+  if (p.source !== "programme default") cell.append(el("small", { class: "provenance" }, provenanceText(p)));
+  return cell;
+}
+
 function limitRow(rule) {
   const row = el("tr", { "data-rule": rule.rule });
   const sign = rule.direction === "below" ? "<" : ">";
+  const changed = Object.values(rule.parameters).some((v) => v.provenance.source !== "programme default");
   row.append(el("th", { scope: "row" }, t(rule.title)),
-    el("td", {}, `${sign} ${limitText(rule.trigger, rule.unit)}`),
-    el("td", {}, limitText(rule.clear, rule.unit)),
-    el("td", {}, t("{s} s", { s: number(rule.persistence_s) })),
-    el("td", {}, rule.rapid === null ? "–" : `${sign} ${limitText(rule.rapid, rule.unit)}`),
-    el("td", { class: rule.provenance.source === "programme default" ? "default" : "override" },
-      provenanceText(rule.provenance)));
+    limitCell(rule, "trigger", `${sign} ${limitText(rule.trigger, rule.unit)}`),
+    limitCell(rule, "clear", limitText(rule.clear, rule.unit)),
+    limitCell(rule, "persistence_s", t("{s} s", { s: number(rule.persistence_s) })),
+    limitCell(rule, "rapid", rule.rapid === null ? "–" : `${sign} ${limitText(rule.rapid, rule.unit)}`),
+    el("td", { class: "default" },
+      changed ? t("Other values: programme default") : t("Programme default")));
   return row;
 }
 
@@ -40,7 +52,8 @@ async function loadLimits() {
   pick.replaceChildren(...rules.map((r) => el("option", { value: r.rule }, t(r.title))));
   if (chosen) pick.value = chosen;
   document.getElementById("limit-history").replaceChildren(...policy.history.slice().reverse().map((h) => {
-    const item = el("li", {}, `${h.rule} · ${h.parameter} = ${LIMIT_NUMBER.format(h.value)}`);
+    const title = rules.find((r) => r.rule === h.rule)?.title || h.rule;
+    const item = el("li", {}, `${t(title)} · ${label(PARAMETER_LABELS, h.parameter)} = ${LIMIT_NUMBER.format(h.value)}`);
     item.append(el("p", { class: "when" }, provenanceText({ ...h, source: "clinician override" })));
     return item;
   }));
@@ -61,7 +74,9 @@ function wireLimitForm() {
     try {
       await getJSON(`/api/patients/${encodeURIComponent(PATIENT)}/alert-policy`, { method: "POST",
         headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
-      form.elements.value.value = ""; form.elements.reason.value = ""; form.elements.expires_at.value = "";
+      form.elements.value.value = ""; form.elements.reason.value = "";
+      const expiry = form.elements.expires_at;
+      if (expiry._flatpickr) expiry._flatpickr.clear(); else expiry.value = "";
       status.textContent = t("Saved; the alert engine uses it within 30 s.");
     } catch (e) { error.textContent = e.message.replace(/\bbody\./g, ""); }
     await loadLimits();

@@ -150,6 +150,8 @@ def _finding(f: Mapping[str, Any]) -> Finding:
         end=datetime.fromisoformat(f["end"]) if f.get("end") else None,
         severity=Severity(f["severity"]), method=f["method"], values=dict(f.get("values") or {}),
         window_s=f.get("window_s"), explanation=f.get("explanation") or "",
+        explanation_key=f.get("explanation_key") or "",
+        explanation_args=dict(f.get("explanation_args") or {}),
     )  # fmt: skip
 
 

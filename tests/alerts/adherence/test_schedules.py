@@ -81,7 +81,7 @@ async def test_a_skipped_evening_measurement_sends_a_reminder_email_after_the_gr
     [mail] = inbox.mails
     assert mail.rcpt_tos == ["hana@example.org"]
     message = email.message_from_bytes(mail.content, policy=email.policy.default)
-    assert message["Subject"] == "Measurement reminder"
+    assert message["Subject"] == "Připomínka měření"  # Czech: no choice made
     body = message.get_content()  # type: ignore[attr-defined]
     assert "Měření krevního tlaku plánované na 19:00 nedorazilo" in body  # Czech: no choice made
     assert await episodes(rig.hub) == []  # one miss: the patient is reminded, nobody paged

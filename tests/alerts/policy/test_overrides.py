@@ -115,3 +115,30 @@ async def test_a_threshold_of_another_cohorts_patient_or_not_a_number_is_refused
         long = await c.post("/api/patients/p3/alert-policy", json={**body, "reason": "x" * 1001})
         assert long.status_code == 422
         assert (await c.get("/api/patients/p3/alert-policy")).json()["history"] == []
+
+
+async def test_each_parameter_keeps_its_own_provenance(hub: Any, seed: Any) -> None:
+    await seed(hub.settings.database_url)
+    trigger = {"rule": "desaturation", "parameter": "trigger", "value": 88, "reason": "COPD"}
+    delay = {"rule": "desaturation", "parameter": "persistence_s", "value": 120,
+             "reason": "motion artefacts at night", "expires_at": "2099-01-01T00:00:00Z"}  # fmt: skip
+    async with await client(hub, "nurse-a") as c:
+        assert (await c.post("/api/patients/p1/alert-policy", json=trigger)).status_code == 201
+    async with await client(hub, "admin") as c:
+        assert (await c.post("/api/patients/p1/alert-policy", json=delay)).status_code == 201
+        policy = (await c.get("/api/patients/p1/alert-policy")).json()
+    desat = next(r for r in policy["reading_rules"] if r["rule"] == "desaturation")
+    params = desat["parameters"]
+    assert (params["trigger"]["value"], params["trigger"]["provenance"]["set_by"]) == (
+        88,
+        "nurse-a",
+    )
+    assert params["trigger"]["provenance"]["reason"] == "COPD"
+    assert params["trigger"]["provenance"]["expires_at"] is None
+    assert (params["persistence_s"]["value"], params["persistence_s"]["provenance"]["set_by"]) == (
+        120, "admin",
+    )  # fmt: skip
+    assert params["persistence_s"]["provenance"]["expires_at"].startswith("2099-01-01")
+    for untouched in ("clear", "rapid"):
+        assert params[untouched]["provenance"]["source"] == "programme default"
+    assert desat["provenance"]["set_by"] == "admin"  # the rule's latest change, as before

@@ -12,10 +12,11 @@ import httpx
 from alerts.engine.conditions import Trigger
 from alerts.episodes import service as episodes
 from alerts.notify.models import ContactPoint
-from alerts.notify.repository import REMINDER_SUBJECT
+from alerts.notify.repository import REMINDER, REMINDER_SUBJECTS
 from alerts.notify.service import queue_for_patient
 from alerts.policy.rules import Category, Priority
 from patient_hub.db import make_engine, make_sessionmaker, unit_of_work
+from telemed_core.explanations import why
 from tests.clinician_api.reports.test_report import pdf_text
 from tests.conftest import token_for
 
@@ -30,6 +31,7 @@ async def history(database_url: str) -> None:
                 patient_id="p1", rule="hypertensive_crisis", title="Hypertensive crisis",
                 action="raise", at=now - timedelta(hours=3), priority=Priority.HIGH,
                 category=Category.CLINICAL, evidence_key="test|1", source_kind="finding",
+                detail=why("crisis_confirmed", n=2, sbp_mmhg=192, dbp_mmhg=121.5),
             )  # fmt: skip
             [ep] = await episodes.apply(s, trigger, now - timedelta(hours=3))
             ep.accepted_by, ep.accepted_at, ep.state = (
@@ -39,9 +41,12 @@ async def history(database_url: str) -> None:
             )
             s.add(ContactPoint(patient_id="p1", channel="sms", address="+420601234567"))
             await s.flush()
-            await queue_for_patient(s, "p1", REMINDER_SUBJECT, "Your BP measurement is due.",
-                                    now - timedelta(hours=1))  # fmt: skip
-            await queue_for_patient(s, "p2", REMINDER_SUBJECT, "Weigh yourself.", now)
+            await queue_for_patient(s, "p1", REMINDER_SUBJECTS["cs"], "Změřte si tlak.",
+                                    now - timedelta(hours=1), kind=REMINDER)  # fmt: skip
+            await queue_for_patient(
+                s, "p2", REMINDER_SUBJECTS["cs"], "Zvažte se.", now, kind=REMINDER
+            )
+            await queue_for_patient(s, "p1", "Alert", "not a reminder", now)
     finally:
         await engine.dispose()
 
@@ -58,7 +63,7 @@ async def test_a_patient_sees_their_own_episodes_and_reminders_only(hub: Any, se
             "Hypertensive crisis", "high", "nurse-a",
         )  # fmt: skip
         [reminder] = (await c.get("/api/patients/p1/reminders")).json()
-        assert reminder["body"] == "Your BP measurement is due."
+        assert reminder["body"] == "Změřte si tlak."
         # the hub's notifier may have sent them already
         assert [d["channel"] for d in reminder["deliveries"]] == ["websocket", "sms"]
         assert {d["status"] for d in reminder["deliveries"]} <= {"queued", "sent", "failed"}
@@ -80,6 +85,7 @@ async def test_the_report_lists_alert_episodes_and_reminders(hub: Any, seed: Any
         assert "Alerts and their outcomes" in text and "Hypertensive crisis" in text
         assert "nurse-a" in text
         assert "Reminders sent to the patient: 1" in text
+        assert "Measurement reminder" in text and "Připomínka" not in text  # sent in Czech
         assert re.search(r"websocket \((queued|sent)\), sms \((queued|sent|failed)\)", text)
         other = pdf_text((await c.get("/api/patients/p2/report.pdf")).content)
         assert "No alerts in this period." in other and "Reminders sent to the patient: 1" in other

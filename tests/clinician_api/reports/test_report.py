@@ -10,6 +10,10 @@ import httpx
 import pytest
 from pypdf import PdfReader
 
+from patient_hub.db import make_engine, make_sessionmaker, unit_of_work
+from patient_hub.findings.repository import upsert_findings
+from telemed_core.explanations import explained
+from telemed_signal.findings import Finding, Severity
 from tests.clinician_api.patient_view.test_timeline_api import _iso, bp_pairs, send
 from tests.conftest import token_for
 
@@ -109,3 +113,24 @@ def test_czech_names_and_notes_come_out_as_written() -> None:
     # in the reader's language: a Czech nurse's report is in Czech
     assert "Zpráva o vzdáleném monitorování" in text and "Změna léčby" in text
     assert "Srdeční selhání" in text and "Remote monitoring" not in text
+
+
+async def test_a_findings_explanation_is_in_the_readers_language(client: Any, hub: Any) -> None:
+    now = datetime.now(UTC)
+    finding = Finding(
+        "p1", "weight_gain", now - timedelta(hours=2), now - timedelta(hours=2), Severity.MEDIUM,
+        "HF weight gain", {"gain_kg": 2.4},
+        **explained("weight_gain", weight_kg=82.4, gain_kg=2.4, reference_kg=80.0,
+                    reference_date=(now - timedelta(days=3)).date().isoformat()),
+    )  # fmt: skip
+    engine = make_engine(hub.settings.database_url)
+    try:
+        async with unit_of_work(make_sessionmaker(engine)) as s:
+            await upsert_findings(s, [finding], now)
+    finally:
+        await engine.dispose()
+    czech = pdf_text((await client.get("/api/patients/p1/report.pdf")).content)
+    assert "Hmotnost 82,4 kg, o 2,4 kg více než 80 kg dne" in czech and "up 2.4" not in czech
+    await client.put("/api/me/language", json={"language": "en"})
+    english = pdf_text((await client.get("/api/patients/p1/report.pdf")).content)
+    assert "Weight 82.4 kg, up 2.4 kg from 80 kg on" in english

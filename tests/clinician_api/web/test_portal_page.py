@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.clinician_api.patient_view.test_history import history
 from tests.clinician_api.patient_view.test_timeline_api import _iso, bp_pairs, send
 from tests.clinician_api.web.conftest import screenshot, serious_violations, sign_in
+from tests.conftest import token_for
 
 pytestmark = pytest.mark.browser
 
@@ -25,6 +27,15 @@ async def test_a_patient_lands_on_their_portal_with_large_type(
     ]  # fmt: skip
     await send(hub, tokens["bridge-p1"], "p1", readings)
     await history(hub.settings.database_url)  # p1: one alert episode, one reminder
+    async with httpx.AsyncClient(base_url=hub.url) as c:  # the cuff that sent the BP readings
+        admin = {"Authorization": f"Bearer {await token_for(hub, 'admin')}"}
+        cuff = {
+            "patient_id": "p1",
+            "device_id": "cuff-1",
+            "kind": "bp_monitor",
+            "model": "Omron M7",
+        }
+        assert (await c.post("/api/admin/devices", json=cuff, headers=admin)).status_code == 201
     page = await sign_in(browser, hub, "pat1", phone=True)
     assert page.url.endswith("/me")
     await page.wait_for_function("document.body.dataset.ready === '1'", timeout=15_000)
@@ -36,10 +47,14 @@ async def test_a_patient_lands_on_their_portal_with_large_type(
         ".latest .value", "e => parseFloat(getComputedStyle(e).fontSize)"
     )
     assert size >= 30
-    assert "Your BP measurement is due." in await page.inner_text("#reminders")
+    assert "Změřte si tlak." in await page.inner_text("#reminders")
     assert "SMS" in await page.inner_text("#reminders")
     episodes = await page.inner_text("#episodes")
     assert "Hypertenzní krize" in episodes and "nurse-a se tím zabývá" in episodes
+    # why the team was alerted, from the rule's key and values, in Czech with a decimal comma
+    assert "TK v pásmu krize potvrzený 2 měřeními, nejvyšší 192/121,5 mmHg." in episodes
+    devices = await page.inner_text("#devices")  # the registry's cuff first, then the scale seen
+    assert devices.index("Tlakoměr Omron M7") < devices.index("scale") and "zatím" not in devices
     wide = await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     assert wide, "the portal scrolls sideways on a phone"
     await screenshot(page, "portal-phone")
