@@ -19,6 +19,9 @@ from device_bridge.simulator import SimulatedPatient
 from device_bridge.uplink import Uplink
 from telemed_core.values import utc_now
 
+#: Enrolment requests in flight at once (the hub's latency, not its CPU, bounds one at a time).
+ENROL_IN_FLIGHT = 8
+
 
 @dataclass
 class SimBridge:
@@ -51,8 +54,9 @@ async def enrol(
         )
         response.raise_for_status()
         headers = {"Authorization": f"Bearer {response.json()['access_token']}"}
-        bridges = []
-        for i in range(1, patients + 1):
+        in_flight = asyncio.Semaphore(ENROL_IN_FLIGHT)
+
+        async def one(i: int) -> SimBridge:
             pid = f"sim-{i}"
             body = {
                 "id": pid,
@@ -60,15 +64,17 @@ async def enrol(
                 "programme": programme,
                 "is_test": True,  # HTEST: shown as test data, removable with --remove
             }
-            (await client.post("/api/patients", json=body, headers=headers)).raise_for_status()
-            reply = await client.post(
-                "/api/bridges",
-                json={"bridge_id": f"sim-bridge-{i}", "patient_id": pid},
-                headers=headers,
-            )
-            reply.raise_for_status()
-            bridges.append(SimBridge(f"sim-bridge-{i}", pid, reply.json()["token"]))
-        return bridges
+            async with in_flight:
+                (await client.post("/api/patients", json=body, headers=headers)).raise_for_status()
+                reply = await client.post(
+                    "/api/bridges",
+                    json={"bridge_id": f"sim-bridge-{i}", "patient_id": pid},
+                    headers=headers,
+                )
+                reply.raise_for_status()
+            return SimBridge(f"sim-bridge-{i}", pid, reply.json()["token"])
+
+        return list(await asyncio.gather(*(one(i) for i in range(1, patients + 1))))
 
 
 async def remove(
@@ -144,6 +150,7 @@ async def run_bridges(
         pipeline = BridgePipeline(outbox, {d.address: d for d in patient.bindings()})
         pipeline.recover()
         producers.append(asyncio.create_task(produce(patient, pipeline, seconds, stop, speed)))
+        await asyncio.sleep(0)  # thousands of bridges: the sockets already open stay served
     links = [asyncio.create_task(u.run(link_stop)) for u in uplinks]
     produced = await asyncio.gather(*producers)
     deadline = asyncio.get_running_loop().time() + drain_timeout_s
