@@ -34,6 +34,7 @@ from typing import Any
 import httpx
 import websockets
 
+from telemed_cli.loadtest_ecg import backlog_s, stream
 from telemed_cli.loadtest_platform import (
     Platform,
     rss_mib,
@@ -158,6 +159,7 @@ async def run(
     hub: str | None,
     *,
     cluster: tuple[str, str, tuple[int, int, int]] | None = None,
+    ecg_streams: int = 0,
 ) -> dict[str, Any]:
     """Start the platform (``cluster``: PostgreSQL server URL, Redis URL and the shape
     ``(ingest, workers, api)``), measure it, stop it."""
@@ -165,12 +167,13 @@ async def run(
     if hub:
         url = http_base(hub)
         platform = Platform(url, [url], os.environ.get("TELEMED_ADMIN_PASSWORD", "demo"))
+        platform.workers = [url]
     elif cluster:
-        platform = await start_cluster(folder, patients, *cluster)
+        platform = await start_cluster(folder, patients, ecg_streams, *cluster)
     else:
-        platform = await start_embedded(folder, patients)
+        platform = await start_embedded(folder, patients, ecg_streams)
     try:
-        report = await measure(platform, patients, seconds, folder)
+        report = await measure(platform, patients, seconds, folder, ecg_streams)
         if cluster:
             report["nodes"] = platform.nodes
             report["database"] = platform.database
@@ -181,9 +184,12 @@ async def run(
 
 
 async def measure(
-    platform: Platform, patients: int, seconds: float, folder: Path
+    platform: Platform, patients: int, seconds: float, folder: Path, ecg_streams: int = 0
 ) -> dict[str, Any]:
     bridges = platform.bridges or await enrol(platform.api, "admin", platform.password, patients)
+    ecg = platform.ecg_bridges or await enrol(
+        platform.api, "admin", platform.password, ecg_streams, prefix="sim-ecg"
+    )
     async with httpx.AsyncClient(base_url=platform.api, timeout=30) as client:
         login = await client.post(
             "/auth/token", data={"username": "admin", "password": platform.password}
@@ -195,8 +201,11 @@ async def measure(
         await monitor_open(seen, watcher)
         started = time.monotonic()
         reporter = asyncio.create_task(progress(seen, started, stop, platform, peak))
-        produced = await asyncio.gather(*bridge_runs(platform, bridges, seconds, folder))
+        runs = [*bridge_runs(platform, bridges, seconds, folder),
+                *ecg_runs(platform, ecg, seconds, folder)]  # fmt: skip
+        produced = await asyncio.gather(*runs)
         wall_s = time.monotonic() - started
+        backlog = await backlog_s(platform.workers) if platform.workers else None
         await asyncio.sleep(1.0)  # the last frames still on their way to the monitor
         if (rss := server_rss_mib(platform)) is not None:
             peak.append(rss)
@@ -207,7 +216,8 @@ async def measure(
     return {
         "patients": patients,
         "seconds": seconds,
-        "readings_sent": sum(sum(p.values()) for p in produced),
+        "ecg_streams": ecg_streams,
+        "readings_sent": sum(p if isinstance(p, int) else sum(p.values()) for p in produced),
         "readings_stored": stored,
         "duplicates": int(after["duplicate"] - before["duplicate"]),
         "readings_per_s": round(stored / wall_s, 1),
@@ -221,9 +231,18 @@ async def measure(
         "monitor_reconnects": seen.reconnects,
         "monitor_error": seen.error,
         "server_rss_mib": max(peak) if peak else None,
+        "worker_backlog_s": backlog,
         "wall_s": round(wall_s, 1),
         "hub": platform.api,
     }
+
+
+def ecg_runs(platform: Platform, ecg: list[Any], seconds: float, folder: Path) -> list[Any]:
+    """The 250 Hz ECG streams, spread over the ingest nodes."""
+    drain_s = max(60.0, 4 * seconds)
+    nodes = platform.ingest
+    return [stream(nodes[i % len(nodes)], b, seconds, folder / "outbox", drain_s)
+            for i, b in enumerate(ecg)]  # fmt: skip
 
 
 def pcts(values: list[float]) -> dict[str, float | None]:

@@ -38,6 +38,8 @@ class Platform:
     ingest: list[str]  # where bridges connect and whose /metrics count what was stored
     password: str
     bridges: list[SimBridge] = field(default_factory=list)  # enrolled already, or [] to enrol
+    ecg_bridges: list[SimBridge] = field(default_factory=list)  # the 250 Hz ECG streams'
+    workers: list[str] = field(default_factory=list)  # whose /metrics count the analysis
     nodes: dict[str, str] = field(default_factory=dict)  # name → URL (a cluster's nodes)
     pids: dict[str, int] = field(default_factory=dict)  # name → server process (memory)
     stop: Callable[[], Awaitable[None]] | None = None
@@ -49,26 +51,30 @@ def cohort(n: int) -> list[tuple[str, str]]:
     return [(f"sim-bridge-{i}", f"sim-{i}") for i in range(1, n + 1)]
 
 
-async def enrol_in_database(database_url: str, patients: int) -> list[SimBridge]:
-    """Patients ``sim-1..N`` (test data, as the admin API makes them) and one home bridge each,
-    in one transaction; returns the bridges with their tokens."""
+async def enrol_in_database(
+    database_url: str, patients: int, ecg_streams: int = 0
+) -> tuple[list[SimBridge], list[SimBridge]]:
+    """Patients ``sim-1..N`` and ``sim-ecg-1..M`` (test data, as the admin API makes them) and
+    one home bridge each, in one transaction; returns both bridge lists with their tokens."""
     from patient_hub.db import make_engine, make_sessionmaker, unit_of_work
     from patient_hub.patients import service as patients_service
+    from telemed_cli.loadtest_ecg import ecg_cohort
     from telemed_core.values import utc_now
 
     engine = make_engine(database_url)
-    bridges = []
+    made: tuple[list[SimBridge], list[SimBridge]] = ([], [])
     try:
         async with unit_of_work(make_sessionmaker(engine)) as s:
-            for bridge_id, pid in cohort(patients):
-                await patients_service.upsert_patient(
-                    s, pid, f"Simulated patient {pid[4:]}", utc_now(), record={"is_test": True}
-                )
-                token = await patients_service.enrol_bridge(s, bridge_id, patient_id=pid)
-                bridges.append(SimBridge(bridge_id, pid, token))
+            for group, ids in zip(made, (cohort(patients), ecg_cohort(ecg_streams)), strict=True):
+                for bridge_id, pid in ids:
+                    await patients_service.upsert_patient(
+                        s, pid, f"Simulated patient {pid[4:]}", utc_now(), record={"is_test": True}
+                    )
+                    token = await patients_service.enrol_bridge(s, bridge_id, patient_id=pid)
+                    group.append(SimBridge(bridge_id, pid, token))
     finally:
         await engine.dispose()
-    return bridges
+    return made
 
 
 async def add_admin(env: dict[str, str]) -> None:
@@ -95,12 +101,12 @@ async def _stop(proc: asyncio.subprocess.Process, sig: int = signal.SIGINT) -> N
         await proc.wait()
 
 
-async def start_embedded(folder: Path, patients: int) -> Platform:
+async def start_embedded(folder: Path, patients: int, ecg_streams: int) -> Platform:
     """A fresh embedded platform: SQLite file, an admin account, ``telemed serve --port 0``."""
     url = f"sqlite:///{folder / 'hub.db'}"
     env = {**os.environ, "TELEMED_DATABASE_URL": url}
     await add_admin(env)
-    bridges = await enrol_in_database(url, patients)
+    bridges, ecg = await enrol_in_database(url, patients, ecg_streams)
     # Its JSON log lines go to a file: a pipe nobody reads after the start would fill up and
     # block the hub on its next log line. Stdout carries only the few start-up lines.
     with (folder / "hub.log").open("ab") as log_file:
@@ -113,7 +119,7 @@ async def start_embedded(folder: Path, patients: int) -> Platform:
         while line := (await proc.stdout.readline()).decode():
             if match := re.search(r"TELEMED_READY (\S+)", line):
                 hub = match.group(1)
-                return Platform(hub, [hub], ADMIN_PASSWORD, bridges, {"hub": hub},
+                return Platform(hub, [hub], ADMIN_PASSWORD, bridges, ecg, [hub], {"hub": hub},
                                 {"hub": proc.pid}, lambda: _stop(proc, signal.SIGTERM))  # fmt: skip
     raise RuntimeError(f"telemed serve exited before it was ready (see {folder / 'hub.log'})")
 
@@ -155,7 +161,12 @@ async def _drop_bus(redis_url: str, prefix: str) -> None:
 
 
 async def start_cluster(
-    folder: Path, patients: int, server_url: str, redis_url: str, shape: tuple[int, int, int]
+    folder: Path,
+    patients: int,
+    ecg_streams: int,
+    server_url: str,
+    redis_url: str,
+    shape: tuple[int, int, int],
 ) -> Platform:
     """``telemed cluster --ingest I --workers W --api A`` on a fresh database of the PostgreSQL
     server ``server_url`` and a bus prefix of its own on ``redis_url``; both removed at stop."""
@@ -174,15 +185,19 @@ async def start_cluster(
 
     try:
         await add_admin(env)
-        bridges = await enrol_in_database(database_url, patients)
+        bridges, ecg = await enrol_in_database(database_url, patients, ecg_streams)
         proc = await asyncio.create_subprocess_exec(
             *TELEMED, "cluster", "--ingest", str(ingest), "--workers", str(workers),
             "--api", str(api), "--port", "0", env=env, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
         )  # fmt: skip
         nodes = await _cluster_nodes(proc, folder / "cluster.log")
-        platform = Platform(nodes["api-1"], [u for n, u in nodes.items() if n.startswith("ingest")],
-                            ADMIN_PASSWORD, bridges, nodes, stop=stop,
+
+        def role(name: str) -> list[str]:
+            return [url for node, url in nodes.items() if node.startswith(name)]
+
+        platform = Platform(nodes["api-1"], role("ingest"), ADMIN_PASSWORD, bridges, ecg,
+                            role("worker"), nodes, stop=stop,
                             database=database_url.rsplit("/", 1)[1])  # fmt: skip
         await node_pids(platform)
         return platform

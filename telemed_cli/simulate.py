@@ -45,9 +45,15 @@ def ws_url(hub: str) -> str:
 
 
 async def enrol(
-    hub: str, admin_user: str, admin_password: str, patients: int, programme: str = "heart_failure"
+    hub: str,
+    admin_user: str,
+    admin_password: str,
+    patients: int,
+    programme: str = "heart_failure",
+    prefix: str = "sim",
 ) -> list[SimBridge]:
-    """Create (or update) patients ``sim-1..N`` with one home bridge each, via the admin API."""
+    """Create (or update) patients ``<prefix>-1..N`` with one home bridge each
+    (``<prefix>-bridge-i``), via the admin API."""
     async with httpx.AsyncClient(base_url=http_base(hub), timeout=30) as client:
         response = await client.post(
             "/auth/token", data={"username": admin_user, "password": admin_password}
@@ -57,7 +63,7 @@ async def enrol(
         in_flight = asyncio.Semaphore(ENROL_IN_FLIGHT)
 
         async def one(i: int) -> SimBridge:
-            pid = f"sim-{i}"
+            pid = f"{prefix}-{i}"
             body = {
                 "id": pid,
                 "display_name": f"Simulated patient {i}",
@@ -68,11 +74,11 @@ async def enrol(
                 (await client.post("/api/patients", json=body, headers=headers)).raise_for_status()
                 reply = await client.post(
                     "/api/bridges",
-                    json={"bridge_id": f"sim-bridge-{i}", "patient_id": pid},
+                    json={"bridge_id": f"{prefix}-bridge-{i}", "patient_id": pid},
                     headers=headers,
                 )
                 reply.raise_for_status()
-            return SimBridge(f"sim-bridge-{i}", pid, reply.json()["token"])
+            return SimBridge(f"{prefix}-bridge-{i}", pid, reply.json()["token"])
 
         return list(await asyncio.gather(*(one(i) for i in range(1, patients + 1))))
 

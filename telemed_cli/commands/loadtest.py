@@ -13,7 +13,7 @@ from telemed_cli.commands.common import _fail, _settings, console
 
 
 def loadtest(
-    patients: Annotated[int, typer.Option(min=1, max=10_000)] = 100,
+    patients: Annotated[int, typer.Option(min=0, max=10_000)] = 100,
     seconds: Annotated[float, typer.Option(min=1, help="simulated seconds of streaming")] = 30,
     hub: Annotated[
         str | None, typer.Option(help="measure a running hub (default: start the embedded one)")
@@ -30,6 +30,9 @@ def loadtest(
         typer.Option(help="--cluster: a PostgreSQL server (a fresh database is made on it)"),
     ] = None,
     redis_url: Annotated[str | None, typer.Option(help="--cluster: redis://...")] = None,
+    ecg_streams: Annotated[
+        int, typer.Option(min=0, max=10_000, help="continuous 250 Hz ECG streams besides")
+    ] = 0,
 ) -> None:
     """Simulated patients against a platform: throughput, latency, memory."""
     from telemed_cli.loadtest import run
@@ -46,7 +49,7 @@ def loadtest(
             _fail("--cluster needs Redis: --redis-url redis://... (or TELEMED_REDIS_URL)")
         shape = (settings.database_url, settings.redis_url, (ingest, workers, api))
     try:
-        report = asyncio.run(run(patients, seconds, hub, cluster=shape))
+        report = asyncio.run(run(patients, seconds, hub, cluster=shape, ecg_streams=ecg_streams))
     except Exception as exc:  # show the reason, not a traceback, to the operator
         _fail(f"{type(exc).__name__}: {exc}")
     if as_json:

@@ -45,7 +45,7 @@ def test_alert_latency_runs_from_the_patients_newest_reading_on_the_monitor() ->
 async def test_loadtest_json_reports_what_was_stored_and_how_fast() -> None:
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "telemed_cli.main", "loadtest", "--patients", "3", "--seconds", "3",
-        "--json", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        "--ecg-streams", "2", "--json", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     out, err = await asyncio.wait_for(proc.communicate(), 180)
     assert proc.returncode == 0, err.decode()
@@ -56,6 +56,7 @@ async def test_loadtest_json_reports_what_was_stored_and_how_fast() -> None:
     assert 0 < report["latency_ms"]["p50"] <= report["latency_ms"]["p99"]
     assert set(report["alert_latency_ms"]) == {"p50", "p99"}
     assert report["server_rss_mib"] > 0
+    assert report["ecg_streams"] == 2 and report["worker_backlog_s"] is not None
     assert "readings and" in err.decode()  # progress on stderr
 
 
