@@ -313,16 +313,17 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
     writer.transport.abort()
 
 
-async def cut_at_random(
-    proxy: CuttingProxy, times: int, within_s: float, rng: random.Random
+async def cut_during(
+    proxy: CuttingProxy, uplinks: list[Uplink], total: int, times: int, rng: random.Random
 ) -> list[int]:
-    """Cut the proxy's connections ``times`` times at random moments within ``within_s``;
-    returns how many connections each cut found."""
-    moments = sorted(rng.uniform(0.2, within_s) for _ in range(times))
-    found, waited = [], 0.0
-    for at in moments:
-        await asyncio.sleep(at - waited)
-        waited = at
+    """Cut the proxy's connections ``times`` times at random points of the stream (when the
+    uplinks together have had a random 10-90 % of ``total`` items acked), so that every cut
+    falls mid-stream however fast the machine; returns how many connections each cut found."""
+    found = []
+    for fraction in sorted(rng.uniform(0.1, 0.9) for _ in range(times)):
+        async with asyncio.timeout(120):
+            while sum(u.status.acked_items for u in uplinks) < fraction * total:
+                await asyncio.sleep(0.002)
         found.append(proxy.cut())
     return found
 

@@ -1,5 +1,5 @@
 """Fault: bridge connections dropped at random moments. A TCP proxy between three bridges and
-the hub cuts every connection through it, mid-frame, at random: each bridge reconnects and sends
+the hub cuts every connection through it, mid-frame, at random points of the stream: each bridge reconnects and sends
 again what was not acked. Every reading is stored exactly once; a probe patient's desaturation
 before, during and after the cuts raises one alert each, and escalations due meanwhile fire once.
 
@@ -17,7 +17,7 @@ import pytest
 from device_bridge.outbox import Outbox
 from device_bridge.uplink import Uplink
 from tests.device_bridge.test_uplink import fill
-from tests.fault_kit import CuttingProxy, Probe, cut_at_random, record, rounds, seqs_of, tally
+from tests.fault_kit import CuttingProxy, Probe, cut_during, record, rounds, seqs_of, tally
 
 PATIENTS = ("p1", "p2", "p3")
 
@@ -41,8 +41,9 @@ async def test_dropped_bridge_connections_lose_and_double_nothing(
                         tokens[f"bridge-{pid}"], box, batch_size=20)  # fmt: skip
         senders.append((uplink, asyncio.create_task(uplink.run(stop))))
     try:
+        uplinks = [u for u, _ in senders]
         cutter = asyncio.create_task(
-            cut_at_random(cutting_proxy, cuts, 3.0 * rounds(), random.Random())
+            cut_during(cutting_proxy, uplinks, 3 * n, cuts, random.Random())
         )
         await probe.drive("during")
         await probe.escalate_in("during", 1.5)
