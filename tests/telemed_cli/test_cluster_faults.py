@@ -91,7 +91,10 @@ async def test_killed_ingest_worker_and_api_nodes_lose_and_double_nothing(
                 while (await count_items(database_url, "sim-"))[0] < 20:
                     await asyncio.sleep(0.2)
             for r in range(rounds()):
-                killed = {name: await kill_node(client, nodes[name]) for name in VICTIMS}
+                killed = {
+                    name: await kill_node(client, fixed_port_cluster.url_of(name))
+                    for name in VICTIMS
+                }
                 kills.update(VICTIMS[name] for name in killed)  # mid-stream, batches in flight
                 if r == 0:
                     await probe.drive("during")
