@@ -71,16 +71,24 @@ async def enrol(
                 "is_test": True,  # HTEST: shown as test data, removable with --remove
             }
             async with in_flight:
-                (await client.post("/api/patients", json=body, headers=headers)).raise_for_status()
-                reply = await client.post(
-                    "/api/bridges",
-                    json={"bridge_id": f"{prefix}-bridge-{i}", "patient_id": pid},
-                    headers=headers,
-                )
-                reply.raise_for_status()
+                await _post(client, "/api/patients", body, headers)
+                bridge = {"bridge_id": f"{prefix}-bridge-{i}", "patient_id": pid}
+                reply = await _post(client, "/api/bridges", bridge, headers)
             return SimBridge(f"{prefix}-bridge-{i}", pid, reply.json()["token"])
 
         return list(await asyncio.gather(*(one(i) for i in range(1, patients + 1))))
+
+
+async def _post(
+    client: httpx.AsyncClient, path: str, body: dict[str, Any], headers: dict[str, str]
+) -> httpx.Response:
+    """POST, waiting out the hub's rate limit (429 with Retry-After) a few times."""
+    for _ in range(5):
+        reply = await client.post(path, json=body, headers=headers)
+        if reply.status_code != 429:
+            break
+        await asyncio.sleep(float(reply.headers.get("Retry-After", "1")))
+    return reply.raise_for_status()
 
 
 async def remove(

@@ -135,3 +135,16 @@ async def test_loadtest_cluster_measures_a_cluster_on_postgres_and_redis(redis_u
     finally:
         await conn.close()
     assert not left
+
+
+async def test_enrolment_through_the_admin_api_makes_each_patient_and_bridge_once(
+    hub: Any, seed: Any
+) -> None:
+    """``--hub`` enrols through the API, several requests in flight at once."""
+    from telemed_cli.simulate import enrol
+
+    await seed(hub.settings.database_url)
+    bridges = await enrol(hub.url, "admin", "pw-admin", 12, prefix="sim-ecg")
+    assert [b.bridge_id for b in bridges] == [f"sim-ecg-bridge-{i}" for i in range(1, 13)]
+    assert [b.patient_id for b in bridges] == [f"sim-ecg-{i}" for i in range(1, 13)]
+    assert len({b.token for b in bridges}) == 12
