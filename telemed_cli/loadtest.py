@@ -44,6 +44,9 @@ from telemed_cli.loadtest_platform import (
 )
 from telemed_cli.simulate import enrol, http_base, run_bridges
 
+#: What one patient in twenty plays (it was "hypertensive_crisis", which no simulated patient
+#: knows: no crisis was ever played, and no run had an alert latency).
+CRISIS = "hypertensive-crisis"
 #: How long the monitor socket may take to open: the hub may be busy with the bridges' own
 #: handshakes (the websockets default of 10 s was too short at 1,000 patients).
 MONITOR_OPEN_S = 60.0
@@ -276,7 +279,7 @@ async def monitor_open(seen: Watch, watcher: asyncio.Task[None]) -> None:
 def bridge_runs(platform: Platform, bridges: list[Any], seconds: float, folder: Path) -> list[Any]:
     """The bridges, spread over the ingest nodes; one in ten streams ECG, one in twenty has a
     hypertensive crisis."""
-    crisis = {b.patient_id: "hypertensive_crisis" for i, b in enumerate(bridges) if i % 20 == 1}
+    crisis = {b.patient_id: CRISIS for i, b in enumerate(bridges) if i % 20 == 1}
     drain_s = max(60.0, 4 * seconds)
     ecg_ids = {b.bridge_id for b in bridges[::10]}
     runs = []

@@ -148,3 +148,10 @@ async def test_enrolment_through_the_admin_api_makes_each_patient_and_bridge_onc
     assert [b.bridge_id for b in bridges] == [f"sim-ecg-bridge-{i}" for i in range(1, 13)]
     assert [b.patient_id for b in bridges] == [f"sim-ecg-{i}" for i in range(1, 13)]
     assert len({b.token for b in bridges}) == 12
+
+
+def test_one_patient_in_twenty_plays_a_hypertensive_crisis() -> None:
+    from device_bridge.simulator import SCENARIOS, SimulatedPatient
+
+    patient = SimulatedPatient("sim-2", seed=1, scenario=loadtest.CRISIS)
+    assert loadtest.CRISIS in SCENARIOS and patient.body.sbp_mmhg >= 180
