@@ -1,12 +1,13 @@
 # make demo: create .venv, install, start the whole platform with simulated patients.
 # make test: create .venv, install, run the gate (lint, import rules, the whole test suite).
 # make fuzz: the long fuzz run (schemathesis, FHIR transaction, wire protocol, GATT parsers).
+# make faults: the long fault run (dropped connections, Redis/PostgreSQL restarts, node kills).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench fuzz clean vendor
+.PHONY: demo test lint bench fuzz faults clean vendor
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,6 +39,16 @@ fuzz: $(STAMP)
 	TELEMED_SCHEMATHESIS_EXAMPLES=$${TELEMED_SCHEMATHESIS_EXAMPLES:-300} \
 	TELEMED_FUZZ_EXAMPLES=$${TELEMED_FUZZ_EXAMPLES:-3000} \
 	$(BIN)/pytest $(FUZZ_FILES) -q --timeout=0 --hypothesis-show-statistics
+
+# The long fault run: each fault test repeats its fault TELEMED_FAULT_ROUNDS times (CI: once);
+# the fault report (faults per kind, items sent/stored/duplicated/lost, alerts and escalations
+# expected/raised/doubled) is printed at the end.
+FAULT_FILES := tests/device_bridge/test_dropped_connections.py tests/patient_hub/bus/test_redis_restart.py \
+	tests/patient_hub/ingest/test_postgres_restart.py tests/telemed_cli/test_cluster_faults.py \
+	tests/device_bridge/test_offline_hour.py
+faults: $(STAMP)
+	TELEMED_FAULT_ROUNDS=$${TELEMED_FAULT_ROUNDS:-5} \
+	$(BIN)/pytest $(FAULT_FILES) -n0 -q --timeout=0 -p no:logging
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[bench]"

@@ -1,18 +1,19 @@
 """``telemed loadtest``: simulated patients against a platform, measured from the outside.
 
-It starts the platform it measures (the embedded default: a fresh SQLite file, one ``telemed
-serve`` process) unless ``--hub URL`` names a running one; enrols N simulated patients (a mix: a
-tenth stream ECG from a chest strap, a few deteriorate so that alerts fire); runs their bridges
-over real websockets; and watches one ``/ws/monitor`` socket as an admin. Figures:
+It starts the platform it measures (``telemed_cli.loadtest_platform``: the embedded default, or
+``--cluster`` on PostgreSQL + Redis) unless ``--hub URL`` names a running one; enrols N
+simulated patients (a mix: a tenth stream ECG from a chest strap, a few deteriorate so that
+alerts fire); opens one ``/ws/monitor`` socket as an admin and waits for its hello; then runs the
+bridges over real websockets. Figures:
 
-* readings sent (what the bridges produced), stored and duplicates (the hub's ``/metrics``);
+* readings sent (what the bridges produced), stored and duplicates (the ingest nodes' ``/metrics``);
 * readings/s: stored readings over the wall time from the first send to the drained outboxes;
 * latency reading → monitor: monitor receipt − the reading's gateway receive time;
 * latency reading → alert: monitor receipt of a new alert episode (the alert engine's, pushed to
   the screens) − monitor receipt of the newest reading of that patient before it (the rules,
   the episode's transaction and the fan-out after the deciding reading); reading → finding
   likewise for the signal worker's findings;
-* server memory: the hub process's RSS (local platform only).
+* server memory: the peak resident memory of the server processes (a platform it started).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import contextlib
 import json
 import os
 import re
-import secrets
+import shutil
 import sys
 import tempfile
 import time
@@ -34,10 +35,21 @@ from typing import Any
 import httpx
 import websockets
 
+from telemed_cli.loadtest_ecg import backlog_s, stream
+from telemed_cli.loadtest_platform import (
+    Platform,
+    rss_mib,
+    start_cluster,
+    start_embedded,
+)
 from telemed_cli.simulate import enrol, http_base, run_bridges
 
-#: The admin of a platform the load test starts itself: random, so the password policy takes it.
-ADMIN_PASSWORD = secrets.token_urlsafe(18)
+#: What one patient in twenty plays (it was "hypertensive_crisis", which no simulated patient
+#: knows: no crisis was ever played, and no run had an alert latency).
+CRISIS = "hypertensive-crisis"
+#: How long the monitor socket may take to open: the hub may be busy with the bridges' own
+#: handshakes (the websockets default of 10 s was too short at 1,000 patients).
+MONITOR_OPEN_S = 60.0
 
 
 @dataclass
@@ -52,7 +64,10 @@ class Watch:
     readings: int = 0
     alerts: int = 0
     findings: int = 0
+    dropped: int = 0  # readings the hub told this screen it dropped (it fell behind)
+    reconnects: int = 0
     error: str | None = None
+    open: asyncio.Event = field(default_factory=asyncio.Event)  # the hub said hello
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -62,65 +77,46 @@ def percentile(values: list[float], q: float) -> float | None:
     return round(ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))], 1)
 
 
-async def start_platform(folder: Path) -> tuple[asyncio.subprocess.Process, str]:
-    """A fresh embedded platform: SQLite file, an admin account, ``telemed serve --port 0``."""
-    env = {**os.environ, "TELEMED_DATABASE_URL": f"sqlite:///{folder / 'hub.db'}"}
-    add = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "telemed_cli.main", "user", "add", "admin", "--role", "admin",
-        env=env, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL,
-    )  # fmt: skip
-    await add.communicate((ADMIN_PASSWORD + "\n").encode())
-    if add.returncode != 0:
-        raise RuntimeError(f"could not create the load test's admin account ({add.returncode})")
-    # Its JSON log lines go to a file: a pipe nobody reads after the start would fill up and
-    # block the hub on its next log line. Stdout carries only the few start-up lines.
-    with (folder / "hub.log").open("ab") as log_file:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "telemed_cli.main", "serve", "--port", "0",
-            env=env, stdout=asyncio.subprocess.PIPE, stderr=log_file,
-        )  # fmt: skip
-    assert proc.stdout is not None
-    async with asyncio.timeout(120):
-        while line := (await proc.stdout.readline()).decode():
-            if match := re.search(r"TELEMED_READY (\S+)", line):
-                return proc, match.group(1)
-    raise RuntimeError(f"telemed serve exited before it was ready (see {folder / 'hub.log'})")
-
-
-def rss_mib(pid: int | None) -> float | None:
-    if pid is None:
-        return None
-    with contextlib.suppress(OSError):
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return round(int(line.split()[1]) / 1024, 1)
-    return None
-
-
-async def ingest_counts(client: httpx.AsyncClient) -> dict[str, float]:
-    text = (await client.get("/metrics")).text
+async def ingest_counts(client: httpx.AsyncClient, ingest: list[str]) -> dict[str, float]:
+    """Items stored and refused as duplicates, summed over the ingest nodes' ``/metrics``."""
     counts = {"stored": 0.0, "duplicate": 0.0}
-    for result in counts:
-        if m := re.search(rf'telemed_ingest_items_total{{result="{result}"}} (\S+)', text):
-            counts[result] = float(m.group(1))
+    for url in ingest:
+        text = (await client.get(url + "/metrics")).text
+        for result in counts:
+            if m := re.search(rf'telemed_ingest_items_total{{result="{result}"}} (\S+)', text):
+                counts[result] += float(m.group(1))
     return counts
 
 
 async def watch(url: str, token: str, seen: Watch, stop: asyncio.Event) -> None:
-    """Follow the monitor socket until ``stop``; a failure is reported, not hidden."""
+    """Follow the monitor socket until ``stop``. A socket that fails or drops is opened again
+    (counted in ``reconnects``, the last failure kept in ``error``): one lost socket must not
+    blind the rest of the run."""
     ws_url = url.replace("http://", "ws://").replace("https://", "wss://") + "/ws/monitor"
-    try:
-        async with websockets.connect(f"{ws_url}?access_token={token}", max_size=2**24) as ws:
-            while not stop.is_set():
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(0.5):
-                        frame = json.loads(await ws.recv())
-                        note(frame, seen, time.time())
-    except (OSError, websockets.WebSocketException, ValueError) as exc:
-        seen.error = f"{type(exc).__name__}: {exc}"
+    while not stop.is_set():
+        try:
+            # No client pings: a load generator busy with its bridges would answer its own
+            # pings late and close the socket it measures with; the hub pings it anyway.
+            async with websockets.connect(
+                f"{ws_url}?access_token={token}", max_size=2**24,
+                open_timeout=MONITOR_OPEN_S, ping_interval=None,
+            ) as ws:  # fmt: skip
+                if json.loads(await ws.recv()).get("type") != "hello":
+                    raise ValueError("the monitor socket did not say hello")
+                seen.open.set()
+                while not stop.is_set():
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(0.5):
+                            note(json.loads(await ws.recv()), seen, time.time())
+        except (OSError, websockets.WebSocketException, ValueError) as exc:
+            seen.error = f"{type(exc).__name__}: {exc}"
+            if not stop.is_set():
+                seen.reconnects += 1
+                await asyncio.sleep(0.5)
 
 
 def note(frame: dict[str, Any], seen: Watch, now: float) -> None:
+    seen.dropped += int(frame.get("dropped_readings", 0))
     for r in frame.get("readings", []):
         at = r.get("received_at") or r.get("measured_at")
         if at and "derived" not in r.get("flags", []):
@@ -140,78 +136,158 @@ def note(frame: dict[str, Any], seen: Watch, now: float) -> None:
             seen.alert_latencies_ms.append(1000 * (now - last))
 
 
-async def progress(seen: Watch, started: float, stop: asyncio.Event) -> None:
+def server_rss_mib(platform: Platform) -> float | None:
+    sizes = [rss_mib(pid) for pid in platform.pids.values()]
+    return round(sum(s for s in sizes if s is not None), 1) if any(sizes) else None
+
+
+async def progress(
+    seen: Watch, started: float, stop: asyncio.Event, platform: Platform, peak: list[float]
+) -> None:
+    """A line on stderr every 5 s; samples the servers' memory for its peak."""
     while not stop.is_set():
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(5):
                 await stop.wait()
+        if (rss := server_rss_mib(platform)) is not None:
+            peak.append(rss)
+        trouble = f" (monitor: {seen.reconnects} reconnects, {seen.error})" if seen.error else ""
         print(f"loadtest: {time.monotonic() - started:5.0f} s, {seen.readings:,} readings and "
-              f"{seen.findings} findings and {seen.alerts} alerts seen on the monitor",
+              f"{seen.findings} findings and {seen.alerts} alerts seen on the monitor{trouble}",
               file=sys.stderr, flush=True)  # fmt: skip
 
 
-async def run(patients: int, seconds: float, hub: str | None) -> dict[str, Any]:
-    folder = Path(tempfile.mkdtemp(prefix="telemed-loadtest-"))
-    proc, url = (None, http_base(hub)) if hub else await start_platform(folder)
-    password = os.environ.get("TELEMED_ADMIN_PASSWORD", ADMIN_PASSWORD) if hub else ADMIN_PASSWORD
-    try:
-        return await _measure(url, password, patients, seconds, folder, proc.pid if proc else None)
-    finally:
-        if proc is not None:
-            proc.terminate()
-            await proc.wait()
-
-
-async def _measure(
-    url: str, password: str, patients: int, seconds: float, folder: Path, pid: int | None
+async def run(
+    patients: int,
+    seconds: float,
+    hub: str | None,
+    *,
+    cluster: tuple[str, str, tuple[int, int, int]] | None = None,
+    ecg_streams: int = 0,
 ) -> dict[str, Any]:
-    bridges = await enrol(url, "admin", password, patients)
-    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
-        login = await client.post("/auth/token", data={"username": "admin", "password": password})
+    """Start the platform (``cluster``: PostgreSQL server URL, Redis URL and the shape
+    ``(ingest, workers, api)``), measure it, stop it."""
+    folder = Path(tempfile.mkdtemp(prefix="telemed-loadtest-"))
+    if hub:
+        url = http_base(hub)
+        platform = Platform(url, [url], os.environ.get("TELEMED_ADMIN_PASSWORD", "demo"))
+        platform.workers = [url]
+    elif cluster:
+        platform = await start_cluster(folder, patients, ecg_streams, *cluster)
+    else:
+        platform = await start_embedded(folder, patients, ecg_streams)
+    try:
+        report = await measure(platform, patients, seconds, folder, ecg_streams)
+        if cluster:
+            report["nodes"] = platform.nodes
+            report["database"] = platform.database
+    except BaseException:
+        print(f"loadtest: its files are kept in {folder}", file=sys.stderr, flush=True)
+        raise
+    finally:
+        if platform.stop is not None:
+            await platform.stop()
+    # The bridges' outboxes, the hub's database and log: gigabytes after 5,000 patients.
+    shutil.rmtree(folder, ignore_errors=True)
+    return report
+
+
+async def measure(
+    platform: Platform, patients: int, seconds: float, folder: Path, ecg_streams: int = 0
+) -> dict[str, Any]:
+    bridges = platform.bridges or await enrol(platform.api, "admin", platform.password, patients)
+    ecg = platform.ecg_bridges or await enrol(
+        platform.api, "admin", platform.password, ecg_streams, prefix="sim-ecg"
+    )
+    async with httpx.AsyncClient(base_url=platform.api, timeout=30) as client:
+        login = await client.post(
+            "/auth/token", data={"username": "admin", "password": platform.password}
+        )
         login.raise_for_status()
-        before = await ingest_counts(client)
-        seen, stop = Watch(), asyncio.Event()
+        before = await ingest_counts(client, platform.ingest)
+        seen, stop, peak = Watch(), asyncio.Event(), list[float]()
+        watcher = asyncio.create_task(watch(platform.api, login.json()["access_token"], seen, stop))
+        await monitor_open(seen, watcher)
         started = time.monotonic()
-        watchers = [asyncio.create_task(watch(url, login.json()["access_token"], seen, stop)),
-                    asyncio.create_task(progress(seen, started, stop))]  # fmt: skip
-        ecg = [b for i, b in enumerate(bridges) if i % 10 == 0]
-        rest = [b for i, b in enumerate(bridges) if i % 10 != 0]
-        crisis = {b.patient_id: "hypertensive_crisis" for i, b in enumerate(bridges) if i % 20 == 1}
-        drain_s = max(60.0, 4 * seconds)
-        runs = [run_bridges(url, group, seconds=seconds, outbox_dir=folder / "outbox", ecg=flag,
-                            scenarios=crisis, drain_timeout_s=drain_s)
-                for group, flag in ((ecg, True), (rest, False)) if group]  # fmt: skip
+        reporter = asyncio.create_task(progress(seen, started, stop, platform, peak))
+        runs = [*bridge_runs(platform, bridges, seconds, folder),
+                *ecg_runs(platform, ecg, seconds, folder)]  # fmt: skip
         produced = await asyncio.gather(*runs)
         wall_s = time.monotonic() - started
+        backlog = await backlog_s(platform.workers) if platform.workers else None
         await asyncio.sleep(1.0)  # the last frames still on their way to the monitor
+        if (rss := server_rss_mib(platform)) is not None:
+            peak.append(rss)
         stop.set()
-        await asyncio.gather(*watchers, return_exceptions=True)
-        after = await ingest_counts(client)
+        await asyncio.gather(watcher, reporter, return_exceptions=True)
+        after = await ingest_counts(client, platform.ingest)
     stored = int(after["stored"] - before["stored"])
     return {
         "patients": patients,
         "seconds": seconds,
-        "readings_sent": sum(sum(p.values()) for p in produced),
+        "ecg_streams": ecg_streams,
+        "readings_sent": sum(p if isinstance(p, int) else sum(p.values()) for p in produced),
         "readings_stored": stored,
         "duplicates": int(after["duplicate"] - before["duplicate"]),
         "readings_per_s": round(stored / wall_s, 1),
-        "latency_ms": {
-            "p50": percentile(seen.latencies_ms, 50),
-            "p99": percentile(seen.latencies_ms, 99),
-        },  # fmt: skip
-        "alert_latency_ms": {
-            "p50": percentile(seen.alert_latencies_ms, 50),
-            "p99": percentile(seen.alert_latencies_ms, 99),
-        },  # fmt: skip
-        "finding_latency_ms": {
-            "p50": percentile(seen.finding_latencies_ms, 50),
-            "p99": percentile(seen.finding_latencies_ms, 99),
-        },  # fmt: skip
+        "latency_ms": pcts(seen.latencies_ms),
+        "alert_latency_ms": pcts(seen.alert_latencies_ms),
+        "finding_latency_ms": pcts(seen.finding_latencies_ms),
         "readings_on_monitor": seen.readings,
+        "readings_dropped_for_monitor": seen.dropped,
         "alerts_on_monitor": seen.alerts,
         "findings_on_monitor": seen.findings,
+        "monitor_reconnects": seen.reconnects,
         "monitor_error": seen.error,
-        "server_rss_mib": rss_mib(pid),
+        "server_rss_mib": max(peak) if peak else None,
+        "worker_backlog_s": backlog,
         "wall_s": round(wall_s, 1),
-        "hub": url,
+        "hub": platform.api,
     }
+
+
+def ecg_runs(platform: Platform, ecg: list[Any], seconds: float, folder: Path) -> list[Any]:
+    """The 250 Hz ECG streams, spread over the ingest nodes."""
+    drain_s = max(60.0, 4 * seconds)
+    nodes = platform.ingest
+    return [stream(nodes[i % len(nodes)], b, seconds, folder / "outbox", drain_s)
+            for i, b in enumerate(ecg)]  # fmt: skip
+
+
+def pcts(values: list[float]) -> dict[str, float | None]:
+    return {"p50": percentile(values, 50), "p99": percentile(values, 99)}
+
+
+async def monitor_open(seen: Watch, watcher: asyncio.Task[None]) -> None:
+    """Until the monitor socket said hello: the bridges start only then, so that the monitor
+    sees the run from its first reading; a monitor that cannot open stops the run."""
+    opened = asyncio.create_task(seen.open.wait())
+    try:
+        async with asyncio.timeout(MONITOR_OPEN_S + 5):
+            while not seen.open.is_set():
+                await asyncio.wait(
+                    {opened, watcher}, timeout=1, return_when=asyncio.FIRST_COMPLETED
+                )
+                if not seen.open.is_set() and (watcher.done() or seen.reconnects >= 3):
+                    raise RuntimeError(f"the monitor socket did not open: {seen.error}")
+    except TimeoutError:
+        raise RuntimeError(f"the monitor socket did not open: {seen.error}") from None
+    finally:
+        opened.cancel()
+
+
+def bridge_runs(platform: Platform, bridges: list[Any], seconds: float, folder: Path) -> list[Any]:
+    """The bridges, spread over the ingest nodes; one in ten streams ECG, one in twenty has a
+    hypertensive crisis."""
+    crisis = {b.patient_id: CRISIS for i, b in enumerate(bridges) if i % 20 == 1}
+    drain_s = max(60.0, 4 * seconds)
+    ecg_ids = {b.bridge_id for b in bridges[::10]}
+    runs = []
+    for n, url in enumerate(platform.ingest):
+        mine = bridges[n :: len(platform.ingest)]
+        for ecg in (True, False):
+            group = [b for b in mine if (b.bridge_id in ecg_ids) == ecg]
+            if group:
+                runs.append(run_bridges(url, group, seconds=seconds, outbox_dir=folder / "outbox",
+                                        ecg=ecg, scenarios=crisis, drain_timeout_s=drain_s))  # fmt: skip
+    return runs

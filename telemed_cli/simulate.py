@@ -19,6 +19,9 @@ from device_bridge.simulator import SimulatedPatient
 from device_bridge.uplink import Uplink
 from telemed_core.values import utc_now
 
+#: Enrolment requests in flight at once (the hub's latency, not its CPU, bounds one at a time).
+ENROL_IN_FLIGHT = 8
+
 
 @dataclass
 class SimBridge:
@@ -42,33 +45,50 @@ def ws_url(hub: str) -> str:
 
 
 async def enrol(
-    hub: str, admin_user: str, admin_password: str, patients: int, programme: str = "heart_failure"
+    hub: str,
+    admin_user: str,
+    admin_password: str,
+    patients: int,
+    programme: str = "heart_failure",
+    prefix: str = "sim",
 ) -> list[SimBridge]:
-    """Create (or update) patients ``sim-1..N`` with one home bridge each, via the admin API."""
+    """Create (or update) patients ``<prefix>-1..N`` with one home bridge each
+    (``<prefix>-bridge-i``), via the admin API."""
     async with httpx.AsyncClient(base_url=http_base(hub), timeout=30) as client:
         response = await client.post(
             "/auth/token", data={"username": admin_user, "password": admin_password}
         )
         response.raise_for_status()
         headers = {"Authorization": f"Bearer {response.json()['access_token']}"}
-        bridges = []
-        for i in range(1, patients + 1):
-            pid = f"sim-{i}"
+        in_flight = asyncio.Semaphore(ENROL_IN_FLIGHT)
+
+        async def one(i: int) -> SimBridge:
+            pid = f"{prefix}-{i}"
             body = {
                 "id": pid,
                 "display_name": f"Simulated patient {i}",
                 "programme": programme,
                 "is_test": True,  # HTEST: shown as test data, removable with --remove
             }
-            (await client.post("/api/patients", json=body, headers=headers)).raise_for_status()
-            reply = await client.post(
-                "/api/bridges",
-                json={"bridge_id": f"sim-bridge-{i}", "patient_id": pid},
-                headers=headers,
-            )
-            reply.raise_for_status()
-            bridges.append(SimBridge(f"sim-bridge-{i}", pid, reply.json()["token"]))
-        return bridges
+            async with in_flight:
+                await _post(client, "/api/patients", body, headers)
+                bridge = {"bridge_id": f"{prefix}-bridge-{i}", "patient_id": pid}
+                reply = await _post(client, "/api/bridges", bridge, headers)
+            return SimBridge(f"{prefix}-bridge-{i}", pid, reply.json()["token"])
+
+        return list(await asyncio.gather(*(one(i) for i in range(1, patients + 1))))
+
+
+async def _post(
+    client: httpx.AsyncClient, path: str, body: dict[str, Any], headers: dict[str, str]
+) -> httpx.Response:
+    """POST, waiting out the hub's rate limit (429 with Retry-After) a few times."""
+    for _ in range(5):
+        reply = await client.post(path, json=body, headers=headers)
+        if reply.status_code != 429:
+            break
+        await asyncio.sleep(float(reply.headers.get("Retry-After", "1")))
+    return reply.raise_for_status()
 
 
 async def remove(
@@ -144,6 +164,7 @@ async def run_bridges(
         pipeline = BridgePipeline(outbox, {d.address: d for d in patient.bindings()})
         pipeline.recover()
         producers.append(asyncio.create_task(produce(patient, pipeline, seconds, stop, speed)))
+        await asyncio.sleep(0)  # thousands of bridges: the sockets already open stay served
     links = [asyncio.create_task(u.run(link_stop)) for u in uplinks]
     produced = await asyncio.gather(*producers)
     deadline = asyncio.get_running_loop().time() + drain_timeout_s

@@ -196,3 +196,82 @@ async def browser() -> AsyncIterator[Any]:
 
     async with chromium() as instance:
         yield instance
+
+
+# --- fault tests (``tests/fault_kit.py``) ------------------------------------------------------
+
+
+@pytest.fixture
+async def private_redis(tmp_path: Path) -> AsyncIterator[Any]:
+    """A redis-server of the test's own (a port and folder of its own): restart it at will."""
+    import shutil
+
+    from tests.fault_kit import PrivateRedis
+
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed")
+    server = PrivateRedis(tmp_path)
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def private_postgres() -> AsyncIterator[Any]:
+    """A PostgreSQL server of the test's own (initdb in a temp folder): restart it at will."""
+    import shutil
+
+    from tests.fault_kit import PrivatePostgres, postgres_binaries
+
+    if not postgres_binaries():
+        pytest.skip("PostgreSQL 15 server binaries are not installed")
+    server = PrivatePostgres()
+    await asyncio.to_thread(server.init)
+    await server.start()
+    yield server
+    await server.stop()
+    shutil.rmtree(server.folder, ignore_errors=True)
+
+
+@pytest.fixture
+async def cutting_proxy(hub: RunningHub) -> AsyncIterator[Any]:
+    """A TCP proxy in front of the ``hub`` fixture that can cut every connection through it."""
+    from tests.fault_kit import CuttingProxy
+
+    proxy = CuttingProxy(int(hub.url.rsplit(":", 1)[1]))
+    await proxy.start()
+    yield proxy
+    await proxy.stop()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The fault report's file, shared by the pytest-xdist workers (they inherit it)."""
+    import tempfile
+
+    from tests.fault_kit import REPORT_ENV
+
+    if not os.environ.get(REPORT_ENV):
+        fd, path = tempfile.mkstemp(prefix="telemed-faults-", suffix=".jsonl")
+        os.close(fd)
+        os.environ[REPORT_ENV] = path
+        config.stash[_OWN_REPORT] = path
+
+
+_OWN_REPORT = pytest.StashKey[str]()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if path := config.stash.get(_OWN_REPORT, None):
+        Path(path).unlink(missing_ok=True)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    from tests.fault_kit import REPORT_ENV, summary
+
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    lines = summary(os.environ.get(REPORT_ENV, ""))
+    if lines:
+        terminalreporter.section("fault report")
+        for line in lines:
+            terminalreporter.write_line(line)

@@ -9,22 +9,47 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from telemed_cli.commands.common import _fail, console
+from telemed_cli.commands.common import _fail, _settings, console
 
 
 def loadtest(
-    patients: Annotated[int, typer.Option(min=1, max=10_000)] = 100,
+    patients: Annotated[int, typer.Option(min=0, max=10_000)] = 100,
     seconds: Annotated[float, typer.Option(min=1, help="simulated seconds of streaming")] = 30,
     hub: Annotated[
         str | None, typer.Option(help="measure a running hub (default: start the embedded one)")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+    cluster: Annotated[
+        bool, typer.Option("--cluster", help="start `telemed cluster` on PostgreSQL + Redis")
+    ] = False,
+    ingest: Annotated[int, typer.Option(min=1, max=32, help="--cluster: ingest nodes")] = 1,
+    workers: Annotated[int, typer.Option(min=1, max=32, help="--cluster: workers")] = 2,
+    api: Annotated[int, typer.Option(min=1, max=32, help="--cluster: API nodes")] = 2,
+    database_url: Annotated[
+        str | None,
+        typer.Option(help="--cluster: a PostgreSQL server (a fresh database is made on it)"),
+    ] = None,
+    redis_url: Annotated[str | None, typer.Option(help="--cluster: redis://...")] = None,
+    ecg_streams: Annotated[
+        int, typer.Option(min=0, max=10_000, help="continuous 250 Hz ECG streams besides")
+    ] = 0,
 ) -> None:
     """Simulated patients against a platform: throughput, latency, memory."""
     from telemed_cli.loadtest import run
 
+    shape = None
+    if cluster:
+        if hub:
+            _fail("--cluster starts a cluster; --hub measures a running one: give one of them")
+        settings = _settings(database_url=database_url, redis_url=redis_url)
+        if not settings.database_url.startswith(("postgresql://", "postgres://")):
+            _fail("--cluster needs a PostgreSQL server: --database-url postgresql://... "
+                  "(or TELEMED_DATABASE_URL)")  # fmt: skip
+        if not settings.redis_url:
+            _fail("--cluster needs Redis: --redis-url redis://... (or TELEMED_REDIS_URL)")
+        shape = (settings.database_url, settings.redis_url, (ingest, workers, api))
     try:
-        report = asyncio.run(run(patients, seconds, hub))
+        report = asyncio.run(run(patients, seconds, hub, cluster=shape, ecg_streams=ecg_streams))
     except Exception as exc:  # show the reason, not a traceback, to the operator
         _fail(f"{type(exc).__name__}: {exc}")
     if as_json:

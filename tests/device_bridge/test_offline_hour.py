@@ -18,6 +18,7 @@ from device_bridge.outbox import Outbox
 from device_bridge.uplink import Uplink
 from patient_hub.db import make_engine, make_sessionmaker
 from tests.device_bridge.test_uplink import stored_seqs
+from tests.fault_kit import record, tally
 
 HOUR_S = 3600
 T0 = datetime(2026, 12, 7, 6, 0, tzinfo=UTC)
@@ -79,7 +80,9 @@ async def test_an_hour_offline_drains_every_reading_once(
     hub: Any, seed: Any, tmp_path: Path
 ) -> None:
     uplink = await drain_an_offline_hour(hub, seed, tmp_path)
-    assert await stored_seqs(hub.settings.database_url) == list(range(1, HOUR_S + 1))
+    seqs = await stored_seqs(hub.settings.database_url)
+    record("offline hour", {"bridge offline an hour": 1}, **tally(HOUR_S, seqs))
+    assert seqs == list(range(1, HOUR_S + 1))
     assert uplink.status.duplicates == 0
 
 

@@ -4,9 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
+from pathlib import Path
+from typing import Any
 
+import pytest
+
+from device_bridge.outbox import Outbox
+from device_bridge.uplink import Uplink
+from telemed_cli import loadtest
 from telemed_cli.loadtest import Watch, note, percentile
+from telemed_cli.loadtest_platform import Platform
+from telemed_cli.simulate import SimBridge
+from tests.conftest import POSTGRES_URL, token_for
+from tests.device_bridge.test_uplink import drain, fill
 
 
 def test_percentiles_are_taken_from_the_sorted_values() -> None:
@@ -33,7 +45,7 @@ def test_alert_latency_runs_from_the_patients_newest_reading_on_the_monitor() ->
 async def test_loadtest_json_reports_what_was_stored_and_how_fast() -> None:
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "telemed_cli.main", "loadtest", "--patients", "3", "--seconds", "3",
-        "--json", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        "--ecg-streams", "2", "--json", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     out, err = await asyncio.wait_for(proc.communicate(), 180)
     assert proc.returncode == 0, err.decode()
@@ -44,4 +56,102 @@ async def test_loadtest_json_reports_what_was_stored_and_how_fast() -> None:
     assert 0 < report["latency_ms"]["p50"] <= report["latency_ms"]["p99"]
     assert set(report["alert_latency_ms"]) == {"p50", "p99"}
     assert report["server_rss_mib"] > 0
+    assert report["ecg_streams"] == 2 and report["worker_backlog_s"] is not None
     assert "readings and" in err.decode()  # progress on stderr
+
+
+async def test_the_bridges_start_only_once_the_monitor_socket_is_open(
+    hub: Any, seed: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 1,000-patient run saw 0 readings on its monitor: the monitor socket was still opening
+    when the load generator built its bridges (blocking its loop for seconds) and the hub took
+    their handshakes, its opening handshake timed out, and the watcher gave up for the run."""
+    tokens = await seed(hub.settings.database_url)
+    fanout = hub._server.config.app.state.fanout
+    screens_when_bridges_start: list[int] = []
+
+    async def bridges(url: str, group: list[SimBridge], **_: Any) -> dict[str, int]:
+        screens_when_bridges_start.append(len(fanout._screens))
+        return {b.bridge_id: 0 for b in group}
+
+    monkeypatch.setattr(loadtest, "run_bridges", bridges)
+    bridge = SimBridge("bridge-p1", "p1", tokens["bridge-p1"])
+    platform = Platform(hub.url, [hub.url], "pw-admin", [bridge])
+    report = await loadtest.measure(platform, 1, 1, tmp_path)
+    assert screens_when_bridges_start == [1]  # the admin's monitor was open and counted
+    assert report["monitor_error"] is None and report["monitor_reconnects"] == 0
+
+
+async def test_a_monitor_socket_that_drops_is_opened_again_and_keeps_counting(
+    hub: Any, seed: Any, cutting_proxy: Any, tmp_path: Path
+) -> None:
+    tokens = await seed(hub.settings.database_url)
+    seen, stop = Watch(), asyncio.Event()
+    token = await token_for(hub, "admin")
+    watcher = asyncio.create_task(loadtest.watch(cutting_proxy.url, token, seen, stop))
+    try:
+        await asyncio.wait_for(seen.open.wait(), 30)
+        seen.open.clear()
+        assert cutting_proxy.cut() == 1  # the monitor's connection, cut
+        await asyncio.wait_for(seen.open.wait(), 30)  # and opened again
+        box = Outbox(tmp_path / "o.db")
+        fill(box, 50)
+        await drain(Uplink(hub.ws_url + "/ws/bridge", "bridge-p1", tokens["bridge-p1"], box))
+        async with asyncio.timeout(30):  # the readings sent after the cut are counted
+            while seen.readings < 50:
+                await asyncio.sleep(0.05)
+    finally:
+        stop.set()
+        await watcher
+    assert seen.reconnects == 1 and seen.error is not None
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+async def test_loadtest_cluster_measures_a_cluster_on_postgres_and_redis(redis_url: str) -> None:
+    """``--cluster`` starts ``telemed cluster`` on a fresh database of the PostgreSQL server,
+    measures it like the embedded platform, and removes the database and its bus keys."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "telemed_cli.main", "loadtest", "--cluster", "--patients", "4",
+        "--seconds", "3", "--ingest", "1", "--workers", "1", "--api", "1", "--json",
+        env={**os.environ, "TELEMED_DATABASE_URL": POSTGRES_URL, "TELEMED_REDIS_URL": redis_url},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(proc.communicate(), 240)
+    assert proc.returncode == 0, err.decode()
+    report = json.loads(out)
+    assert report["readings_sent"] > 0 and report["duplicates"] == 0
+    assert report["readings_stored"] == report["readings_sent"]
+    assert 0 < report["latency_ms"]["p50"] <= report["latency_ms"]["p99"]
+    assert set(report["alert_latency_ms"]) == {"p50", "p99"}
+    assert report["monitor_error"] is None and report["readings_on_monitor"] > 0
+    assert set(report["nodes"]) == {"ingest-1", "worker-1", "api-1"}
+    assert report["server_rss_mib"] > 100  # three server processes
+    import asyncpg
+
+    conn = await asyncpg.connect(POSTGRES_URL)
+    try:
+        left = await conn.fetch("SELECT 1 FROM pg_database WHERE datname = $1", report["database"])
+    finally:
+        await conn.close()
+    assert not left
+
+
+async def test_enrolment_through_the_admin_api_makes_each_patient_and_bridge_once(
+    hub: Any, seed: Any
+) -> None:
+    """``--hub`` enrols through the API, several requests in flight at once."""
+    from telemed_cli.simulate import enrol
+
+    await seed(hub.settings.database_url)
+    bridges = await enrol(hub.url, "admin", "pw-admin", 12, prefix="sim-ecg")
+    assert [b.bridge_id for b in bridges] == [f"sim-ecg-bridge-{i}" for i in range(1, 13)]
+    assert [b.patient_id for b in bridges] == [f"sim-ecg-{i}" for i in range(1, 13)]
+    assert len({b.token for b in bridges}) == 12
+
+
+def test_one_patient_in_twenty_plays_a_hypertensive_crisis() -> None:
+    from device_bridge.simulator import SCENARIOS, SimulatedPatient
+
+    patient = SimulatedPatient("sim-2", seed=1, scenario=loadtest.CRISIS)
+    assert loadtest.CRISIS in SCENARIOS and patient.body.sbp_mmhg >= 180
