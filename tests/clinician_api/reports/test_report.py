@@ -10,11 +10,8 @@ import httpx
 import pytest
 from pypdf import PdfReader
 
-from patient_hub.db import make_engine, make_sessionmaker, unit_of_work
-from patient_hub.findings.repository import upsert_findings
-from telemed_core.explanations import explained
-from telemed_signal.findings import Finding, Severity
 from tests.clinician_api.patient_view.test_timeline_api import _iso, bp_pairs, send
+from tests.clinician_api.stored import store_weight_gain
 from tests.conftest import token_for
 
 
@@ -116,19 +113,7 @@ def test_czech_names_and_notes_come_out_as_written() -> None:
 
 
 async def test_a_findings_explanation_is_in_the_readers_language(client: Any, hub: Any) -> None:
-    now = datetime.now(UTC)
-    finding = Finding(
-        "p1", "weight_gain", now - timedelta(hours=2), now - timedelta(hours=2), Severity.MEDIUM,
-        "HF weight gain", {"gain_kg": 2.4},
-        **explained("weight_gain", weight_kg=82.4, gain_kg=2.4, reference_kg=80.0,
-                    reference_date=(now - timedelta(days=3)).date().isoformat()),
-    )  # fmt: skip
-    engine = make_engine(hub.settings.database_url)
-    try:
-        async with unit_of_work(make_sessionmaker(engine)) as s:
-            await upsert_findings(s, [finding], now)
-    finally:
-        await engine.dispose()
+    await store_weight_gain(hub.settings.database_url)
     czech = pdf_text((await client.get("/api/patients/p1/report.pdf")).content)
     assert "Hmotnost 82,4 kg, o 2,4 kg více než 80 kg dne" in czech and "up 2.4" not in czech
     await client.put("/api/me/language", json={"language": "en"})

@@ -6,17 +6,12 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
 import websockets
 
-from patient_hub.db import make_engine, make_sessionmaker, unit_of_work
-from patient_hub.findings.repository import upsert_findings
-from telemed_core.explanations import explained
-from telemed_signal.findings import Finding, Severity
 from tests.clinician_api.patient_view.test_timeline_api import _iso, bp_pairs, send
+from tests.clinician_api.stored import register_device, store_weight_gain
 from tests.clinician_api.web.conftest import screenshot, serious_violations, sign_in
-from tests.conftest import token_for
 
 pytestmark = pytest.mark.browser
 
@@ -51,28 +46,9 @@ async def _history(hub: Any, tokens: dict[str, str]) -> None:
 
 
 async def _weight_finding_and_registered_oximeter(hub: Any) -> None:
-    now = datetime.now(UTC)
-    finding = Finding(
-        "p1", "weight_gain", now - timedelta(hours=2), now - timedelta(hours=2), Severity.MEDIUM,
-        "HF weight gain", {"gain_kg": 2.4},
-        **explained("weight_gain", weight_kg=82.4, gain_kg=2.4, reference_kg=80.0,
-                    reference_date=(now - timedelta(days=3)).date().isoformat()),
-    )  # fmt: skip
-    engine = make_engine(hub.settings.database_url)
-    try:
-        async with unit_of_work(make_sessionmaker(engine)) as s:
-            await upsert_findings(s, [finding], now)
-    finally:
-        await engine.dispose()
-    async with httpx.AsyncClient(base_url=hub.url) as c:
-        admin = {"Authorization": f"Bearer {await token_for(hub, 'admin')}"}
-        oximeter = {
-            "patient_id": "p1",
-            "device_id": "ox",
-            "kind": "pulse_oximeter",
-            "model": "Nonin 3230",
-        }
-        assert (await c.post("/api/admin/devices", json=oximeter, headers=admin)).status_code == 201
+    await store_weight_gain(hub.settings.database_url)
+    oximeter = {"patient_id": "p1", "device_id": "ox", "kind": "pulse_oximeter"}
+    await register_device(hub, **oximeter, model="Nonin 3230")
 
 
 async def test_the_timeline_shows_trends_home_bp_and_passes_axe(

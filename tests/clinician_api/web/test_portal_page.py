@@ -5,13 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.clinician_api.patient_view.test_history import history
 from tests.clinician_api.patient_view.test_timeline_api import _iso, bp_pairs, send
+from tests.clinician_api.stored import register_device
 from tests.clinician_api.web.conftest import screenshot, serious_violations, sign_in
-from tests.conftest import token_for
 
 pytestmark = pytest.mark.browser
 
@@ -27,15 +26,8 @@ async def test_a_patient_lands_on_their_portal_with_large_type(
     ]  # fmt: skip
     await send(hub, tokens["bridge-p1"], "p1", readings)
     await history(hub.settings.database_url)  # p1: one alert episode, one reminder
-    async with httpx.AsyncClient(base_url=hub.url) as c:  # the cuff that sent the BP readings
-        admin = {"Authorization": f"Bearer {await token_for(hub, 'admin')}"}
-        cuff = {
-            "patient_id": "p1",
-            "device_id": "cuff-1",
-            "kind": "bp_monitor",
-            "model": "Omron M7",
-        }
-        assert (await c.post("/api/admin/devices", json=cuff, headers=admin)).status_code == 201
+    cuff = {"patient_id": "p1", "device_id": "cuff-1", "kind": "bp_monitor"}  # sent the BP
+    await register_device(hub, **cuff, model="Omron M7")
     page = await sign_in(browser, hub, "pat1", phone=True)
     assert page.url.endswith("/me")
     await page.wait_for_function("document.body.dataset.ready === '1'", timeout=15_000)
