@@ -42,6 +42,47 @@ def language_for(role: Role, chosen: str | None) -> str:
     return "cs" if role in CZECH_BY_DEFAULT else "en"
 
 
+def visitor_language(chosen: str | None, accept_language: str | None) -> str:
+    """The language of a page shown before sign-in (who it is for is not known yet): the
+    visitor's own choice (``?lang=``), else the browser's preference between Czech and English
+    (``Accept-Language``, by q-value), else English."""
+    if chosen in LANGUAGES:
+        return str(chosen)
+    best, best_q = "en", 0.0
+    for part in (accept_language or "").split(","):
+        tag, _, params = part.strip().partition(";")
+        lang = tag.strip().lower().split("-")[0]
+        try:
+            q = float(params.strip()[2:]) if params.strip().startswith("q=") else 1.0
+        except ValueError:
+            continue
+        if lang in LANGUAGES and q > best_q:
+            best, best_q = lang, q
+    return best
+
+
+def translate_sentence(text: str, language: str) -> str:
+    """``text`` in ``language`` when the catalogue has it, also when it carries numbers: a msgid
+    with ``{0}``, ``{1}`` ... placeholders matches the English sentence with any numbers there."""
+    messages = catalogue(language)
+    if text in messages or not messages:
+        return messages.get(text, text)
+    for msgid, msgstr in _numbered(language):
+        found = msgid.fullmatch(text)
+        if found:
+            return msgstr.format(*found.groups())
+    return text
+
+
+@cache
+def _numbered(language: str) -> list[tuple[re.Pattern[str], str]]:
+    return [
+        (re.compile(re.escape(k).replace(r"\{0\}", "(\\d+)").replace(r"\{1\}", "(\\d+)")), v)
+        for k, v in catalogue(language).items()
+        if "{0}" in k
+    ]
+
+
 def page_markers(text: str) -> list[str]:
     return _MARK.findall(text)
 
@@ -72,6 +113,7 @@ def WEB_TEXTS() -> list[str]:  # noqa: N802 - reads like the constant it stands 
     web = Path(__file__).resolve().parent / "web"
     names = (
         "endpoints.py",  # the header's link to the admin screens
+        "login.html",
         "me.html",
         "monitor.html",
         "patient.html",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -24,6 +25,7 @@ from clinician_api.deps import (
     request_token,
     session_of_token,
 )
+from clinician_api.i18n import render_page, translate_sentence, visitor_language
 from clinician_api.settings import ServerSettings
 from patient_hub.accounts import security
 from patient_hub.accounts.models import User
@@ -103,23 +105,40 @@ def _safe_next(target: str | None) -> str:
 
 
 def login_page_html(
-    message: str, status_code: int = 200, next_page: str = "/monitor", username: str = ""
+    message: str,
+    status_code: int = 200,
+    next_page: str = "/monitor",
+    username: str = "",
+    language: str = "en",
 ) -> HTMLResponse:
-    page = _LOGIN_HTML.replace("{{error}}", html.escape(message))
+    """The sign-in page in ``language``, with ``message`` (English) translated into it."""
+    target = _safe_next(next_page)
+    page = _LOGIN_HTML.replace("{{error}}", html.escape(translate_sentence(message, language)))
     page = page.replace("{{username}}", html.escape(username, quote=True))
-    return HTMLResponse(page.replace("{{next}}", html.escape(_safe_next(next_page))), status_code)
+    page = page.replace("{{next_q}}", html.escape(quote(target, safe="/")))
+    page = page.replace("{{lang}}", language).replace("{{next}}", html.escape(target))
+    return HTMLResponse(render_page(page, language), status_code)
+
+
+def _visitor(request: Request, chosen: str | None) -> str:
+    return visitor_language(chosen, request.headers.get("accept-language"))
 
 
 @router.get("/login", response_class=HTMLResponse, include_in_schema=False)
 async def login_page(
-    request: Request, settings: Settings, error: str | None = None, next: str | None = None
+    request: Request,
+    settings: Settings,
+    error: str | None = None,
+    next: str | None = None,
+    lang: str | None = None,
 ) -> HTMLResponse:
+    language = _visitor(request, lang)
     refusal = plain_http_refusal(request, settings)
     if refusal:
-        return login_page_html(refusal, next_page=_safe_next(next))
+        return login_page_html(refusal, next_page=_safe_next(next), language=language)
     messages = {"expired": "Your session ended: please sign in again."}
     text = messages.get(error or "", "Wrong username or password." if error else "")
-    return login_page_html(text, next_page=_safe_next(next))
+    return login_page_html(text, next_page=_safe_next(next), language=language)
 
 
 #: Where each role lands after signing in when no other page was asked for.
@@ -142,17 +161,19 @@ async def login_submit(
     username: Annotated[str, Form()],
     password: Annotated[str, Form()],
     next: Annotated[str, Form()] = "/monitor",
+    lang: Annotated[str | None, Form()] = None,
 ) -> Response:
+    language = _visitor(request, lang)
     refusal = plain_http_refusal(request, settings)
     if refusal:
-        return login_page_html(refusal, 403, next)
+        return login_page_html(refusal, 403, next, language=language)
     try:
         access = await sign_in(request, session, settings, username, password)
     except TooManyRequests as exc:
         text = exc.message[:1].upper() + exc.message[1:] + "."
-        return login_page_html(text, 429, next, username)
+        return login_page_html(text, 429, next, username, language)
     except NotAuthenticated:
-        return login_page_html("Wrong username or password.", 401, next, username)
+        return login_page_html("Wrong username or password.", 401, next, username, language)
     response = RedirectResponse(await _landing(session, username, next), status_code=303)
     secure = request.url.scheme == "https"
     response.set_cookie(
