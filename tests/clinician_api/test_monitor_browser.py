@@ -157,3 +157,23 @@ async def test_a_tile_shows_the_latest_episode_of_each_kind_once(
         timeout=10_000
     )
     assert await lines.count() == 1
+
+
+async def test_a_first_value_never_shows_beside_no_data_yet(
+    hub: Any, seed: Any, browser: Any
+) -> None:
+    """The tile's age line changes with its first value, not at the next repaint."""
+    tokens = await seed(hub.settings.database_url)
+    page = await signed_in_nurse(browser, hub)
+    age = page.locator("#patient-p2 .age")
+    no_data = await age.inner_text()
+    await push_spo2(hub, tokens["bridge-p2"], "p2", 1, 95)
+    seen = await page.wait_for_function(
+        """() => {
+          const v = document.querySelector('#patient-p2 [data-kind="spo2"] .value');
+          return v && v.textContent === "95" ? document.querySelector("#patient-p2 .age").textContent : null;
+        }""",
+        polling="raf",
+        timeout=10_000,
+    )
+    assert await seen.json_value() != no_data

@@ -73,7 +73,11 @@ function show(reading) {
   const prev = entry.latest.get(reading.kind);
   if (prev && prev.measured_at > reading.measured_at) return;  // an older replay
   entry.latest.set(reading.kind, reading);
+  const first = !entry.measured;
   entry.measured = Math.max(entry.measured, Date.parse(reading.measured_at));
+  if (first) {  // not "no data yet" beside a value until the next repaint (half a second)
+    entry.tile.querySelector(".age").textContent = t("measured {when}", { when: ago(new Date(entry.measured).toISOString()) });
+  }
   if (reading.kind === "battery_level") { entry.battery = reading; paintDevice(entry); return; }
   entry.device = reading.device_id;
   const box = entry.tile.querySelector(`[data-kind="${reading.kind}"]`);
