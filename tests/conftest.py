@@ -140,8 +140,9 @@ def run_hub() -> object:
 
 
 async def token_for(hub: Any, username: str) -> str:
-    """A bearer token of a ``seed_world`` account (password ``pw-<name>``)."""
-    async with httpx.AsyncClient(base_url=hub.url) as client:
+    """A bearer token of a ``seed_world`` account (password ``pw-<name>``). Sign-in verifies an
+    argon2 hash (memory-hard by design), which takes seconds on a loaded test machine."""
+    async with httpx.AsyncClient(base_url=hub.url, timeout=30) as client:
         response = await client.post(
             "/auth/token", data={"username": username, "password": f"pw-{username}"}
         )
