@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from telemed_cli.commands.common import _fail, _settings, console
+from telemed_cli.commands.common import _cluster_engines, console
 
 
 def cluster(
@@ -26,12 +26,7 @@ def cluster(
     """A local scale-out cluster: ingest, worker and API nodes sharing PostgreSQL and Redis."""
     from telemed_cli.cluster import node_env, plan, supervise
 
-    settings = _settings(database_url=database_url, redis_url=redis_url)
-    if not settings.database_url.startswith(("postgresql://", "postgres://")):
-        _fail("a cluster shares one database: set --database-url postgresql://... "
-              "(or TELEMED_DATABASE_URL)")  # fmt: skip
-    if not settings.redis_url:
-        _fail("a cluster shares one bus: set --redis-url redis://... (or TELEMED_REDIS_URL)")
+    settings, _, _ = _cluster_engines(database_url, redis_url, "a cluster")
     nodes = plan(ingest, workers, api, port)
     env = node_env(settings.database_url, settings.redis_url, settings.bus_prefix)
 

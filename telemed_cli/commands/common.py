@@ -29,6 +29,20 @@ def _settings(**overrides: Any) -> Any:
     return ServerSettings(**{k: v for k, v in overrides.items() if v is not None})
 
 
+def _cluster_engines(
+    database_url: str | None, redis_url: str | None, what: str
+) -> tuple[Any, str, str]:
+    """The settings, PostgreSQL URL and Redis URL a cluster shares; a usage error naming
+    ``what`` (the command) when either is missing."""
+    settings = _settings(database_url=database_url, redis_url=redis_url)
+    if not settings.database_url.startswith(("postgresql://", "postgres://")):
+        _fail(f"{what} shares one PostgreSQL database: set --database-url postgresql://... "
+              "(or TELEMED_DATABASE_URL)")  # fmt: skip
+    if not settings.redis_url:
+        _fail(f"{what} shares one Redis bus: set --redis-url redis://... (or TELEMED_REDIS_URL)")
+    return settings, settings.database_url, settings.redis_url
+
+
 def _scenario(name: str | None) -> str | None:
     """The scenario's canonical name; an unknown one is a usage error."""
     if name is None:

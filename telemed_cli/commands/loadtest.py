@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from telemed_cli.commands.common import _fail, _settings, console
+from telemed_cli.commands.common import _cluster_engines, _fail, console
 
 
 def loadtest(
@@ -41,13 +41,8 @@ def loadtest(
     if cluster:
         if hub:
             _fail("--cluster starts a cluster; --hub measures a running one: give one of them")
-        settings = _settings(database_url=database_url, redis_url=redis_url)
-        if not settings.database_url.startswith(("postgresql://", "postgres://")):
-            _fail("--cluster needs a PostgreSQL server: --database-url postgresql://... "
-                  "(or TELEMED_DATABASE_URL)")  # fmt: skip
-        if not settings.redis_url:
-            _fail("--cluster needs Redis: --redis-url redis://... (or TELEMED_REDIS_URL)")
-        shape = (settings.database_url, settings.redis_url, (ingest, workers, api))
+        _, db, bus = _cluster_engines(database_url, redis_url, "the cluster --cluster starts")
+        shape = (db, bus, (ingest, workers, api))
     try:
         report = asyncio.run(run(patients, seconds, hub, cluster=shape, ecg_streams=ecg_streams))
     except Exception as exc:  # show the reason, not a traceback, to the operator
