@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -106,7 +107,10 @@ async def period_report(
             session, patient_id, patient.programme, zone, start, min(end, now)
         ),
     )  # fmt: skip
-    pdf = render(data)
+    # Laying out and compressing the PDF is seconds of pure-Python CPU on a busy machine: in a
+    # thread it shares the interpreter with the event loop instead of freezing every live
+    # screen and stream of this process until it is done.
+    pdf = await asyncio.to_thread(render, data)
     await audit.record(
         session, actor=who, action="export", entity_type="Report", entity_id=patient_id,
         patient_id=patient_id, detail={"since": first.isoformat(), "until": last.isoformat()},

@@ -29,8 +29,8 @@ async def client(hub: Any, seed: Any) -> Any:
          "measured_at": _iso(now - timedelta(days=d, hours=1))} for d in range(10)
     ])  # fmt: skip
     token = await token_for(hub, "nurse-a")
-    async with httpx.AsyncClient(
-        base_url=hub.url, headers={"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(  # a PDF takes seconds of CPU on a busy test machine
+        base_url=hub.url, headers={"Authorization": f"Bearer {token}"}, timeout=30
     ) as c:
         created = await c.post("/api/patients/p1/notes", json={
             "kind": "contact", "channel": "phone", "outcome": "medication_change",
@@ -81,8 +81,8 @@ async def test_bad_periods_are_refused(client: Any, query: str, status: int, mes
 async def test_patients_and_other_cohorts_get_no_report(hub: Any, client: Any) -> None:
     assert (await client.get("/api/patients/p3/report.pdf")).status_code == 404
     token = await token_for(hub, "pat1")
-    async with httpx.AsyncClient(
-        base_url=hub.url, headers={"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(  # a PDF takes seconds of CPU on a busy test machine
+        base_url=hub.url, headers={"Authorization": f"Bearer {token}"}, timeout=30
     ) as c:
         assert (await c.get("/api/patients/p1/report.pdf")).status_code == 403
 
