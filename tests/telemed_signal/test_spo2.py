@@ -13,12 +13,11 @@ from telemed_signal.findings import Severity
 from telemed_signal.spo2 import (
     DesaturationDetector,
     DesaturationParams,
-    SpotReading,
     SustainedLowDetector,
     spo2_clean,
     spo2_odi,
-    spo2_spot_findings,
 )
+from telemed_signal.spo2_spot import SpotReading, spo2_spot_findings
 from tests import physionet
 
 T0 = datetime(2025, 3, 1, 22, 0, tzinfo=UTC)
