@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import html
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -204,20 +204,12 @@ def render(data: ReportData) -> bytes:
         if series:
             story.append(_chart(t, t(title), LABELS[kinds[0]][1], series))
     story += _episodes(data, styles, t)
-    rows = [
-        [_local(start, data.zone), _named(t, kind), _named(t, severity),
-         Paragraph(html.escape(why), styles["BodyText"])]
-        for start, kind, severity, why in data.findings
-    ]  # fmt: skip
+    rows = _timed_rows(data.findings, data.zone, t, styles)
     story += _section(
         styles, t("Findings"), [t("Start"), t("Finding"), t("Priority"), t("Why")], rows,
         [24 * mm, 40 * mm, 18 * mm, 92 * mm], t("None in this period."),
     )  # fmt: skip
-    rows = [
-        [_local(at, data.zone), _named(t, channel), _named(t, outcome),
-         Paragraph(html.escape(text), styles["BodyText"])]
-        for at, channel, outcome, text in data.contacts
-    ]  # fmt: skip
+    rows = _timed_rows(data.contacts, data.zone, t, styles)
     story += _section(
         styles, t("Contacts and outcomes"), [t("When"), t("Channel"), t("Outcome"), t("Note")],
         rows, [24 * mm, 20 * mm, 30 * mm, 100 * mm], t("No contacts in this period."),
@@ -229,6 +221,22 @@ def render(data: ReportData) -> bytes:
 
 def _local(at: datetime, zone: ZoneInfo) -> str:
     return at.astimezone(zone).strftime("%d.%m. %H:%M")
+
+
+def _timed_rows(
+    items: Sequence[tuple[datetime, str, str, str]], zone: ZoneInfo, t: Any, styles: StyleSheet1
+) -> list[list[Any]]:
+    """Table rows of (when, two named values, free text): a finding's start, kind, priority and
+    why; a contact's time, channel, outcome and note."""
+    return [
+        [
+            _local(at, zone),
+            _named(t, a),
+            _named(t, b),
+            Paragraph(html.escape(text), styles["BodyText"]),
+        ]
+        for at, a, b, text in items
+    ]
 
 
 def _section(
