@@ -75,9 +75,7 @@ function show(reading) {
   entry.latest.set(reading.kind, reading);
   const first = !entry.measured;
   entry.measured = Math.max(entry.measured, Date.parse(reading.measured_at));
-  if (first) {  // not "no data yet" beside a value until the next repaint (half a second)
-    entry.tile.querySelector(".age").textContent = t("measured {when}", { when: ago(new Date(entry.measured).toISOString()) });
-  }
+  if (first) entry.tile.querySelector(".age").textContent = ageText(entry);  // not "no data yet" beside a value until the next repaint
   if (reading.kind === "battery_level") { entry.battery = reading; paintDevice(entry); return; }
   entry.device = reading.device_id;
   const box = entry.tile.querySelector(`[data-kind="${reading.kind}"]`);
@@ -95,6 +93,10 @@ document.addEventListener("mouseover", (event) => {
   const box = event.target.closest?.(".vital[data-measured]");
   if (box) box.title = `measured ${localTime(box.dataset.measured)}`;
 });
+
+function ageText(entry) {
+  return entry.measured ? t("measured {when}", { when: ago(new Date(entry.measured).toISOString()) }) : t("no data yet");
+}
 
 function paintDevice(entry) {
   const line = entry.tile.querySelector(".device");
@@ -208,7 +210,7 @@ function repaintOrder() {
     set(e.tile, "className", cls);
     if (e.tile.dataset.severity !== String(tr.severity)) e.tile.dataset.severity = String(tr.severity);
     e.age ??= e.tile.querySelector(".age");
-    set(e.age, "textContent", e.measured ? t("measured {when}", { when: ago(new Date(e.measured).toISOString()) }) : t("no data yet"));
+    set(e.age, "textContent", ageText(e));
     if (tr.news2 && e.news2 !== tr.news2) {
       e.news2 = tr.news2;
       const badge = e.tile.querySelector(".news2");
