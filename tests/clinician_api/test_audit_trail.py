@@ -14,7 +14,9 @@ from tests.conftest import token_for
 
 async def _client(hub: Any, username: str) -> httpx.AsyncClient:
     token = await token_for(hub, username)
-    return httpx.AsyncClient(base_url=hub.url, headers={"Authorization": f"Bearer {token}"})
+    return httpx.AsyncClient(  # the suite's heavy tail (cluster and fault tests) is slow
+        base_url=hub.url, headers={"Authorization": f"Bearer {token}"}, timeout=30
+    )
 
 
 @pytest.fixture
