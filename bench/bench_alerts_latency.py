@@ -1,6 +1,9 @@
 """Reading → alert on a clinician's websocket: p50/p99 with 1,000 and 5,000 simulated patients
 on the embedded default (one ``telemed serve`` process: SQLite, in-process bus).
 
+The hub's log is kept in the file ``BENCH_HUB_LOG`` names, if set. A kiosk or screen task that
+fails ends the run with its error (it would otherwise read as "no alerts").
+
 Kiosk bridges (``--bridges``, each for its share of the patients of one telemedpoint) send one
 SpO2 reading per patient per second over protocol v1, lock-step with acks. Twice a second one
 patient not yet used gets SpO2 83 % (below the 85 % rapid limit: a high alert at once, no
@@ -106,6 +109,12 @@ async def kiosk(
 _SETS: dict[int, set[str]] = {}
 
 
+def _hub_log() -> Any:
+    """Where the hub's log goes: ``BENCH_HUB_LOG`` (a file, appended) or nowhere."""
+    path = os.environ.get("BENCH_HUB_LOG")
+    return open(path, "ab") if path else asyncio.subprocess.DEVNULL  # noqa: SIM115 - the hub's
+
+
 def ids_set(ids: list[str]) -> set[str]:
     return _SETS.setdefault(id(ids), set(ids))
 
@@ -145,7 +154,7 @@ async def _run(
     env = {**os.environ, "TELEMED_DATABASE_URL": url_db, **bus}
     proc = await asyncio.create_subprocess_exec(
         *_telemed_command(), "serve", "--port", "0", env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE, stderr=_hub_log(),
     )  # fmt: skip
     assert proc.stdout is not None
     while not (line := (await proc.stdout.readline()).decode()).startswith("TELEMED_READY"):
@@ -171,7 +180,13 @@ async def _run(
     machine_busy = await busy
     for t in (*tasks, watcher):
         t.cancel()
-    await asyncio.gather(*tasks, watcher, return_exceptions=True)
+    errors = [
+        r
+        for r in await asyncio.gather(*tasks, watcher, return_exceptions=True)
+        if isinstance(r, BaseException) and not isinstance(r, asyncio.CancelledError)
+    ]
+    if errors:  # a kiosk or the screen that died would otherwise read as "no alerts"
+        raise RuntimeError(f"{len(errors)} bench tasks failed; the first: {errors[0]!r}")
     proc.terminate()
     await proc.wait()
     lat = sorted(probe.latency_ms)

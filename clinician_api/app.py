@@ -156,6 +156,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         engine = make_engine(settings.database_url)
         bus = make_bus(settings)
         app.state.hub = HubContext.build(engine, bus)
+        app.state.hub.start_checkpointer()
         app.state.settings = await with_signing_key(settings, app.state.hub)
         serves_api = settings.role in ("all", "api")
         if serves_api:

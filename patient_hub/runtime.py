@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from patient_hub.bus.base import Bus
 from patient_hub.db import make_sessionmaker
 from patient_hub.ingest.sqlite_store import SqliteIngestStore
+from patient_hub.sqlite_wal import WalCheckpointer
 from patient_hub.writer_lock import WriterLock
 from telemed_core.values import utc_now
 
@@ -32,6 +33,8 @@ class HubContext:
     #: SQLite file databases store bridge batches through a connection and thread of their own
     #: (``ingest/sqlite_store.py``); None: through the sessions, as on PostgreSQL.
     ingest_store: SqliteIngestStore | None = None
+    #: SQLite file databases checkpoint their log on a thread of their own (``sqlite_wal.py``).
+    checkpointer: WalCheckpointer | None = None
 
     @classmethod
     def build(cls, engine: AsyncEngine, bus: Bus) -> HubContext:
@@ -48,7 +51,16 @@ class HubContext:
             ingest_store=store,
         )
 
+    def start_checkpointer(self) -> None:
+        """A server process on a SQLite file checkpoints its log off the commit path
+        (``sqlite_wal.py``); ``close`` stops it. Elsewhere, nothing to do."""
+        path = self.engine.url.database
+        if self.ingest_store is not None and path and self.checkpointer is None:
+            self.checkpointer = WalCheckpointer(path).start()
+
     async def close(self) -> None:
         """Close what this context opened besides the engine (the caller disposes that)."""
         if self.ingest_store is not None:
             await self.ingest_store.close()
+        if self.checkpointer is not None:
+            self.checkpointer.stop()

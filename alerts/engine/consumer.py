@@ -273,15 +273,16 @@ class AlertWorker:
         now = self.clock()
         async with self.hub.sessions() as session:
             due = await escalation_repo.any_due(session, now)
-            queued = due or await notify_repo.any_queued(session)
+            queued = due or await notify_repo.any_queued(session, now, notify.STALE_CLAIM)
         changed: list[AlertEpisode] = []
         if due:
             async with self.hub.write_lock, unit_of_work(self.hub.sessions) as session:
                 changed = await escalation.run_due(session, now, self.consumer)
             await self.publish(changed)
-        if queued:
-            async with self.hub.write_lock:
-                await notify.dispatch(self.hub.sessions, self.notifiers)
+        if queued:  # sent outside the writer: a slow mail server must not stall ingest
+            await notify.dispatch(
+                self.hub.sessions, self.notifiers, now, write_lock=self.hub.write_lock
+            )
         return len(changed)
 
     async def sweep(self) -> int:

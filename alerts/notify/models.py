@@ -12,7 +12,8 @@ from patient_hub.ingest.models import BigId
 
 
 class NotificationRow(Base):
-    """One message on one channel; ``status`` sent | failed (with ``error``)."""
+    """One message on one channel; ``status`` queued | sending (claimed at ``claimed_at`` by
+    a sender, ``service.dispatch``) | sent | failed (with ``error``)."""
 
     __tablename__ = "notifications"
 
@@ -28,6 +29,7 @@ class NotificationRow(Base):
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     status: Mapped[str] = mapped_column(String(16))
+    claimed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
     error: Mapped[str | None] = mapped_column(Text, default=None)
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from alerts.notify.models import ContactPoint, NotificationRow
@@ -20,21 +20,44 @@ def add(session: AsyncSession, row: NotificationRow | ContactPoint) -> None:
     session.add(row)
 
 
-async def claim_queued(session: AsyncSession, limit: int) -> Sequence[NotificationRow]:
-    """Queued notifications, locked for this transaction (SKIP LOCKED on PostgreSQL)."""
+def _waiting(now: datetime, stale_after: timedelta) -> ColumnElement[bool]:
+    """Queued, or claimed so long ago that its sender must have died before recording it."""
+    stale = (NotificationRow.status == "sending") & (NotificationRow.claimed_at < now - stale_after)
+    return (NotificationRow.status == "queued") | stale
+
+
+async def claim_queued(
+    session: AsyncSession, limit: int, now: datetime, stale_after: timedelta
+) -> Sequence[NotificationRow]:
+    """Claim waiting notifications for one sender: marked ``sending`` at ``now`` in this
+    transaction, with the rows locked meanwhile (SKIP LOCKED: another node takes others)."""
     stmt = (
         select(NotificationRow)
-        .where(NotificationRow.status == "queued")
+        .where(_waiting(now, stale_after))
         .order_by(NotificationRow.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    return (await session.scalars(stmt)).all()
+    rows = (await session.scalars(stmt)).all()
+    for row in rows:
+        row.status, row.claimed_at = "sending", now
+    return rows
 
 
-async def any_queued(session: AsyncSession) -> bool:
+async def record_outcomes(
+    session: AsyncSession, outcomes: dict[int, tuple[str, str | None]]
+) -> None:
+    """Write each claimed message's outcome: ``sent``, or ``failed`` with the reason."""
+    if not outcomes:
+        return
+    stmt = select(NotificationRow).where(NotificationRow.id.in_(sorted(outcomes)))
+    for row in (await session.scalars(stmt)).all():
+        row.status, row.error = outcomes[row.id]
+
+
+async def any_queued(session: AsyncSession, now: datetime, stale_after: timedelta) -> bool:
     """Whether a notification waits to be sent (a read: no writer needed to ask)."""
-    stmt = select(NotificationRow.id).where(NotificationRow.status == "queued").limit(1)
+    stmt = select(NotificationRow.id).where(_waiting(now, stale_after)).limit(1)
     return (await session.scalar(stmt)) is not None
 
 

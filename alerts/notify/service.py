@@ -3,13 +3,18 @@ after commit by ``dispatch``, each marked sent or failed (never lost silently)."
 
 from __future__ import annotations
 
-from datetime import datetime
+import contextlib
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alerts.notify import repository as repo
 from alerts.notify.models import NotificationRow
 from alerts.notify.port import Message, Notifier, NotifyError
+from patient_hub.db import unit_of_work
+
+#: A claim this old that was never recorded is taken again (its sender died mid-send).
+STALE_CLAIM = timedelta(minutes=5)
 
 
 async def queue_for_patient(
@@ -38,21 +43,40 @@ async def queue_for_patient(
 async def dispatch(
     sessions: async_sessionmaker[AsyncSession],
     notifiers: dict[str, Notifier],
+    now: datetime,
     limit: int = 50,
+    *,
+    write_lock: contextlib.AbstractAsyncContextManager[object] | None = None,
 ) -> int:
     """Send what is queued; return how many were handled. A channel with no adapter or an
-    adapter error marks the row failed with the reason."""
-    async with sessions() as session, session.begin():
-        rows = await repo.claim_queued(session, limit)
-        for row in rows:
-            notifier = notifiers.get(row.channel)
-            if notifier is None:
-                row.status, row.error = "failed", f"no {row.channel} channel configured"
-                continue
-            message = Message(row.patient_id, row.channel, row.recipient, row.subject, row.body)
-            try:
-                await notifier.send(message)
-                row.status = "sent"
-            except NotifyError as exc:
-                row.status, row.error = "failed", str(exc)
-        return len(rows)
+    adapter error marks the row failed with the reason.
+
+    Three steps, so that no message is sent inside a transaction: claim (a short write: the
+    rows become ``sending``), send (no transaction and, on SQLite, not holding the hub's one
+    writer, which ingest and the pages need: a slow SMTP server used to stall them), record
+    (a short write). A sender that dies between claim and record leaves rows ``sending``;
+    after ``STALE_CLAIM`` they are claimed again: at least once, so a message may go out twice
+    after a crash, and is never lost."""
+    lock = write_lock or contextlib.nullcontext()
+    async with lock, unit_of_work(sessions) as session:
+        rows = await repo.claim_queued(session, limit, now, STALE_CLAIM)
+        claimed = [
+            (row.id, row.channel, Message(row.patient_id, row.channel, row.recipient,
+                                          row.subject, row.body))
+            for row in rows
+        ]  # fmt: skip
+    outcomes: dict[int, tuple[str, str | None]] = {}
+    for row_id, channel, message in claimed:
+        notifier = notifiers.get(channel)
+        if notifier is None:
+            outcomes[row_id] = ("failed", f"no {channel} channel configured")
+            continue
+        try:
+            await notifier.send(message)
+            outcomes[row_id] = ("sent", None)
+        except NotifyError as exc:
+            outcomes[row_id] = ("failed", str(exc))
+    if outcomes:
+        async with lock, unit_of_work(sessions) as session:
+            await repo.record_outcomes(session, outcomes)
+    return len(claimed)

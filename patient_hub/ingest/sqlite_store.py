@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from patient_hub.ingest.repository import Inserted
+from patient_hub.sqlite_wal import INGEST_CACHE_KIB, apply_pragmas
 from patient_hub.writer_lock import WriterLock
 from telemed_core.values import Reading, SampleChunk
 
@@ -147,9 +148,7 @@ class SqliteIngestStore:
         if db is None:
             # Autocommit mode: the transaction is the explicit BEGIN IMMEDIATE below.
             db = sqlite3.connect(self._path, timeout=_BUSY_TIMEOUT_S, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.execute("PRAGMA foreign_keys=ON")
+            apply_pragmas(db, INGEST_CACHE_KIB)
             self._local.db = db
         return db
 
