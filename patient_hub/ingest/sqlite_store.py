@@ -53,9 +53,13 @@ log = logging.getLogger(__name__)
 #: Rows per INSERT: SQLite allows 32,766 bound values per statement (3.32+).
 _PAGE_ROWS = 1000
 _BUSY_TIMEOUT_S = 30.0
-#: Items per group commit at most: large enough to take ten kiosks' batches in one go, small
-#: enough that a page queued in the writer's urgent lane waits only some milliseconds.
-_GROUP_ROWS = 5_000
+#: Items per group commit at most. Each patient's new row dirties a leaf page of each
+#: patient-keyed index whatever the group size, so a smaller group costs little more SQLite work
+#: (about 30 % at 5,000 patients) and holds the writer about a quarter as long: a page waiting in
+#: the writer's urgent lane waits for one short group, not one of ten kiosks' batches (5,000 items
+#: held it 330 ms on average, 1,000 items 90 ms, load 10; bench_alerts_latency at 5,000
+#: patients, interleaved at load 9: p50 1.8 s against 2.8-4.1 s). docs/architecture.md.
+_GROUP_ROWS = 1_000
 
 
 def sqlite_time(at: datetime | None) -> str | None:
