@@ -27,29 +27,34 @@ class Heard:
     continuous: bool
 
 
+#: Devices per upsert statement (``heard``).
+HEARD_PAGE_ROWS = 1_000
+
+
 async def heard(session: AsyncSession, devices: Sequence[Heard]) -> None:
     """Upsert the devices' last-heard time (never moving it back), battery level (kept when a
     batch carries none), and whether they stream (once seen streaming, a device stays a
     streaming device): one statement for all of them."""
-    if not devices:
-        return
-    stmt = dialect_insert(session, DeviceHeartbeat).values(
-        [
-            {"patient_id": d.patient_id, "device_id": d.device_id, "bridge_id": d.bridge_id,
-             "last_seen_at": d.at, "battery_pct": d.battery_pct, "continuous": d.continuous}
-            for d in _one_per_device(devices)
-        ]
-    )  # fmt: skip
+    rows = [
+        {"patient_id": d.patient_id, "device_id": d.device_id, "bridge_id": d.bridge_id,
+         "last_seen_at": d.at, "battery_pct": d.battery_pct, "continuous": d.continuous}
+        for d in _one_per_device(devices)
+    ]  # fmt: skip
     latest = func.max if session.get_bind().dialect.name == "sqlite" else func.greatest
-    update = {
-        "last_seen_at": latest(DeviceHeartbeat.last_seen_at, stmt.excluded.last_seen_at),
-        "bridge_id": stmt.excluded.bridge_id,
-        "battery_pct": func.coalesce(stmt.excluded.battery_pct, DeviceHeartbeat.battery_pct),
-        "continuous": or_(DeviceHeartbeat.continuous, stmt.excluded.continuous),
-    }
-    await session.execute(
-        stmt.on_conflict_do_update(index_elements=["patient_id", "device_id"], set_=update)
-    )
+    # A page of rows per statement: PostgreSQL binds at most 32,767 parameters in one (six
+    # per row: 5,462 devices; some SQLite builds 32,766), and a flush that failed on it would
+    # have failed again at every later flush.
+    for i in range(0, len(rows), HEARD_PAGE_ROWS):
+        stmt = dialect_insert(session, DeviceHeartbeat).values(rows[i : i + HEARD_PAGE_ROWS])
+        update = {
+            "last_seen_at": latest(DeviceHeartbeat.last_seen_at, stmt.excluded.last_seen_at),
+            "bridge_id": stmt.excluded.bridge_id,
+            "battery_pct": func.coalesce(stmt.excluded.battery_pct, DeviceHeartbeat.battery_pct),
+            "continuous": or_(DeviceHeartbeat.continuous, stmt.excluded.continuous),
+        }
+        await session.execute(
+            stmt.on_conflict_do_update(index_elements=["patient_id", "device_id"], set_=update)
+        )
 
 
 def _one_per_device(devices: Sequence[Heard]) -> list[Heard]:

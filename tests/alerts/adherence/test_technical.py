@@ -126,3 +126,45 @@ def test_a_flush_that_failed_keeps_one_entry_per_device_with_its_last_battery_le
     [(patient, device, heard)] = technical.merge_heard(first + later)
     assert (patient, device, heard.battery, heard.streaming) == ("p1", "ox-1", 15.0, True)
     assert heard.at == T0 + timedelta(seconds=5)
+
+
+@pytest.mark.postgres
+async def test_one_flush_writes_more_devices_than_one_statement_may_bind(
+    postgres_url: str,
+) -> None:
+    """6,000 devices x 6 values exceed PostgreSQL's 32,767 parameters per statement (SQLite's
+    limit is 32,766 in some builds): the flush failed on it and, keeping what it could not
+    write, failed again at every later flush (a hub of 5,462 or more streaming devices)."""
+    from sqlalchemy import func, select
+
+    from alerts.adherence import repository as repo
+    from alerts.adherence.models import DeviceHeartbeat
+
+    pg = await build_rig(postgres_url)
+    try:
+        devices = [repo.Heard(f"p{i}", "ox", "b", T0, None, True) for i in range(6_000)]
+        async with unit_of_work(pg.hub.sessions) as s:
+            await repo.heard(s, devices)
+        async with pg.hub.sessions() as s:
+            assert await s.scalar(select(func.count()).select_from(DeviceHeartbeat)) == 6_000
+    finally:
+        await pg.hub.bus.close()
+        await pg.hub.engine.dispose()
+
+
+def test_devices_first_heard_together_are_rewritten_spread_over_the_interval() -> None:
+    from alerts.adherence.technical import HeardCache
+
+    cache, keys = HeardCache(every_s=30), [(f"p{i}", "ox") for i in range(3_000)]
+    assert all(cache.due(k, T0) for k in keys)  # first heard: written at once
+    per_second = []
+    last_write = dict.fromkeys(keys, T0)
+    for s in range(1, 91):  # every device heard every second for 90 s
+        at = T0 + timedelta(seconds=s)
+        written = [k for k in keys if cache.due(k, at)]
+        for k in written:
+            assert (at - last_write[k]).total_seconds() <= 30  # never staler than the interval
+            last_write[k] = at
+        per_second.append(len(written))
+    assert sum(per_second) >= 2 * len(keys)  # rewritten at least twice in 90 s
+    assert max(per_second) < 3 * len(keys) / 30  # about 100 a second, never all 3,000 at once
