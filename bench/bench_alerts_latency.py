@@ -69,11 +69,14 @@ class Probe:
         self.t0 = time.monotonic()
         self.warmup_s = warmup_s
         self.queue: list[str] = []
+        #: (seconds since the start, latency ms) of each counted probe (``--timeline``).
+        self.timeline: list[tuple[float, float]] = []
 
     def arrived(self, patient_id: str) -> None:
         sent = self.sent.pop(patient_id, None)
         if sent is not None and sent - self.t0 >= self.warmup_s:
             self.latency_ms.append((time.monotonic() - sent) * 1000)
+            self.timeline.append((sent - self.t0, self.latency_ms[-1]))
 
 
 async def kiosk(
@@ -193,7 +196,8 @@ async def _run(
     lost = len(probe.sent)
     q = statistics.quantiles(lat, n=100) if len(lat) >= 2 else [float("nan")] * 99
     return {"patients": patients, "probes": len(lat), "lost": lost, "p50_ms": q[49], "p99_ms": q[98],
-            "max_ms": max(lat) if lat else float("nan"), "machine_busy_pct": machine_busy}  # fmt: skip
+            "max_ms": max(lat) if lat else float("nan"), "machine_busy_pct": machine_busy,
+            "timeline": probe.timeline}  # fmt: skip
 
 
 async def main() -> None:
@@ -204,6 +208,7 @@ async def main() -> None:
     parser.add_argument("--warmup", type=float, default=15.0)
     parser.add_argument("--postgres", default=None, help="admin DSN: run on PostgreSQL + Redis")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    parser.add_argument("--timeline", action="store_true", help="print each probe's latency")
     args = parser.parse_args()
     print(f"machine: {_cpu_model()}, {os.cpu_count()} CPUs, load before {os.getloadavg()[0]:.1f}")
     for n in args.patients:
@@ -211,6 +216,9 @@ async def main() -> None:
         print(f"{r['patients']:>6} patients ({n} SpO2 readings/s): {r['probes']} alerts, p50 "
               f"{r['p50_ms']:.0f} ms, p99 {r['p99_ms']:.0f} ms, max {r['max_ms']:.0f} ms, "
               f"{r['lost']} not arrived; machine busy {r['machine_busy_pct']:.0f} %")  # fmt: skip
+        if args.timeline:
+            print("  sent at s: latency ms  " + "  ".join(
+                f"{at:.1f}:{ms:.0f}" for at, ms in r["timeline"]))  # fmt: skip
 
 
 if __name__ == "__main__":

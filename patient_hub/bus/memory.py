@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import bisect
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -10,9 +11,15 @@ from dataclasses import dataclass, field
 
 from patient_hub.bus.base import Delivery, Payload
 
-#: Messages kept per topic beyond what every group has consumed (a group created later still
-#: sees recent history, as with Redis XADD MAXLEN ~); unconsumed messages are never dropped.
+#: History kept per topic beyond what every group has consumed (a group created later still
+#: sees recent history, as with Redis XADD MAXLEN ~): at most ``_RETAIN`` messages and at most
+#: ``_RETAIN_S`` seconds of them; unconsumed messages are never dropped. The age bound matters:
+#: one kiosk message carries up to 5,000 readings, so 10,000 messages of history were millions
+#: of retained readings, a heap that grew for the first hours of a busy hub and made each full
+#: garbage collection pause the event loop for longer (half a second after a minute at 5,000
+#: patients, growing on: docs/architecture.md, "Memory bus retention").
 _RETAIN = 10_000
+_RETAIN_S = 10.0
 _LISTENER_QUEUE = 10_000
 
 
@@ -26,6 +33,7 @@ class _Group:
 class _Topic:
     base: int = 0  # absolute index of log[0]
     log: list[tuple[str, Payload]] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)  # when each message of ``log`` came
     groups: dict[str, _Group] = field(default_factory=dict)
     listeners: set[asyncio.Queue[Payload | None]] = field(default_factory=set)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
@@ -49,14 +57,11 @@ class MemoryBus:
     async def publish(self, topic: str, payload: Payload) -> str:
         t = self._topic(topic)
         msg_id = str(t.base + len(t.log))
+        now = time.monotonic()
         t.log.append((msg_id, payload))
-        if len(t.log) > 2 * _RETAIN:
-            end = t.base + len(t.log)
-            floor = min((g.cursor for g in t.groups.values()), default=end)
-            drop = min(floor, end - _RETAIN) - t.base
-            if drop > 0:
-                del t.log[:drop]
-                t.base += drop
+        t.times.append(now)
+        if len(t.log) > 2 * _RETAIN or now - t.times[0] > 2 * _RETAIN_S:
+            _trim(t, now)
         for queue in t.listeners:
             if queue.full():
                 queue.get_nowait()  # a slow screen skips, it does not stall ingest
@@ -160,6 +165,19 @@ class MemoryBus:
                     queue.get_nowait()
                 queue.put_nowait(None)
             t.changed.set()
+
+
+def _trim(t: _Topic, now: float) -> None:
+    """Drop the history every group has consumed beyond ``_RETAIN`` messages or
+    ``_RETAIN_S`` seconds."""
+    end = t.base + len(t.log)
+    floor = min((g.cursor for g in t.groups.values()), default=end)
+    young = t.base + bisect.bisect_left(t.times, now - _RETAIN_S)
+    drop = min(floor, max(end - _RETAIN, young)) - t.base
+    if drop > 0:
+        del t.log[:drop]
+        del t.times[:drop]
+        t.base += drop
 
 
 async def _drain(queue: asyncio.Queue[Payload | None]) -> AsyncIterator[Payload]:

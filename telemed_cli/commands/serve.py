@@ -38,8 +38,10 @@ async def _serve(settings: Any, on_ready: Any = None) -> None:
     from clinician_api.app import create_app
     from clinician_api.migrate import upgrade_async
     from patient_hub import logs
+    from telemed_cli import gc_tuning
 
     logs.configure(settings.role, settings.worker_name, settings.log_level)
+    gc_tuning.tune()
 
     sock = listen_socket(settings.host, settings.port)
     await upgrade_async(settings.database_url)
@@ -58,6 +60,7 @@ async def _serve(settings: Any, on_ready: Any = None) -> None:
     while not server.started and not task.done():  # noqa: ASYNC110 - uvicorn has no event
         await asyncio.sleep(0.05)
     if server.started:
+        gc_tuning.freeze_startup()  # the imported code and the app: never scanned again
         port = sock.getsockname()[1]
         if on_ready is not None:
             await on_ready(f"http://{settings.host}:{port}")
