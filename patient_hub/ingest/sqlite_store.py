@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from patient_hub.ingest.repository import Inserted
+from patient_hub.ingest.wire import ReadingsBatch
 from patient_hub.writer_lock import WriterLock
 from telemed_core.values import Reading, SampleChunk
 
@@ -87,6 +88,20 @@ def reading_rows(
     ]  # fmt: skip
 
 
+def _reading_rows(
+    bridge_id: str, readings: Sequence[Reading] | ReadingsBatch, stored_at: str, test: set[str]
+) -> list[tuple[Any, ...]]:
+    if isinstance(readings, ReadingsBatch):  # the fast path's batch: its values are ready
+        return readings.sqlite_rows(bridge_id, stored_at, test)
+    return reading_rows(bridge_id, readings, stored_at, test)
+
+
+def _patient_ids(readings: Sequence[Reading] | ReadingsBatch) -> set[str]:
+    if isinstance(readings, ReadingsBatch):
+        return readings.patient_ids
+    return {r.patient_id for r in readings}
+
+
 def chunk_rows(
     bridge_id: str, chunks: Sequence[SampleChunk], stored_at: str, test: set[str]
 ) -> list[tuple[Any, ...]]:
@@ -106,7 +121,7 @@ class _Job:
     """One batch waiting for its group commit."""
 
     bridge_id: str
-    readings: Sequence[Reading]
+    readings: Sequence[Reading] | ReadingsBatch
     chunks: Sequence[SampleChunk]
     now: datetime
     touch_bridge: bool
@@ -121,7 +136,7 @@ class _Job:
         if self.rows is None:
             self.stored_at = sqlite_time(self.now) or ""
             self.rows = (
-                reading_rows(self.bridge_id, self.readings, self.stored_at, set()),
+                _reading_rows(self.bridge_id, self.readings, self.stored_at, set()),
                 chunk_rows(self.bridge_id, self.chunks, self.stored_at, set()),
             )
 
@@ -156,7 +171,7 @@ class SqliteIngestStore:
     async def store(
         self,
         bridge_id: str,
-        readings: Sequence[Reading],
+        readings: Sequence[Reading] | ReadingsBatch,
         chunks: Sequence[SampleChunk],
         now: datetime,
         *,
@@ -233,10 +248,10 @@ class SqliteIngestStore:
             job.prepare()  # arrived after the group's preparation
             assert job.rows is not None
             readings, chunks = job.rows
-            named = {r.patient_id for r in job.readings} | {c.patient_id for c in job.chunks}
+            named = _patient_ids(job.readings) | {c.patient_id for c in job.chunks}
             test = _test_patients(db, named)
             if test:  # rare (simulated patients): their rows carry the flag
-                readings = reading_rows(job.bridge_id, job.readings, job.stored_at, test)
+                readings = _reading_rows(job.bridge_id, job.readings, job.stored_at, test)
                 chunks = chunk_rows(job.bridge_id, job.chunks, job.stored_at, test)
             got = (
                 _insert(db, "readings", _READING_COLUMNS, readings),
