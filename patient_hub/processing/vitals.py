@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -164,12 +164,23 @@ class PatientVitals:
         return True
 
     def _weight(self, value: float, at: datetime) -> bool:
+        """Keep a weighing; True when the days' first weighings (what the weight rules judge,
+        ``trends.daily_weights``) may have changed, so the findings are worth recomputing."""
         if self.weights and at <= self.weights[-1].at:
             return False
+        last = self.weights[-1].at if self.weights else None
         try:
             self.weights.append(WeightReading(at, value))
         except ValueError:
             return False
+        evicted = False
         while self.weights and self.weights[0].at < at - WEIGHT_HISTORY:
             self.weights.popleft()
-        return True
+            evicted = True
+        # A later weighing of the same local day is not that day's first: nothing changed
+        # unless the history lost a weighing (which can move a day's first).
+        return evicted or last is None or _local_day(last, self.tz) != _local_day(at, self.tz)
+
+
+def _local_day(at: datetime, tz: ZoneInfo) -> date:
+    return at.astimezone(tz).date()
