@@ -8,6 +8,7 @@ import os
 import re
 import signal
 import socket
+import subprocess
 import sys
 import time
 import uuid
@@ -17,6 +18,8 @@ import httpx
 import jwt
 import pytest
 import websockets
+
+from telemed_cli.commands.serve import GC_THRESHOLDS
 
 TELEMED = [sys.executable, "-m", "telemed_cli.main"]
 FORMERLY_PUBLISHED_KEY = "dev-only-secret-change-me-0123456789abcdef"
@@ -152,3 +155,14 @@ async def test_serve_on_postgres_and_redis_exits_within_10_s_of_sigterm_and_clos
     finally:
         if monitor is not None:
             await monitor.close()  # type: ignore[attr-defined]
+
+
+def test_a_started_server_freezes_its_start_up_heap_and_collects_young_objects_rarely() -> None:
+    code = (
+        "import gc; from telemed_cli.commands.serve import GC_THRESHOLDS, tune_gc; "
+        "before = gc.get_freeze_count(); tune_gc(); "
+        "print(gc.get_threshold() == GC_THRESHOLDS, before == 0 < gc.get_freeze_count())"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "True"]
+    assert GC_THRESHOLDS[0] > 700 and GC_THRESHOLDS[2] > 10  # rarer than CPython's default
