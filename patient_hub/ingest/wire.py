@@ -151,10 +151,9 @@ def _readings(frame: _Batch) -> ReadingsBatch:
     units = _READING_UNITS
     for r in frame.readings:
         seq, value, flags, kind = r.seq, r.value, r.flags, r.kind
+        # (A value is finite: msgspec refuses NaN and numbers beyond a float's range.)
         if seq < 1 or units.get(kind) != r.unit:
             raise _NotFast
-        if value is not None and (value != value or value in (_INF, _NINF)):
-            raise _NotFast  # not reachable from JSON today; pydantic refuses it by name
         key = tuple(flags)
         joined = flag_sets.get(key)
         if joined is None:
@@ -169,20 +168,9 @@ def _readings(frame: _Batch) -> ReadingsBatch:
         if did not in ids:
             _identifier(did, ids)
         # Times repeat within a batch (a reading's measured_at is often its received_at).
-        at = times.get(r.measured_at) or _utc(r.measured_at, times)
-        measured, measured_sql = at
-        at = (
-            _NO_TIME
-            if r.device_time is None
-            else times.get(r.device_time) or _utc(r.device_time, times)
-        )
-        device, device_sql = at
-        at = (
-            _NO_TIME
-            if r.received_at is None
-            else times.get(r.received_at) or _utc(r.received_at, times)
-        )
-        received, received_sql = at
+        measured, measured_sql = times.get(r.measured_at) or _utc(r.measured_at, times)
+        device, device_sql = _optional_utc(r.device_time, times)
+        received, received_sql = _optional_utc(r.received_at, times)
         seqs.add(seq)
         patients.add(pid)
         all_flags.append(flags)
@@ -199,9 +187,6 @@ def _readings(frame: _Batch) -> ReadingsBatch:
     if len(seqs) != len(items):
         raise _NotFast  # duplicate numbers: the models say so
     return ReadingsBatch(frame.batch_id, items, sql, patients, max(seqs), all_flags)
-
-
-_INF, _NINF = float("inf"), float("-inf")
 
 
 def _identifier(value: str, known: set[str]) -> None:
@@ -240,5 +225,12 @@ def _utc(text: str, times: dict[str, tuple[str, str]]) -> tuple[str, str]:
     return at
 
 
+def _optional_utc(
+    text: str | None, times: dict[str, tuple[str, str]]
+) -> tuple[str, str] | tuple[None, None]:
+    if text is None:
+        return None, None
+    return times.get(text) or _utc(text, times)
+
+
 _SEPARATORS = {20: "--T::Z", 27: "--T::."}
-_NO_TIME: tuple[None, None] = (None, None)
