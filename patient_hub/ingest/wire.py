@@ -9,8 +9,8 @@ carries and the values of the SQLite rows.
 
 **Exactly the protocol's behaviour.** The fast path accepts a strict subset of what
 ``parse_bridge_frame`` accepts, and for that subset produces exactly its values: anything else
-(a hello, a heartbeat, chunks, registrations, any doubt about a field, a timestamp not in the
-canonical UTC form every bridge of this project sends) returns None, and the caller parses the
+(a hello, a heartbeat, chunks, registrations, any doubt about a field, a timestamp not in one
+of the two canonical UTC forms, ``Z`` or ``+00:00``) returns None, and the caller parses the
 frame with the pydantic models, which accept it or refuse it with their usual message. So
 nothing here decides that a frame is bad, and no error message depends on this module
 (``tests/patient_hub/ingest/test_wire.py`` checks both on every edge it handles).
@@ -198,29 +198,31 @@ def _identifier(value: str, known: set[str]) -> None:
 def _utc(text: str, times: dict[str, tuple[str, str]]) -> tuple[str, str]:
     """(the wire form, the SQLite form) of a canonical UTC timestamp, as the models give them.
 
-    Canonical: ``YYYY-MM-DDTHH:MM:SSZ`` or ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` (what pydantic writes
-    and so what bridges send). Anything else (an offset, other fractions, a space) is left to the
-    models: their parser's corner cases (rounding of a 7th digit, a comma) are theirs to keep.
+    Canonical: ``YYYY-MM-DDTHH:MM:SS`` with no fraction or six digits of one, then ``Z`` (what
+    pydantic writes, so what this project's bridges send) or ``+00:00`` (what Python's
+    ``isoformat`` writes). Anything else (another offset, other fractions, a space) is left to
+    the models: their parser's corner cases (rounding of a 7th digit, a comma) are theirs.
     """
-    n = len(text)
+    utc = text[:-6] + "Z" if text.endswith("+00:00") else text
+    n = len(utc)
     # The separators at 4, 7, 10, 13, 16 and the end (or the fraction's dot at 19).
-    if not ((n == 20 or n == 27) and text[4:20:3] == _SEPARATORS[n] and text.isascii()):
+    if not ((n == 20 or n == 27) and utc[4:20:3] == _SEPARATORS[n] and utc.isascii()):
         raise _NotFast
-    if n == 27 and text[-1] != "Z":
+    if n == 27 and utc[-1] != "Z":
         raise _NotFast
     try:
-        datetime.fromisoformat(text)  # a real date and time (no 30 February, no hour 24)
+        datetime.fromisoformat(utc)  # a real date and time (no 30 February, no hour 24)
     except ValueError:
         raise _NotFast from None
-    date_time = text[:10] + " " + text[11:19]
+    date_time = utc[:10] + " " + utc[11:19]
     if n == 20:
-        at = text, date_time + ".000000"
+        at = utc, date_time + ".000000"
     else:
-        fraction = text[19:26]
+        fraction = utc[19:26]
         if not fraction[1:].isdigit():
             raise _NotFast
         # pydantic writes a whole second without its fraction
-        at = (text[:19] + "Z" if fraction == ".000000" else text), date_time + fraction
+        at = (utc[:19] + "Z" if fraction == ".000000" else utc), date_time + fraction
     times[text] = at
     return at
 

@@ -77,6 +77,11 @@ def test_a_batch_as_bridges_send_it_takes_the_fast_path() -> None:
         reading(2, kind="spo2", value=97, unit="%", flags=["simulated"]),
         reading(3, value=None, flags=["invalid"], device_time="2019-01-01T00:00:00Z"),
         reading(4, measured_at="2026-11-27T07:30:00.000000Z", received_at=_DROP, flags=_DROP),
+        reading(
+            5,
+            measured_at="2026-11-27T07:30:02.500000+00:00",
+            received_at="2026-11-27T07:30:03+00:00",
+        ),
     )
     assert same_as_models(text)
     fast = decode_readings_batch(text)
@@ -85,6 +90,9 @@ def test_a_batch_as_bridges_send_it_takes_the_fast_path() -> None:
     assert fast.items[3]["measured_at"] == "2026-11-27T07:30:00Z"
     assert fast.sql[3][6] == "2026-11-27 07:30:00.000000"
     assert fast.items[1]["value"] == 97.0 and isinstance(fast.items[1]["value"], float)
+    # Python's isoformat of a UTC time: the same instant, written as the models write it.
+    assert fast.items[4]["measured_at"] == "2026-11-27T07:30:02.500000Z"
+    assert fast.items[4]["received_at"] == "2026-11-27T07:30:03Z"
 
 
 @pytest.mark.parametrize(
@@ -96,6 +104,8 @@ def test_a_batch_as_bridges_send_it_takes_the_fast_path() -> None:
         {"measured_at": "2026-11-27 07:30:00Z"},
         {"measured_at": "2026-11-27t07:30:00z"},
         {"measured_at": "2026-11-27T07:30Z"},
+        {"measured_at": "2026-11-27T07:30:00-00:00"},
+        {"measured_at": "2026-11-27T07:30:00.5+00:00"},
         {"seq": 1.0},  # lax: the models take a whole float as an int
         {"value": True},
         {"value": 128},  # an int value: the models make it a float
@@ -115,6 +125,9 @@ def test_forms_the_models_accept_are_left_to_them_or_equal(over: dict[str, Any])
         {"measured_at": "2026-11-27T24:00:00Z"},
         {"measured_at": "2026-11-27T23:59:60Z"},
         {"measured_at": "2026-11-27T07:30:00.12345xZ"},
+        {"measured_at": "2026-11-27T07:30:00+00:00Z"},
+        {"measured_at": "2026-11-27T07:30:00Z+00:00"},
+        {"measured_at": "2026-11-27T24:00:00+00:00"},
         {"measured_at": "２０２６-11-27T07:30:00Z"},  # full-width digits
         {"received_at": "yesterday"},
         {"value": 1e400},
