@@ -32,6 +32,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -341,9 +342,9 @@ def _insert(
     tail = " ON CONFLICT (bridge_id, seq) DO NOTHING"
     for i in range(0, len(fresh), _PAGE_ROWS):
         page = fresh[i : i + _PAGE_ROWS]
-        flat = [value for row in page for value in row]
+        flat = list(chain.from_iterable(page))
         db.execute(head + ",".join([one] * len(page)) + tail, flat)
-    new = {seq for seq in seqs if seq not in stored}
+    new = {seq for seq in seqs if seq not in stored} if stored else set(seqs)
     replays = {row[1]: row for row in rows if row[1] in stored}
     if not replays:
         return Inserted(new, [])
