@@ -31,7 +31,7 @@ STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("alert engine (group alerts)", ("AlertWorker.", "(consumer.py")),
     ("monitor fan-out (/ws/monitor)", ("MonitorFanout", "(fanout.py", "monitor/endpoints.py")),
     ("FHIR subscriptions", ("SubscriptionHub", "subscriptions.py")),
-    ("ingest: parse + validate frame", ("parse_bridge_frame",)),
+    ("ingest: parse + validate frame", ("parse_bridge_frame", "decode_readings_batch")),
     ("ingest: publish on the bus", ("publish_for_analysis", "dump_python")),
     ("ingest: store + commit (SQLite ingest thread)", ("SqliteIngestStore", "sqlite_store.py")),
     ("ingest: store + commit (event loop)", ("store_batch", "unit_of_work", "AsyncSession")),

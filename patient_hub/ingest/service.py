@@ -71,6 +71,11 @@ async def refresh_allowed(session: AsyncSession, bridge: BridgeSession) -> None:
 def check_patients(bridge: BridgeSession, batch: Batch) -> None:
     """Raise Forbidden when the batch names a patient this bridge may not send for."""
     named = {r.patient_id for r in batch.readings} | {c.patient_id for c in batch.chunks}
+    check_patient_ids(bridge, named)
+
+
+def check_patient_ids(bridge: BridgeSession, named: set[str]) -> None:
+    """Raise Forbidden when ``named`` holds a patient this bridge may not send for."""
     foreign = named - bridge.allowed_patients
     if foreign:
         raise Forbidden(f"bridge {bridge.bridge_id} may not send for patients {sorted(foreign)}")
@@ -113,6 +118,13 @@ def store_result(
 ) -> StoreResult:
     """What an idempotent insert of ``batch`` did; SeqConflict when a replay differs (the
     store has then left the whole batch unstored)."""
+    return result_of(bridge, len(batch.readings) + len(batch.chunks), readings, chunks)
+
+
+def result_of(
+    bridge: BridgeSession, total: int, readings: repository.Inserted, chunks: repository.Inserted
+) -> StoreResult:
+    """What an idempotent insert of ``total`` items did (see ``store_result``)."""
     differing = readings.differing + chunks.differing
     if differing:
         shown = ", ".join(f"seq {seq} ({field})" for seq, field in differing[:5])
@@ -122,7 +134,6 @@ def store_result(
             "the bridge (was its outbox replaced without a new sequence block?)"
         )
     stored = len(readings.new) + len(chunks.new)
-    total = len(batch.readings) + len(batch.chunks)
     return StoreResult(stored=stored, duplicates=total - stored)
 
 

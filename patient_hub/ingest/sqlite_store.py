@@ -32,11 +32,13 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import chain
 from typing import Any
 
 import numpy as np
 
 from patient_hub.ingest.repository import Inserted
+from patient_hub.ingest.wire import ReadingsBatch
 from patient_hub.sqlite_wal import INGEST_CACHE_KIB, apply_pragmas
 from patient_hub.writer_lock import WriterLock
 from telemed_core.values import Reading, SampleChunk
@@ -92,6 +94,20 @@ def reading_rows(
     ]  # fmt: skip
 
 
+def _reading_rows(
+    bridge_id: str, readings: Sequence[Reading] | ReadingsBatch, stored_at: str, test: set[str]
+) -> list[tuple[Any, ...]]:
+    if isinstance(readings, ReadingsBatch):  # the fast path's batch: its values are ready
+        return readings.sqlite_rows(bridge_id, stored_at, test)
+    return reading_rows(bridge_id, readings, stored_at, test)
+
+
+def _patient_ids(readings: Sequence[Reading] | ReadingsBatch) -> set[str]:
+    if isinstance(readings, ReadingsBatch):
+        return readings.patient_ids
+    return {r.patient_id for r in readings}
+
+
 def chunk_rows(
     bridge_id: str, chunks: Sequence[SampleChunk], stored_at: str, test: set[str]
 ) -> list[tuple[Any, ...]]:
@@ -111,7 +127,7 @@ class _Job:
     """One batch waiting for its group commit."""
 
     bridge_id: str
-    readings: Sequence[Reading]
+    readings: Sequence[Reading] | ReadingsBatch
     chunks: Sequence[SampleChunk]
     now: datetime
     touch_bridge: bool
@@ -126,7 +142,7 @@ class _Job:
         if self.rows is None:
             self.stored_at = sqlite_time(self.now) or ""
             self.rows = (
-                reading_rows(self.bridge_id, self.readings, self.stored_at, set()),
+                _reading_rows(self.bridge_id, self.readings, self.stored_at, set()),
                 chunk_rows(self.bridge_id, self.chunks, self.stored_at, set()),
             )
 
@@ -159,7 +175,7 @@ class SqliteIngestStore:
     async def store(
         self,
         bridge_id: str,
-        readings: Sequence[Reading],
+        readings: Sequence[Reading] | ReadingsBatch,
         chunks: Sequence[SampleChunk],
         now: datetime,
         *,
@@ -236,10 +252,10 @@ class SqliteIngestStore:
             job.prepare()  # arrived after the group's preparation
             assert job.rows is not None
             readings, chunks = job.rows
-            named = {r.patient_id for r in job.readings} | {c.patient_id for c in job.chunks}
+            named = _patient_ids(job.readings) | {c.patient_id for c in job.chunks}
             test = _test_patients(db, named)
             if test:  # rare (simulated patients): their rows carry the flag
-                readings = reading_rows(job.bridge_id, job.readings, job.stored_at, test)
+                readings = _reading_rows(job.bridge_id, job.readings, job.stored_at, test)
                 chunks = chunk_rows(job.bridge_id, job.chunks, job.stored_at, test)
             got = (
                 _insert(db, "readings", _READING_COLUMNS, readings),
@@ -329,9 +345,9 @@ def _insert(
     tail = " ON CONFLICT (bridge_id, seq) DO NOTHING"
     for i in range(0, len(fresh), _PAGE_ROWS):
         page = fresh[i : i + _PAGE_ROWS]
-        flat = [value for row in page for value in row]
+        flat = list(chain.from_iterable(page))
         db.execute(head + ",".join([one] * len(page)) + tail, flat)
-    new = {seq for seq in seqs if seq not in stored}
+    new = {seq for seq in seqs if seq not in stored} if stored else set(seqs)
     replays = {row[1]: row for row in rows if row[1] in stored}
     if not replays:
         return Inserted(new, [])

@@ -88,12 +88,17 @@ async def map_local_ids(session: AsyncSession, bridge: BridgeSession, batch: Bat
     the hub's: read only (no writer), from the bridge's links cached on its session and re-read
     only when the bridge has registered someone since (one count per batch, not a look-up of
     every id: the hot path of a kiosk with hundreds of patients)."""
+    return _mapped(batch, await local_links(session, bridge))
+
+
+async def local_links(session: AsyncSession, bridge: BridgeSession) -> dict[str, str]:
+    """The kiosk's own patient ids → the hub's, only those that differ (see map_local_ids)."""
     count = await repository.link_count(session, bridge.bridge_id)
     if count != bridge.links_count:
         bridge.links = await repository.all_links(session, bridge.bridge_id)
         bridge.links_count = count  # a registration in between: the next count differs
         bridge.allowed_patients |= set(bridge.links.values())
-    return _mapped(batch, bridge.links)
+    return {local: hub for local, hub in bridge.links.items() if local != hub}
 
 
 def _mapped(batch: Batch, mapping: dict[str, str]) -> Batch:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from operator import itemgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -33,6 +34,7 @@ from telemed_signal.trends import (
     weight_gain_findings,
 )
 
+_MEASURED_AT = itemgetter("measured_at")
 ONE_SECOND = timedelta(seconds=1)
 WEIGHT_HISTORY = timedelta(days=10)
 BP_HISTORY = 20
@@ -68,16 +70,20 @@ class PatientVitals:
     weights: deque[WeightReading] = field(default_factory=deque)
     news2_latest: dict[News2Parameter, Observation] = field(default_factory=dict)
     news2_band: tuple[int, str] | None = None  # (total, risk) last reported
+    weight_day: date | None = None  # the local day of the latest weighing kept
 
     def take(self, readings: list[dict[str, Any]]) -> list[Finding]:
         """Feed one batch of this patient's readings (wire dicts); return findings."""
         findings: list[Finding] = []
         spo2: list[tuple[datetime, float]] = []
         bp_changed = weight_changed = False
-        for r in sorted(readings, key=lambda r: r["measured_at"]):
+        latest: datetime | None = None  # NEWS2 is judged as of the batch's latest reading
+        for r in sorted(readings, key=_MEASURED_AT):
+            at = datetime.fromisoformat(r["measured_at"])  # once per reading, not twice
+            if latest is None or at > latest:
+                latest = at
             if r["value"] is None or "invalid" in r["flags"]:
                 continue
-            at = datetime.fromisoformat(r["measured_at"])
             kind = r["kind"]
             if kind == "spo2":
                 spo2.append((at, float(r["value"])))
@@ -93,8 +99,8 @@ class PatientVitals:
             findings += hypertensive_crisis_findings(self.patient_id, list(self.bp))
         if weight_changed:
             findings += weight_gain_findings(self.patient_id, list(self.weights), self.tz)
-        if readings:
-            findings += self._news2(max(datetime.fromisoformat(r["measured_at"]) for r in readings))
+        if latest is not None:
+            findings += self._news2(latest)
         return findings
 
     def _news2_take(self, parameter: News2Parameter, value: float, at: datetime) -> None:
@@ -164,12 +170,19 @@ class PatientVitals:
         return True
 
     def _weight(self, value: float, at: datetime) -> bool:
+        """Keep a weighing; True when the days' first weighings (what the weight rules judge,
+        ``trends.daily_weights``) may have changed, so the findings are worth recomputing."""
         if self.weights and at <= self.weights[-1].at:
             return False
         try:
             self.weights.append(WeightReading(at, value))
         except ValueError:
             return False
+        evicted = False
         while self.weights and self.weights[0].at < at - WEIGHT_HISTORY:
             self.weights.popleft()
-        return True
+            evicted = True
+        day, self.weight_day = self.weight_day, at.astimezone(self.tz).date()
+        # A later weighing of the same local day is not that day's first: nothing changed
+        # unless the history lost a weighing (which can move a day's first).
+        return evicted or day != self.weight_day

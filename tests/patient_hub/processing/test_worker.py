@@ -224,3 +224,40 @@ def test_two_oximeters_and_sub_second_readings_are_taken_at_1_hz() -> None:
             readings.append({**spo2(0, value), "device_id": device, "measured_at": at.isoformat()})
     found = processor.readings({"readings": readings})  # must not raise
     assert "spo2_sustained_low" in {f.kind for f in found}
+
+
+def weighing(day: int, hour: float, kg: float) -> dict[str, Any]:
+    at = T0.replace(hour=0) + timedelta(days=day, hours=hour)
+    return {
+        "patient_id": "p1",
+        "device_id": "scale-1",
+        "kind": "body_weight",
+        "value": kg,
+        "unit": "kg",
+        "measured_at": at.isoformat(),
+        "flags": [],
+    }
+
+
+def test_weight_gain_is_judged_on_each_days_first_weighing_and_not_repeated_within_the_day() -> (
+    None
+):
+    from telemed_signal.trends import WeightReading, weight_gain_findings
+
+    tz = ZoneInfo("Europe/Prague")
+    processor = SignalProcessor(tz)
+    stream = [
+        weighing(day, hour, 80 + 1.2 * day + (0.7 if hour > 7 else 0))
+        for day in range(6)
+        for hour in (6.5, 12, 21)
+    ]
+    emitted = []
+    for r in stream:
+        emitted += [f for f in processor.readings({"readings": [r]}) if "weight" in f.kind]
+    every = [WeightReading(datetime.fromisoformat(r["measured_at"]), r["value"]) for r in stream]
+    expected = weight_gain_findings("p1", every, tz)
+    assert expected  # 1.2 kg a day: day-to-day gains, then 2 kg within 3 days
+    assert {(f.kind, f.start) for f in emitted} == {(f.kind, f.start) for f in expected}
+    # A later, heavier weighing of the same day is not the day's weight: nothing is repeated.
+    later = processor.readings({"readings": [weighing(5, 22, 99.0)]})
+    assert [f for f in later if "weight" in f.kind] == []
