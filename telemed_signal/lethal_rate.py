@@ -110,7 +110,9 @@ def lead_rate(ev: Evidence, lead: LeadView) -> ChannelRate | None:
     alike = float(np.median(prev)) >= ev.p.run_consistency
     weight = 0.5 * (alike + lead.usable(lo, hi))
     times = tuple(float(v) for v in t[j : j + k + 1])
-    return ChannelRate(lead.name, hr, weight, lo, hi, times, _last_end(t, k, ev.p.tachy_limit_bpm, j))
+    return ChannelRate(
+        lead.name, hr, weight, lo, hi, times, _last_end(t, k, ev.p.tachy_limit_bpm, j)
+    )
 
 
 def pulse_rate(ev: Evidence, pv: PulseView) -> ChannelRate | None:
