@@ -373,7 +373,7 @@ def bradycardia(ev: Evidence) -> Event | None:
         return Event(
             "extreme_bradycardia",
             a,
-            b,
+            _latest_slow_end(ev, beats, hr, j),
             tuple(seen),
             {
                 "hr_bpm": round(float(hr[j]), 1),
@@ -392,6 +392,20 @@ def bradycardia(ev: Evidence) -> Event | None:
             ),  # fmt: skip
         )
     return None
+
+
+def _latest_slow_end(ev: Evidence, beats: FloatArray, hr: FloatArray, j: int) -> float:
+    """End (s) of the latest run under the limit that a usable lead shows and no trusted pulse
+    contradicts, at least that of run ``j``: the episode lasts while slow runs go on, not only
+    as long as its slowest one."""
+    k = ev.p.brady_beats - 1
+    for i in np.flatnonzero(hr < ev.p.brady_limit_bpm)[::-1].tolist():
+        if i <= j:
+            break
+        a, b = float(beats[i]), float(beats[i + k])
+        if any(lead.usable(a, b) for lead in ev.leads) and _pulse_faster(ev, a, b) is None:
+            return b
+    return float(beats[j + k])
 
 
 def _limit(hr_bpm: float, limit_bpm: float, tolerance: float, above: bool) -> dict[str, Any]:

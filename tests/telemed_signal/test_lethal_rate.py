@@ -1,4 +1,5 @@
-"""Extreme tachycardia from the quality-weighted median rate of all channels (lethal_rate)."""
+"""Extreme tachycardia from the quality-weighted median rate of all channels (lethal_rate), and
+how long rate episodes last (lethal_rules)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import numpy as np
 import numpy.typing as npt
 
 from telemed_signal.lethal_rate import tachycardia, weighted_median
-from telemed_signal.lethal_rules import Evidence, LeadView, LethalParams, PulseView
+from telemed_signal.lethal_rules import Evidence, LeadView, LethalParams, PulseView, bradycardia
 
 FloatArray = npt.NDArray[np.float64]
 NOW_S = 60.0
@@ -80,3 +81,14 @@ def test_the_episode_lasts_to_the_latest_run_over_the_limit_not_its_fastest() ->
     event = tachycardia(_evidence([_lead_at("II", t), _lead_at("V", t)], []))
     assert event is not None and event.values["hr_bpm"] > 165.0
     assert event.start_s < NOW_S - 14.0 and event.end_s > NOW_S - 1.0
+
+
+def test_a_bradycardia_episode_lasts_to_the_latest_slow_run() -> None:
+    """The slowest five beats (30 bpm) come first, then a faster stretch, then five beats at
+    40 bpm ending now: the episode is still on at the end."""
+    t = np.concatenate(
+        (np.arange(40.0, 48.1, 2.0), np.arange(48.8, 53.0, 0.8), np.arange(53.5, NOW_S, 1.5))
+    )
+    event = bradycardia(_evidence([_lead_at("II", t), _lead_at("V", t)], []))
+    assert event is not None and event.values["hr_bpm"] == 30.0
+    assert event.start_s == 40.0 and event.end_s == t[-1]

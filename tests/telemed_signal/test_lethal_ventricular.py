@@ -12,7 +12,7 @@ import pytest
 
 from device_bridge.simulator import synthetic_ecg_beats
 from telemed_signal.lethal import LethalArrhythmiaMonitor, confirm_alarm
-from telemed_signal.lethal_rules import Evidence, LeadView, LethalParams, PulseView
+from telemed_signal.lethal_rules import Event, Evidence, LeadView, LethalParams, PulseView
 from telemed_signal.lethal_ventricular import ventricular_tachycardia
 from tests import physionet
 
@@ -156,3 +156,26 @@ def test_ventricular_tachycardia_score_on_every_development_vt_alarm() -> None:
         c[("TP" if said else "FN") if truth else ("FP" if said else "TN")] += 1
     score = 100 * (c["TP"] + c["TN"]) / (c["TP"] + c["TN"] + c["FP"] + 5 * c["FN"])
     assert score >= VT_FLOOR, c
+
+
+def test_the_episode_lasts_to_the_latest_run_not_only_the_longest() -> None:
+    """Ten ventricular beats, sinus, then six more: the event is the longer run but lasts to the
+    end of the later one (which an alarm window of the last seconds would otherwise miss)."""
+    runs = (np.arange(40.0, 43.7, 0.4), np.arange(52.0, 54.1, 0.4))
+    sinus = [np.arange(NOW_S - 24.0, 39.7, 0.8), np.arange(44.4, 51.7, 0.8)]
+    t = np.concatenate((sinus[0], runs[0], sinus[1], runs[1], np.arange(54.8, NOW_S, 0.8)))
+    odd = np.isin(t, np.concatenate(runs))
+    beats = np.column_stack(
+        (
+            t,
+            np.ones_like(t),
+            np.where(odd, 0.14, 0.08),
+            np.where(odd, 0.1, 0.97),
+            np.where(odd, 0.95, np.nan),
+            np.zeros_like(t),
+        )
+    )
+    lead = LeadView("II", beats, np.zeros((0, 5)), lambda a, b: True, lambda t, now: None, 1.0)
+    event = _vt([lead], [])
+    assert isinstance(event, Event) and event.values["beats"] == 10
+    assert event.start_s == 40.0 and event.end_s > 53.9
