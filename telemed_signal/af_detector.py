@@ -1,8 +1,10 @@
-"""Streaming AF findings and episode summaries over the per-beat labels of :mod:`telemed_signal.af`.
+"""Streaming AF findings and episode summaries over the per-beat labels of the AF classifier.
 
-:class:`AfDetector` turns the labels of :class:`~telemed_signal.af.AfBeatClassifier` into
+:class:`AfDetector` turns the labels of
+:class:`~telemed_signal.af_classifier.AfBeatClassifier` into
 onset/offset Findings; :func:`af_episodes` and :func:`af_burden` summarise labelled beat times.
-All are re-exported by :mod:`telemed_signal.af`, where the method and its references are.
+All are re-exported by :mod:`telemed_signal.af`; the method and its references are in
+:mod:`telemed_signal.af_classifier`.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from telemed_core.explanations import explained
-from telemed_signal.af import AfBeatClassifier, AfParams, BoolArray, FloatArray
+from telemed_signal.af_classifier import AfBeatClassifier, AfParams, BoolArray, FloatArray
 from telemed_signal.beats import EPOCH, check_beat_times, check_t0, utc_at
 from telemed_signal.findings import Finding, Severity
 
