@@ -335,7 +335,9 @@ def test_afdb_record_sensitivity_and_specificity(
     assert 100 * tn / (tn + fp) >= sp_floor
 
 
-def test_afdb_pooled_over_the_shipped_records_stays_above_its_floors(afdb_counts: dict[str, npt.NDArray[np.int64]]) -> None:
+def test_afdb_pooled_over_the_shipped_records_stays_above_its_floors(
+    afdb_counts: dict[str, npt.NDArray[np.int64]],
+) -> None:
     tp, fn, fp, tn = np.sum(list(afdb_counts.values()), axis=0)
     assert 100 * tp / (tp + fn) >= AFDB_OVERALL_FLOORS_PCT["se"]
     assert 100 * tn / (tn + fp) >= AFDB_OVERALL_FLOORS_PCT["sp"]

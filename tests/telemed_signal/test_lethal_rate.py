@@ -7,7 +7,8 @@ import numpy as np
 import numpy.typing as npt
 
 from telemed_signal.lethal_rate import tachycardia, weighted_median
-from telemed_signal.lethal_rules import Evidence, LeadView, LethalParams, PulseView, bradycardia
+from telemed_signal.lethal_rules import Evidence, LeadView, LethalParams, PulseView
+from telemed_signal.lethal_slow import bradycardia
 
 FloatArray = npt.NDArray[np.float64]
 NOW_S = 60.0
