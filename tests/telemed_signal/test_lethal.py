@@ -195,7 +195,7 @@ def test_a_checkpointed_monitor_resumes_identically() -> None:
     resumed = pickle.loads(pickle.dumps(first))
     got += _run(resumed, {k: v[half:n] for k, v in signals.items()}, int(fs))
     assert got == expected
-    assert ("asystole", expected[-1][1], None) in expected
+    assert any(kind == "asystole" and end is None for kind, _, end in expected)
 
 
 def test_asystole_finding_says_why() -> None:
