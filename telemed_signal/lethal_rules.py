@@ -30,8 +30,9 @@ quality-gated fusion of Johnson et al. (2015):
   (:func:`Evidence.pulse_reference`). A trusted channel
   that keeps beating at >= 30 % of its usual upstroke through an asystole (>= 50 % through a
   fibrillation), or shows two more beats than the ECG over a bradycardia, vetoes the event:
-  a real asystole or fibrillation has no pulse wave. Tachycardia and VT are not vetoed by the
-  pulse: both can have one, and a pulse deficit is common in fast atrial fibrillation.
+  a real asystole or fibrillation has no pulse wave. Tachycardia is not vetoed by the pulse
+  (a pulse deficit is common in fast atrial fibrillation); VT only by a pulse that keeps its
+  rhythm and height through the run (:mod:`telemed_signal.lethal_ventricular`).
 
 Tolerances (ours, one each, not fitted record by record): the monitor raises its alarm the
 moment its own criterion is met and our beat times differ from its own, so the duration
