@@ -44,7 +44,7 @@ FOLDS = 5
 GRID: dict[str, tuple[float, ...]] = {
     "tachy_tolerance": (0.05, 0.15, 0.22),
     "rate_tolerance": (0.05,),
-    "vt_tolerance": (0.05, 0.15),
+    "vt_tolerance": (0.05, 0.15, 0.2),
     "vt_pulse_steady": (0.0, 0.15),
 }
 RELEVANT: dict[str, tuple[str, ...]] = {
@@ -79,7 +79,7 @@ def alarm_index() -> list[tuple[str, str, bool]]:
 
 #: The modules ``confirm_alarm`` runs: a cached outcome is reused only for the same code.
 LETHAL_CODE = ("lethal", "lethal_ecg", "lethal_pulse", "lethal_rate", "lethal_rules")
-LETHAL_CODE += ("lethal_ventricular",)
+LETHAL_CODE += ("lethal_ventricular", "lethal_slow")
 LETHAL_CODE += ("ecg", "ecg_features", "ecg_rules", "ecg_quality", "beats", "findings")
 
 

@@ -33,7 +33,8 @@ CHALLENGE2015 = (
     "a103l", "a639l", "a446s", "a754s", "b125l", "b339l", "b841l", "t817l", "t709l",
     "v758s", "v452s", "v475l", "f120s", "f697l",
 )  # fmt: skip
-AFDB = ("00735", "04048", "05261", "06995", "08215", "08378")
+#: Development records only: the bench's fixed AF holdout (04048, 06995) stays out of the tests.
+AFDB = ("00735", "04043", "04936", "05261", "08215", "08378")
 NUMERICS = ("s00001-2896-10-10-00-31n", "s25047-2704-05-04-10-44n")
 #: Strips per class drawn from the 600 of ``REFERENCE.csv`` (seeded), plus the first four
 #: normal and AF strips (the worker's strip tests read those).

@@ -69,9 +69,8 @@ from telemed_signal.lethal_rules import (
     LeadView,
     LethalParams,
     PulseView,
-    asystole,
-    bradycardia,
 )
+from telemed_signal.lethal_slow import asystole, bradycardia
 from telemed_signal.lethal_ventricular import fibrillation, ventricular_tachycardia
 
 __all__ = [

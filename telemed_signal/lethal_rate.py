@@ -55,7 +55,8 @@ FloatArray = npt.NDArray[np.float64]
 
 @dataclass(frozen=True, slots=True)
 class ChannelRate:
-    """One channel's fastest run: rate (bpm), quality weight (0-1), span (s) and beat times."""
+    """One channel's fastest run: rate (bpm), quality weight (0-1), span (s) and beat times;
+    ``last_end_s``: the end of its latest run over the limit (s; ``end_s`` if none is)."""
 
     name: str
     hr_bpm: float
@@ -63,6 +64,7 @@ class ChannelRate:
     start_s: float
     end_s: float
     times_s: tuple[float, ...]
+    last_end_s: float
 
 
 def _fastest(t: FloatArray, k: int) -> tuple[float, int]:
@@ -70,6 +72,17 @@ def _fastest(t: FloatArray, k: int) -> tuple[float, int]:
     hr = 60.0 * k / (t[k:] - t[:-k])
     j = int(np.argmax(hr))
     return float(hr[j]), j
+
+
+def _last_end(t: FloatArray, k: int, limit_bpm: float, j: int) -> float:
+    """End time (s) of the latest run of k + 1 beats in ``t`` faster than ``limit_bpm``; the
+    end of the run starting at index ``j`` when none is.
+
+    The fastest run can lie seconds before a tachycardia that goes on just over the limit: the
+    episode lasts as long as some run still exceeds it, not only as long as its peak.
+    """
+    over = np.flatnonzero(60.0 * k / (t[k:] - t[:-k]) > limit_bpm)
+    return float(t[(int(over[-1]) if over.size else j) + k])
 
 
 def _fastest_run_bpm(ev: Evidence, lead: LeadView) -> float:
@@ -88,14 +101,18 @@ def lead_rate(ev: Evidence, lead: LeadView) -> ChannelRate | None:
     t = b[:, T]
     if t.size <= k:  # too few beats for a run: its mean rate over the look-back
         weight = 1.0 if lead.usable(now - LOOKBACK_S, now) else 0.0
-        return ChannelRate(lead.name, 60.0 * max(t.size - 1, 0) / LOOKBACK_S, weight, now, now, ())
+        hr = 60.0 * max(t.size - 1, 0) / LOOKBACK_S
+        return ChannelRate(lead.name, hr, weight, now, now, (), now)
     hr, j = _fastest(t, k)
     lo, hi = float(t[j]), float(t[j + k])
     prev = b[j + 1 : j + k + 1, PREV]
     prev = np.where(np.isnan(prev), 1.0, prev)
     alike = float(np.median(prev)) >= ev.p.run_consistency
     weight = 0.5 * (alike + lead.usable(lo, hi))
-    return ChannelRate(lead.name, hr, weight, lo, hi, tuple(float(v) for v in t[j : j + k + 1]))
+    times = tuple(float(v) for v in t[j : j + k + 1])
+    return ChannelRate(
+        lead.name, hr, weight, lo, hi, times, _last_end(t, k, ev.p.tachy_limit_bpm, j)
+    )
 
 
 def pulse_rate(ev: Evidence, pv: PulseView) -> ChannelRate | None:
@@ -112,9 +129,9 @@ def pulse_rate(ev: Evidence, pv: PulseView) -> ChannelRate | None:
     ibi = np.diff(t[j : j + k + 1])
     regular = float(ibi.std()) <= ev.p.pulse_trust_cv * float(ibi.mean())
     lo, hi = float(t[j]), float(t[j + k])
-    return ChannelRate(
-        pv.name, hr, float(regular), lo, hi, tuple(float(v) for v in t[j : j + k + 1])
-    )
+    times = tuple(float(v) for v in t[j : j + k + 1])
+    last = _last_end(t, k, ev.p.tachy_limit_bpm, j)
+    return ChannelRate(pv.name, hr, float(regular), lo, hi, times, last)
 
 
 def weighted_median(values: FloatArray, weights: FloatArray) -> float:
@@ -130,7 +147,8 @@ def weighted_median(values: FloatArray, weights: FloatArray) -> float:
 
 def tachycardia(ev: Evidence) -> Event | None:
     """Extreme tachycardia from the quality-weighted median rate of all channels (module
-    docstring); the event spans the fastest run of the best-weighted channel above the limit."""
+    docstring); the event spans the best-weighted fast channel's runs above the limit, from its
+    fastest run to its latest one."""
     p = ev.p
     limit = p.tachy_bpm * (1 - p.tachy_tolerance)
     pulse_rates = [r for pv in ev.pulses if (r := pulse_rate(ev, pv)) is not None]
@@ -160,7 +178,7 @@ def tachycardia(ev: Evidence) -> Event | None:
     return Event(
         "extreme_tachycardia",
         lead.start_s,
-        lead.end_s,
+        max(lead.end_s, lead.last_end_s),
         tuple(r.name for r in rates),
         {
             "hr_bpm": round(fused, 1),

@@ -70,16 +70,20 @@ FloatArray = npt.NDArray[np.float64]
 
 
 def ventricular_tachycardia(ev: Evidence) -> Event | None:
-    """The longest qualifying run of non-dominant beats in the last 20 s (module docstring)."""
+    """The longest qualifying run of non-dominant beats in the last 20 s (module docstring);
+    the event lasts to the end of the latest qualifying run, so a long run a while ago does not
+    hide that the rhythm is still going on."""
     p = ev.p
-    best: Event | None = None
+    best: tuple[LeadView, FloatArray, float] | None = None
+    last_end = -np.inf
     for lead in ev.leads:
         b = lead.beats[lead.beats[:, T] >= ev.now_s - 20.0]
         odd = np.isfinite(b[:, CORR]) & (b[:, CORR] < p.dominant_corr)
         edges = np.flatnonzero(np.diff(np.concatenate(([0], odd.astype(np.int8), [0]))))
         for lo, hi in zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True):
             run = b[lo:hi]
-            if run.shape[0] < p.vt_beats or (best and run.shape[0] <= best.values["beats"]):
+            longer = best is None or run.shape[0] > best[1].shape[0]
+            if run.shape[0] < p.vt_beats or not (longer or run[-1, T] > last_end):
                 continue
             t0, t1 = float(run[0, T]), float(run[-1, T])
             hr = 60.0 * (run.shape[0] - 1) / (t1 - t0)
@@ -87,32 +91,39 @@ def ventricular_tachycardia(ev: Evidence) -> Event | None:
                 continue
             if _dominant_elsewhere(ev, lead, t0, t1, p) or _pulse_unperturbed(ev, t0, t1, p):
                 continue
-            corr, width = float(np.median(run[:, CORR])), float(np.median(run[:, WIDTH]))
-            best = Event(
-                "ventricular_tachycardia",
-                t0,
-                t1,
-                (lead.name,),
-                {
-                    "beats": int(run.shape[0]),
-                    "hr_bpm": round(hr, 1),
-                    "limit_bpm": p.vt_bpm,
-                    "template_corr": round(corr, 2),
-                    "width_ms": round(1000 * width),
-                    "beat_times_s": [round(float(v), 2) for v in run[:, T]],
-                },
-                **explained(
-                    "lethal_vt",
-                    beats=int(run.shape[0]),
-                    lead=lead.name,
-                    corr=round(corr, 2),
-                    width_ms=round(1000 * width),
-                    hr_bpm=round(hr),
-                    from_s=round(t0, 1),
-                    to_s=round(t1, 1),
-                ),  # fmt: skip
-            )
-    return best
+            last_end = max(last_end, t1)
+            if longer:
+                best = (lead, run, hr)
+    return None if best is None else _vt_event(best[0], best[1], best[2], last_end, p)
+
+
+def _vt_event(lead: LeadView, run: FloatArray, hr: float, end_s: float, p: LethalParams) -> Event:
+    t0, t1 = float(run[0, T]), float(run[-1, T])
+    corr, width = float(np.median(run[:, CORR])), float(np.median(run[:, WIDTH]))
+    return Event(
+        "ventricular_tachycardia",
+        t0,
+        max(t1, end_s),
+        (lead.name,),
+        {
+            "beats": int(run.shape[0]),
+            "hr_bpm": round(hr, 1),
+            "limit_bpm": p.vt_bpm,
+            "template_corr": round(corr, 2),
+            "width_ms": round(1000 * width),
+            "beat_times_s": [round(float(v), 2) for v in run[:, T]],
+        },
+        **explained(
+            "lethal_vt",
+            beats=int(run.shape[0]),
+            lead=lead.name,
+            corr=round(corr, 2),
+            width_ms=round(1000 * width),
+            hr_bpm=round(hr),
+            from_s=round(t0, 1),
+            to_s=round(t1, 1),
+        ),  # fmt: skip
+    )
 
 
 def _one_rhythm(run: FloatArray, p: LethalParams) -> bool:

@@ -1,5 +1,6 @@
 """Trend rules on home measurements: heart-failure weight gain, ESH home blood pressure,
-hypertensive crisis confirmed by a repeat, and adherence to a measurement schedule.
+hypertensive crisis confirmed by a repeat, and adherence to a measurement schedule (in
+:mod:`telemed_signal.adherence`, whose names this module re-exports).
 
 Day boundaries, "morning" and "evening" are the patient's local time: every function that needs
 them takes the patient's timezone explicitly (``tz``); all datetimes in and out are UTC-aware.
@@ -26,18 +27,30 @@ import math
 import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from telemed_core.explanations import explained
+from telemed_signal.adherence import (
+    Measurement,
+    ScheduleSlot,
+    SlotOutcome,
+    adherence,
+    missed_measurement_findings,
+    require_utc,
+    scheduled_slots,
+)
 from telemed_signal.findings import Finding, Severity
 
-
-def _require_utc(at: datetime) -> datetime:
-    if at.tzinfo is None or at.utcoffset() is None:
-        raise ValueError("datetimes must be timezone-aware (UTC)")
-    return at.astimezone(UTC)
+__all__ = [  # adherence's names stay importable from here
+    "Measurement",
+    "ScheduleSlot",
+    "SlotOutcome",
+    "adherence",
+    "missed_measurement_findings",
+    "scheduled_slots",
+]
 
 
 def _check_range(name: str, value: float, low: float, high: float) -> None:
@@ -53,7 +66,7 @@ class WeightReading:
     weight_kg: float
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "at", _require_utc(self.at))
+        object.__setattr__(self, "at", require_utc(self.at))
         _check_range("weight_kg", self.weight_kg, 1.0, 500.0)
 
 
@@ -66,7 +79,7 @@ class BpReading:
     dbp_mmhg: float
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "at", _require_utc(self.at))
+        object.__setattr__(self, "at", require_utc(self.at))
         _check_range("sbp_mmhg", self.sbp_mmhg, 40.0, 300.0)
         _check_range("dbp_mmhg", self.dbp_mmhg, 20.0, 200.0)
         if self.sbp_mmhg <= self.dbp_mmhg:
@@ -247,7 +260,7 @@ def home_bp_summary(
     (readings are higher on day 1); all remaining readings, duplicates included, are averaged
     with equal weight. ``elevated`` is mean SBP >= 135 or mean DBP >= 85 mmHg (ESH 2021/2023).
     """
-    last_day = _require_utc(as_of).astimezone(tz).date()
+    last_day = require_utc(as_of).astimezone(tz).date()
     first_day = last_day - timedelta(days=rule.days - 1)
     kept = [
         r
@@ -381,130 +394,3 @@ def _crisis_finding(
     start, end = episode[0].at, episode[-1].at
     window_s = (end - start).total_seconds()
     return Finding(patient_id, kind, start, end, severity, method, values, window_s, **why)
-
-
-# --- Adherence: scheduled measurements that did not arrive ----------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class ScheduleSlot:
-    """A measurement of ``kind`` due daily at ``local_time`` in the patient's timezone.
-
-    It is accepted from ``before_s`` before to ``after_s`` after the due time (the grace window).
-    A once-a-day measurement at any time is ``local_time=time(0)``, ``before_s=0``,
-    ``after_s=86400``.
-    """
-
-    kind: str
-    local_time: time
-    before_s: float = 3600.0
-    after_s: float = 3600.0
-
-
-@dataclass(frozen=True, slots=True)
-class Measurement:
-    """A measurement of ``kind`` (e.g. ``bp_systolic``, ``body_weight``) taken at ``at``."""
-
-    kind: str
-    at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class SlotOutcome:
-    """One scheduled slot whose grace window has closed; ``received_at`` None means missed."""
-
-    slot: ScheduleSlot
-    due: datetime
-    window_start: datetime
-    window_end: datetime
-    received_at: datetime | None
-
-
-def scheduled_slots(
-    schedule: Sequence[ScheduleSlot], tz: ZoneInfo, start: datetime, end: datetime
-) -> list[tuple[ScheduleSlot, datetime]]:
-    """(slot, due UTC) for every slot due in [start, end), with due times in local time ``tz``.
-
-    A due time in a DST gap resolves as ``zoneinfo`` does (fold=0), i.e. an hour later.
-    """
-    start, end = _require_utc(start), _require_utc(end)
-    day, last = start.astimezone(tz).date(), end.astimezone(tz).date()
-    out: list[tuple[ScheduleSlot, datetime]] = []
-    while day <= last:
-        for slot in schedule:
-            due = datetime.combine(day, slot.local_time, tzinfo=tz).astimezone(UTC)
-            if start <= due < end:
-                out.append((slot, due))
-        day += timedelta(days=1)
-    return sorted(out, key=lambda pair: pair[1])
-
-
-def adherence(
-    schedule: Sequence[ScheduleSlot],
-    measurements: Iterable[Measurement],
-    tz: ZoneInfo,
-    start: datetime,
-    now: datetime,
-) -> list[SlotOutcome]:
-    """Outcome of every slot due from ``start`` whose grace window closed by ``now``.
-
-    Each measurement fills at most one slot: slots are served in due order, each taking the
-    earliest unused measurement of its kind inside its window. Slots still open are left out.
-    """
-    pool = sorted((_require_utc(m.at), m.kind) for m in measurements)
-    used: set[int] = set()
-    outcomes: list[SlotOutcome] = []
-    for slot, due in scheduled_slots(schedule, tz, start, now):
-        lo, hi = due - timedelta(seconds=slot.before_s), due + timedelta(seconds=slot.after_s)
-        if hi > now:
-            continue
-        match = _first_unused(pool, used, slot.kind, lo, hi)
-        if match is not None:
-            used.add(match)
-        outcomes.append(SlotOutcome(slot, due, lo, hi, None if match is None else pool[match][0]))
-    return outcomes
-
-
-def _first_unused(
-    pool: Sequence[tuple[datetime, str]], used: set[int], kind: str, lo: datetime, hi: datetime
-) -> int | None:
-    for k, (at, pool_kind) in enumerate(pool):
-        if k not in used and pool_kind == kind and lo <= at <= hi:
-            return k
-    return None
-
-
-def missed_measurement_findings(
-    patient_id: str,
-    schedule: Sequence[ScheduleSlot],
-    measurements: Iterable[Measurement],
-    tz: ZoneInfo,
-    start: datetime,
-    now: datetime,
-) -> list[Finding]:
-    """One low-severity ``missed_measurement`` Finding per closed slot with nothing received.
-
-    These are compliance findings (for operators and reminders), not clinical ones.
-    """
-    return [
-        _missed_finding(patient_id, o, tz)
-        for o in adherence(schedule, measurements, tz, start, now)
-        if o.received_at is None
-    ]
-
-
-def _missed_finding(patient_id: str, outcome: SlotOutcome, tz: ZoneInfo) -> Finding:
-    due_local = outcome.due.astimezone(tz)
-    return Finding(
-        patient_id=patient_id,
-        kind="missed_measurement",
-        start=outcome.window_start,
-        end=outcome.window_end,
-        severity=Severity.LOW,
-        method="Measurement schedule adherence (grace window around the local due time)",
-        values={"measurement_kind": outcome.slot.kind, "due_local": due_local.isoformat()},
-        window_s=(outcome.window_end - outcome.window_start).total_seconds(),
-        **explained(
-            "missed_slot", measurement_kind=outcome.slot.kind, due_at=due_local.isoformat()
-        ),
-    )

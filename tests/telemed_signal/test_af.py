@@ -22,24 +22,28 @@ from tests import physionet
 
 FloatArray = npt.NDArray[np.float64]
 
-AFDB_RECORDS = ("00735", "04048", "05261", "06995", "08215", "08378")
+AFDB_RECORDS = ("00735", "04043", "04936", "05261", "08215", "08378")
+#: The fixed holdout of bench/bench_af.py (bench/_protocol.py, by name hash): no test reads these
+#: records, so their figures stay unseen until the bench reports them once.
+AF_HOLDOUT = {"afdb": {"04048", "06995"}, "ltafdb": {"11", "35", "38", "74"}}  # mitdb: 107
 
 # Beat-level floors (%), 0.5 points under what the detector measures with the parameters chosen
 # by cross-validation (bench/bench_af.py; the figures to expect on new records are its CV ones).
-# 04048 and 06995 are in the bench's fixed holdout: these floors guard against regressions and
-# were never used to choose anything.
+# All six are development records; 04043 and 04936 are two of the hardest (frequent short
+# episodes), 05261 the third.
 AFDB_FLOORS_PCT = {  # record: (Se, Sp)
     "00735": (99.5, 99.07),
-    "04048": (67.64, 99.46),
+    "04043": (83.02, 98.89),
+    "04936": (89.16, 94.52),
     "05261": (78.94, 99.32),
-    "06995": (97.68, 90.18),
     "08215": (99.45, 99.37),
     "08378": (97.89, 99.39),
 }
-# Measured Se 98.44, Sp 98.52, PPV 96.19 (Petrėnas 2015 on the whole afdb: 97.1 / 98.3).
-AFDB_OVERALL_FLOORS_PCT = {"se": 98.0, "sp": 98.3, "ppv": 95.7}
-# All 12 afdb records (Se 95.97, Sp 98.30) and all 20 ltafdb records (Se 98.84, Sp 97.78).
-GROWN_FLOORS_PCT = {"afdb": (95.47, 97.8), "ltafdb": (98.34, 97.28)}
+# Measured on the six: Se 93.11, Sp 99.33, PPV 98.64.
+AFDB_OVERALL_FLOORS_PCT = {"se": 92.6, "sp": 98.8, "ppv": 98.1}
+# The development records of the grown sets, holdout left out: 10 afdb records (Se 95.73,
+# Sp 98.73) and 16 ltafdb records (Se 98.75, Sp 97.95).
+GROWN_FLOORS_PCT = {"afdb": (95.23, 98.23), "ltafdb": (98.25, 97.45)}
 
 
 def _times(rr_s: FloatArray) -> FloatArray:
@@ -331,7 +335,9 @@ def test_afdb_record_sensitivity_and_specificity(
     assert 100 * tn / (tn + fp) >= sp_floor
 
 
-def test_afdb_overall_beats_petrenas_2015(afdb_counts: dict[str, npt.NDArray[np.int64]]) -> None:
+def test_afdb_pooled_over_the_shipped_records_stays_above_its_floors(
+    afdb_counts: dict[str, npt.NDArray[np.int64]],
+) -> None:
     tp, fn, fp, tn = np.sum(list(afdb_counts.values()), axis=0)
     assert 100 * tp / (tp + fn) >= AFDB_OVERALL_FLOORS_PCT["se"]
     assert 100 * tn / (tn + fp) >= AFDB_OVERALL_FLOORS_PCT["sp"]
@@ -348,7 +354,8 @@ def _mitdb_beats(record: str) -> FloatArray:
     return np.asarray(ann.sample, dtype=np.float64)[beats] / 360.0
 
 
-@pytest.mark.parametrize("record", ["100", "102", "103", "104", "105", "107"])
+# 107 (paced, no AF) is in bench_af.py's MIT-BIH holdout with 221 and 223, so no test reads it.
+@pytest.mark.parametrize("record", ["100", "102", "103", "104", "105"])
 def test_no_af_on_mitdb_records_without_af(record: str) -> None:
     assert not detect_af(_mitdb_beats(record)).any()
 
@@ -379,6 +386,8 @@ def _db_beats(db: str, record: str) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
 def test_grown_development_set_sensitivity_and_specificity(db: str) -> None:
     physionet.full(db, "08455" if db == "afdb" else "205", ext="atr")  # the grown set is there
     records = sorted(p.stem for p in physionet.full(db).glob("*.atr"))
+    records = [r for r in records if r not in AF_HOLDOUT[db]]
+    assert len(records) == (10 if db == "afdb" else 16)
     total = np.zeros(4, dtype=np.int64)
     for record in records:
         t, truth = _db_beats(db, record)

@@ -71,11 +71,16 @@ def test_confirm_alarm_on_hard_development_alarms(name: str, alarm: str, truth: 
     assert confirm_alarm(signals, fs, alarm, ALARM_S) is truth
 
 
-#: Challenge score on every development tachycardia alarm (ALARMS and ALARMS-2, 50 alarms): the
-#: fused rate with the cross-validated tolerance measures 64.3 (TP 39, TN 6, FN 5: 79.2 on the
-#: 40 outside the holdout, 31.8 on the 10 in it; with one lead's rate, 53.1 on the 40); the
-#: floor sits 3 points under it.
-TACHY_MEASURED = 64.3
+#: The tachycardia alarms of the benches' fixed holdout (bench/_protocol.py, by name hash): the
+#: score test below leaves them out so that their score stays unseen until bench_lethal.py
+#: --holdout reports it once. (t709l and t817l, in SUBSET above since before the holdout was
+#: drawn, are the exception: their two outcomes are exposed.)
+TACHY_HOLDOUT = frozenset("t357l t567l t577l t700s t709l t719l t741l t747l t790s t817l".split())
+#: Challenge score on the 40 development tachycardia alarms outside the holdout (ALARMS and
+#: ALARMS-2): the fused rate with the cross-validated tolerance, an episode lasting to its latest
+#: run over the limit, measures 100 (TP 35, TN 5; 79.2 when the episode ended with its fastest
+#: run, 53.1 with one lead's rate); the floor sits 3 points under it, so one miss fails.
+TACHY_MEASURED = 100.0
 TACHY_FLOOR = TACHY_MEASURED - 3.0
 
 
@@ -84,9 +89,10 @@ def _index(name: str) -> list[tuple[str, str, bool]]:
     return [(r, TYPES[k], t == "1") for r, k, t in (x.split(",") for x in lines)]
 
 
-def test_extreme_tachycardia_score_on_every_development_tachycardia_alarm() -> None:
+def test_extreme_tachycardia_score_on_the_development_tachycardia_alarms() -> None:
     alarms = [a for a in _index("ALARMS") + _index("ALARMS-2") if a[1] == "extreme_tachycardia"]
-    assert len(alarms) == 50
+    alarms = [a for a in alarms if a[0] not in TACHY_HOLDOUT]
+    assert len(alarms) == 40
     c = {"TP": 0, "TN": 0, "FP": 0, "FN": 0}
     for name, alarm, truth in alarms:
         signals, fs, _, _ = _record.__wrapped__(name)  # not kept: 50 records
@@ -189,7 +195,7 @@ def test_a_checkpointed_monitor_resumes_identically() -> None:
     resumed = pickle.loads(pickle.dumps(first))
     got += _run(resumed, {k: v[half:n] for k, v in signals.items()}, int(fs))
     assert got == expected
-    assert ("asystole", expected[-1][1], None) in expected
+    assert any(kind == "asystole" and end is None for kind, _, end in expected)
 
 
 def test_asystole_finding_says_why() -> None:
@@ -272,7 +278,7 @@ def test_fibrillation_scores_unlike_a_qrs_train() -> None:
 
 def test_explanations_name_the_tolerance_when_a_rate_is_within_it() -> None:
     from telemed_core.explanations import english
-    from telemed_signal.lethal_rules import _limit
+    from telemed_signal.lethal_slow import _limit
 
     def text(clause: dict[str, Any]) -> str:  # the clause as the English sentence carries it
         return english(clause["key"], clause["args"])

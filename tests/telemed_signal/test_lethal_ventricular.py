@@ -12,7 +12,7 @@ import pytest
 
 from device_bridge.simulator import synthetic_ecg_beats
 from telemed_signal.lethal import LethalArrhythmiaMonitor, confirm_alarm
-from telemed_signal.lethal_rules import Evidence, LeadView, LethalParams, PulseView
+from telemed_signal.lethal_rules import Event, Evidence, LeadView, LethalParams, PulseView
 from telemed_signal.lethal_ventricular import ventricular_tachycardia
 from tests import physionet
 
@@ -128,16 +128,21 @@ def test_the_sinus_rhythm_after_a_fibrillation_is_not_vt(
     assert not [e for e in episodes if e[0] == "ventricular_tachycardia" and e[2] > end_of_vf + 3]
 
 
-#: Challenge score on every development VT alarm (ALARMS and ALARMS-2, 114): the shipped
-#: settings measure 73.9 (TP 24, TN 78, FP 6, FN 6: 69.6 fitted and 66.7 cross-validated on the
-#: 91 outside the holdout, 95.7 on the 23 in it; 60.2 on the 91 before the pulse check); the
-#: floor sits 3 points under it.
-VT_MEASURED = 73.9
+#: The VT alarms of the benches' fixed holdout (bench/_protocol.py, by name hash): no test reads
+#: them, so their score stays unseen until bench_lethal.py --holdout reports it once.
+VT_HOLDOUT = frozenset(
+    "v133l v148s v153l v169l v176s v338s v369l v371l v398s v448s v479l v501l v532s v535l v564s "
+    "v579l v619l v646s v711l v804s v826s v827l v846s".split()
+)
+#: Challenge score on the 91 development VT alarms outside the holdout (ALARMS and ALARMS-2):
+#: the shipped settings measure 72.97 (TP 19, TN 62, FP 5, FN 5; 66.7 cross-validated before the
+#: 20 % VT tolerance); the floor sits 3 points under it.
+VT_MEASURED = 72.97
 VT_FLOOR = VT_MEASURED - 3.0
 
 
 @pytest.mark.slow
-def test_ventricular_tachycardia_score_on_every_development_vt_alarm() -> None:
+def test_ventricular_tachycardia_score_on_the_development_vt_alarms() -> None:
     import wfdb
 
     types = {"Ventricular_Tachycardia": "ventricular_tachycardia"}
@@ -145,9 +150,9 @@ def test_ventricular_tachycardia_score_on_every_development_vt_alarm() -> None:
     for index in ("ALARMS", "ALARMS-2"):
         for line in physionet.full("challenge2015", index).read_text().split():
             name, kind, truth = line.split(",")
-            if kind in types:
+            if kind in types and name not in VT_HOLDOUT:
                 alarms.append((name, truth == "1"))
-    assert len(alarms) == 114
+    assert len(alarms) == 91
     c = {"TP": 0, "TN": 0, "FP": 0, "FN": 0}
     for name, truth in alarms:
         rec = wfdb.rdrecord(str(physionet.full("challenge2015", name, ext="hea")))
@@ -156,3 +161,26 @@ def test_ventricular_tachycardia_score_on_every_development_vt_alarm() -> None:
         c[("TP" if said else "FN") if truth else ("FP" if said else "TN")] += 1
     score = 100 * (c["TP"] + c["TN"]) / (c["TP"] + c["TN"] + c["FP"] + 5 * c["FN"])
     assert score >= VT_FLOOR, c
+
+
+def test_the_episode_lasts_to_the_latest_run_not_only_the_longest() -> None:
+    """Ten ventricular beats, sinus, then six more: the event is the longer run but lasts to the
+    end of the later one (which an alarm window of the last seconds would otherwise miss)."""
+    runs = (np.arange(40.0, 43.7, 0.4), np.arange(52.0, 54.1, 0.4))
+    sinus = [np.arange(NOW_S - 24.0, 39.7, 0.8), np.arange(44.4, 51.7, 0.8)]
+    t = np.concatenate((sinus[0], runs[0], sinus[1], runs[1], np.arange(54.8, NOW_S, 0.8)))
+    odd = np.isin(t, np.concatenate(runs))
+    beats = np.column_stack(
+        (
+            t,
+            np.ones_like(t),
+            np.where(odd, 0.14, 0.08),
+            np.where(odd, 0.1, 0.97),
+            np.where(odd, 0.95, np.nan),
+            np.zeros_like(t),
+        )
+    )
+    lead = LeadView("II", beats, np.zeros((0, 5)), lambda a, b: True, lambda t, now: None, 1.0)
+    event = _vt([lead], [])
+    assert isinstance(event, Event) and event.values["beats"] == 10
+    assert event.start_s == 40.0 and event.end_s > 53.9
