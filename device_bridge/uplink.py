@@ -3,6 +3,14 @@
 One batch is in flight at a time (lock-step): the ack names the batch, and the bridge deletes
 exactly the items it sent in it. On any failure the connection is dropped and re-established
 with exponential backoff; unacked items are simply sent again (the hub dedupes by seq).
+
+A slow hub is not a dead one. When no frame has come for ``ack_timeout_s`` while a batch waits
+for its ack, the bridge probes the connection with a websocket ping: a pong (answered by the
+hub's websocket stack, not by its batch handler) means the hub is alive and merely busy, so the
+bridge goes on waiting instead of resending the whole batch onto a hub that has least to spare.
+Only a connection that does not answer its ping, or a batch unacked for ``max_ack_wait_s``
+although the hub answers, is dropped and its batch sent again. Any frame from the hub (an
+unsolicited ``heartbeat`` included) also counts as life. See docs/protocol.md, "Slow hubs".
 """
 
 from __future__ import annotations
@@ -51,6 +59,8 @@ class UplinkStatus:
     acked_items: int = 0
     duplicates: int = 0
     reconnects: int = 0
+    slow_acks: int = 0  # times a batch waited past ack_timeout_s on a live link (no resend)
+    resent_batches: int = 0  # batches whose link failed before their ack (sent again later)
     last_error: str = ""
     rejected: list[str] = field(default_factory=list)
 
@@ -68,6 +78,7 @@ class Uplink:
         batch_size: int = 500,
         newest_first: bool = False,
         ack_timeout_s: float = 30.0,
+        max_ack_wait_s: float = 600.0,
         heartbeat_s: float = 20.0,
         max_backoff_s: float = 30.0,
     ) -> None:
@@ -78,6 +89,7 @@ class Uplink:
         self.batch_size = batch_size
         self.newest_first = newest_first
         self.ack_timeout_s = ack_timeout_s
+        self.max_ack_wait_s = max_ack_wait_s
         self.heartbeat_s = heartbeat_s
         self.max_backoff_s = max_backoff_s
         self.status = UplinkStatus()
@@ -184,7 +196,11 @@ class Uplink:
         }
         await ws.send(_json(batch))
         self.status.sent_items += len(items)
-        frame = await self._expect(ws, Ack, Error)
+        try:
+            frame = await self._await_ack(ws)
+        except BaseException:
+            self.status.resent_batches += 1  # still in the outbox: the next link sends it again
+            raise
         if isinstance(frame, Error):
             self._reject(items, frame)
             return
@@ -211,6 +227,30 @@ class Uplink:
             outbox_depth=self.outbox.depth(),
         )  # fmt: skip
         raise ConnectionError(message)
+
+    async def _await_ack(self, ws: ClientConnection) -> object:
+        """The ack (or error) of the batch in flight. Silence longer than ``ack_timeout_s`` is
+        probed with a ping; a live link is waited on up to ``max_ack_wait_s`` in all."""
+        loop = asyncio.get_running_loop()
+        give_up_at = loop.time() + self.max_ack_wait_s
+        while True:
+            try:
+                return await self._expect(ws, Ack, Error)
+            except TimeoutError:
+                if loop.time() >= give_up_at:
+                    raise TimeoutError(f"no ack within {self.max_ack_wait_s:.0f} s") from None
+                await self._probe(ws)  # raises TimeoutError when the hub does not answer
+                self.status.slow_acks += 1
+                log.info("uplink %s: the hub is slow to ack, waiting on", self.bridge_id)
+
+    async def _probe(self, ws: ClientConnection) -> None:
+        """Ping the hub; TimeoutError if no pong within ``ack_timeout_s`` (a dead link)."""
+        pong = await ws.ping()
+        try:
+            async with asyncio.timeout(self.ack_timeout_s):
+                await pong
+        except TimeoutError:
+            raise TimeoutError(f"no pong within {self.ack_timeout_s:.0f} s") from None
 
     async def _recv(self, ws: ClientConnection) -> str | bytes:
         # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation that
