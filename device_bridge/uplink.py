@@ -19,6 +19,7 @@ import asyncio
 import json
 import logging
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -81,6 +82,7 @@ class Uplink:
         max_ack_wait_s: float = 600.0,
         heartbeat_s: float = 20.0,
         max_backoff_s: float = 30.0,
+        on_ack: Callable[[int, float], None] | None = None,
     ) -> None:
         self.url = url
         self.bridge_id = bridge_id
@@ -92,6 +94,9 @@ class Uplink:
         self.max_ack_wait_s = max_ack_wait_s
         self.heartbeat_s = heartbeat_s
         self.max_backoff_s = max_backoff_s
+        #: Told (items, seconds from send to ack) of every acked batch (the load generator's
+        #: ack latency).
+        self.on_ack = on_ack
         self.status = UplinkStatus()
         self._batch_id = 0
 
@@ -194,6 +199,7 @@ class Uplink:
                 for kind, field in BATCH_FIELDS.items()
             },
         }
+        sent_at = asyncio.get_running_loop().time()
         await ws.send(_json(batch))
         self.status.sent_items += len(items)
         try:
@@ -211,6 +217,8 @@ class Uplink:
         self.status.acked_items += len(items)
         self.status.duplicates += frame.duplicates
         self.status.last_ack_at = utc_now()
+        if self.on_ack is not None:
+            self.on_ack(len(items), asyncio.get_running_loop().time() - sent_at)
 
     def _reject(self, items: list[OutboxItem], error: Error) -> None:
         """The hub refused the batch (invalid or forbidden): keep it, report it, back off.

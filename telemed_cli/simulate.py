@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -145,9 +146,10 @@ async def run_bridges(
     stop: asyncio.Event | None = None,
     scenarios: dict[str, str] | None = None,
     scenario_start_s: int | None = None,
+    on_uplink: Callable[[Uplink], None] | None = None,
 ) -> dict[str, int]:
     """Run simulated bridges; after ``seconds`` (or ``stop``), drain the outboxes. Returns
-    how many items each bridge produced."""
+    how many items each bridge produced; ``on_uplink`` is shown each bridge's uplink."""
     stop = stop or asyncio.Event()
     folder = outbox_dir or Path(tempfile.mkdtemp(prefix="telemed-sim-"))
     link_stop = asyncio.Event()
@@ -156,6 +158,8 @@ async def run_bridges(
         outbox = Outbox(folder / f"{b.bridge_id}.db")
         uplink = Uplink(ws_url(hub), b.bridge_id, b.token, outbox)
         uplinks.append(uplink)
+        if on_uplink is not None:
+            on_uplink(uplink)
         scenario = (scenarios or {}).get(b.patient_id)
         patient = SimulatedPatient(
             b.patient_id, seed=1000 + i, ecg=ecg, scenario=scenario,
