@@ -153,7 +153,7 @@ async def run_bridges(
     stop = stop or asyncio.Event()
     folder = outbox_dir or Path(tempfile.mkdtemp(prefix="telemed-sim-"))
     link_stop = asyncio.Event()
-    uplinks, producers = [], []
+    uplinks, patients = [], []
     for i, b in enumerate(bridges):
         outbox = Outbox(folder / f"{b.bridge_id}.db")
         uplink = Uplink(ws_url(hub), b.bridge_id, b.token, outbox)
@@ -167,9 +167,16 @@ async def run_bridges(
         )  # fmt: skip
         pipeline = BridgePipeline(outbox, {d.address: d for d in patient.bindings()})
         pipeline.recover()
-        producers.append(asyncio.create_task(produce(patient, pipeline, seconds, stop, speed)))
+        patients.append((patient, pipeline))
         await asyncio.sleep(0)  # thousands of bridges: the sockets already open stay served
+    # Every bridge produces from the moment its uplink runs: a bridge that produced while the
+    # others were still being set up (minutes, for 2,500 outboxes on a loaded machine) held
+    # its readings until then, and the load test counted that wait as the hub's latency.
     links = [asyncio.create_task(u.run(link_stop)) for u in uplinks]
+    producers = [
+        asyncio.create_task(produce(patient, pipeline, seconds, stop, speed))
+        for patient, pipeline in patients
+    ]
     produced = await asyncio.gather(*producers)
     deadline = asyncio.get_running_loop().time() + drain_timeout_s
     while any(u.outbox.depth() for u in uplinks) and asyncio.get_running_loop().time() < deadline:

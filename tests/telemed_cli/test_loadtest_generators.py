@@ -4,13 +4,17 @@ percentiles over every generator's samples."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
+from device_bridge.uplink import Uplink
 from patient_hub.db import make_engine, make_sessionmaker
 from patient_hub.ingest.models import ReadingRow, SampleChunkRow
+from telemed_cli import simulate
 from telemed_cli.loadtest import pcts
 from telemed_cli.loadtest_generators import (
     COUNTERS,
@@ -92,3 +96,25 @@ async def test_two_generator_processes_deliver_every_reading_once(
     keys = await stored(hub.settings.database_url)
     assert len(keys) == len(set(keys)) == sent["produced"]  # every item of both, once
     assert {b for b, _ in keys} == {"bridge-p1", "bridge-p2", "bridge-p3"}
+
+
+async def test_no_bridge_produces_before_every_uplink_of_its_generator_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At 2,500 bridges a generator took minutes to set up its outboxes: the first bridges
+    produced all along while no uplink ran, and that wait showed as the hub's latency."""
+    running: list[str] = []
+    seen_by_producers: list[int] = []
+
+    class Idle(Uplink):
+        async def run(self, stop: asyncio.Event | None = None) -> None:
+            running.append(self.bridge_id)
+
+    async def produce(*_: Any) -> int:
+        seen_by_producers.append(len(running))
+        return 0
+
+    monkeypatch.setattr(simulate, "Uplink", Idle)
+    monkeypatch.setattr(simulate, "produce", produce)
+    await simulate.run_bridges("ws://127.0.0.1:9", cohort(5), seconds=1, outbox_dir=tmp_path)
+    assert seen_by_producers == [5] * 5
