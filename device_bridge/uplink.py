@@ -16,6 +16,7 @@ unsolicited ``heartbeat`` included) also counts as life. See docs/protocol.md, "
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import random
@@ -83,6 +84,7 @@ class Uplink:
         heartbeat_s: float = 20.0,
         max_backoff_s: float = 30.0,
         on_ack: Callable[[int, float], None] | None = None,
+        connect_slots: asyncio.Semaphore | None = None,
     ) -> None:
         self.url = url
         self.bridge_id = bridge_id
@@ -97,6 +99,10 @@ class Uplink:
         #: Told (items, seconds from send to ack) of every acked batch (the load generator's
         #: ack latency).
         self.on_ack = on_ack
+        #: Shared by the uplinks of one process that runs thousands (a load generator): at most
+        #: that many open their connection and say hello at once, instead of all timing out
+        #: together and retrying together. A real bridge has none.
+        self.connect_slots = connect_slots
         self.status = UplinkStatus()
         self._batch_id = 0
 
@@ -107,8 +113,12 @@ class Uplink:
         while not stop.is_set():
             self._set_state("connecting")
             try:
-                async with websockets.connect(self.url, max_size=2**24) as ws:
-                    await self._handshake(ws)
+                async with contextlib.AsyncExitStack() as stack:
+                    async with self.connect_slots or contextlib.nullcontext():
+                        ws = await stack.enter_async_context(
+                            websockets.connect(self.url, max_size=2**24)
+                        )
+                        await self._handshake(ws)
                     backoff = 0.5
                     self._set_state("online")
                     await self._drain(ws, stop)

@@ -38,6 +38,10 @@ CRISIS = "hypertensive-crisis"
 BRIDGES_PER_GENERATOR = 2_500
 MAX_GENERATORS = 16
 #: Uplink counters each generator sums over its bridges.
+#: Bridges of one generator opening their connection at once (``Uplink.connect_slots``).
+CONNECTING = 25
+#: How long a generator's bridges may take to come online before they stream regardless.
+ONLINE_WITHIN_S = 600.0
 COUNTERS = ("sent_items", "acked_items", "duplicates", "reconnects", "slow_acks", "resent_batches")
 
 
@@ -93,9 +97,11 @@ async def generate(spec: dict[str, Any]) -> dict[str, Any]:
     """Run one generator's bridges and ECG streams until drained; its counts and ack samples."""
     uplinks: list[Uplink] = []
     ack_ms: list[float] = []
+    slots = asyncio.Semaphore(CONNECTING)
 
     def watch(uplink: Uplink) -> None:
         uplinks.append(uplink)
+        uplink.connect_slots = slots
         uplink.on_ack = lambda items, seconds: ack_ms.append(round(1000 * seconds, 1))
 
     folder, seconds, drain_s = Path(spec["outbox_dir"]), spec["seconds"], spec["drain_s"]
@@ -112,6 +118,7 @@ async def generate(spec: dict[str, Any]) -> dict[str, Any]:
             scenarios={b["patient_id"]: b["scenario"] for b in group if b["scenario"]},
             drain_timeout_s=drain_s,
             on_uplink=watch,
+            online_within_s=ONLINE_WITHIN_S,
         )
         for (url, ecg), group in groups.items()
     ]

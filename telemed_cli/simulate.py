@@ -147,9 +147,12 @@ async def run_bridges(
     scenarios: dict[str, str] | None = None,
     scenario_start_s: int | None = None,
     on_uplink: Callable[[Uplink], None] | None = None,
+    online_within_s: float = 0.0,
 ) -> dict[str, int]:
     """Run simulated bridges; after ``seconds`` (or ``stop``), drain the outboxes. Returns
-    how many items each bridge produced; ``on_uplink`` is shown each bridge's uplink."""
+    how many items each bridge produced; ``on_uplink`` is shown each bridge's uplink. With
+    ``online_within_s``, the bridges start producing once all are online (or that time has
+    passed): a load test measures the stream, not the connection storm before it."""
     stop = stop or asyncio.Event()
     folder = outbox_dir or Path(tempfile.mkdtemp(prefix="telemed-sim-"))
     link_stop = asyncio.Event()
@@ -173,6 +176,7 @@ async def run_bridges(
     # others were still being set up (minutes, for 2,500 outboxes on a loaded machine) held
     # its readings until then, and the load test counted that wait as the hub's latency.
     links = [asyncio.create_task(u.run(link_stop)) for u in uplinks]
+    await _online(uplinks, online_within_s)
     producers = [
         asyncio.create_task(produce(patient, pipeline, seconds, stop, speed))
         for patient, pipeline in patients
@@ -188,6 +192,16 @@ async def run_bridges(
     for u in uplinks:
         u.outbox.close()
     return {b.bridge_id: n for b, n in zip(bridges, produced, strict=True)}
+
+
+async def _online(uplinks: list[Uplink], within_s: float) -> None:
+    """Until every uplink is online, for at most ``within_s``."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within_s
+    while loop.time() < deadline:
+        if all(u.status.state == "online" for u in uplinks):
+            return
+        await asyncio.sleep(0.2)
 
 
 def scenario_programme(scenario: str | None) -> str:

@@ -159,3 +159,32 @@ async def test_a_live_hub_that_never_acks_is_left_after_max_ack_wait(tmp_path: P
     assert time.monotonic() - started >= 1.0
     assert hub.batches == [list(range(1, 6))] * 2  # the same items again, acked the second time
     assert uplink.status.slow_acks >= 2 and uplink.status.resent_batches == 1
+
+
+async def test_uplinks_sharing_connect_slots_say_hello_a_few_at_a_time(tmp_path: Path) -> None:
+    """A load generator's thousands of bridges all connecting at once timed out together and
+    retried together; shared slots let a few open at a time."""
+    hub = FakeHub(lambda ws, n: asyncio.sleep(0))
+    greeting = 0
+    most = 0
+    handler = hub.handler
+
+    async def slow_welcome(ws: ServerConnection) -> None:
+        nonlocal greeting, most
+        greeting += 1
+        most = max(most, greeting)
+        await asyncio.sleep(0.1)
+        greeting -= 1
+        await handler(ws)
+
+    hub.handler = slow_welcome  # type: ignore[method-assign]
+    slots = asyncio.Semaphore(2)
+    boxes = [Outbox(tmp_path / f"o{i}.db") for i in range(6)]
+    for box in boxes:
+        fill(box, 3)
+    async with running(hub) as url:
+        links = [
+            Uplink(url, f"b{i}", TOKEN, box, connect_slots=slots) for i, box in enumerate(boxes)
+        ]
+        await asyncio.gather(*(drain(u) for u in links))
+    assert most == 2 and len(hub.batches) == 6
