@@ -261,6 +261,8 @@ async def measure(
         "wall_s": round(wall_s, 1),
         "hub": platform.api,
         "generators": n,
+        # Bridges set up and connected (a few at a time) before they stream; not in wall_s.
+        "connect_s": round(sent["online_at"] - sent["set_up_at"], 1),
         "ack_latency_ms": pcts(sent["ack_ms"]),  # bridge: batch sent → its ack
         "bridge_reconnects": sent["reconnects"],
         "batches_resent": sent["resent_batches"],  # their link failed before the ack

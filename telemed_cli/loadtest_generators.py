@@ -125,10 +125,16 @@ async def generate(spec: dict[str, Any]) -> dict[str, Any]:
     runs += [
         stream(s["url"], _sim(s), seconds, folder, drain_s, watch) for s in spec["ecg_streams"]
     ]
-    started_at = time.time()
+    set_up_at = time.time()
+    online = asyncio.create_task(
+        _all_online(uplinks, len(spec["bridges"]) + len(spec["ecg_streams"]))
+    )
     produced = await asyncio.gather(*runs)
+    online.cancel()
+    started_at = online.result() if online.done() and not online.cancelled() else set_up_at
     return {
         "produced": sum(p if isinstance(p, int) else sum(p.values()) for p in produced),
+        "set_up_at": set_up_at,
         "started_at": started_at,
         "finished_at": time.time(),
         "ack_ms": ack_ms,
@@ -136,16 +142,29 @@ async def generate(spec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+async def _all_online(uplinks: list[Uplink], expected: int) -> float:
+    """When each of the ``expected`` uplinks had been online: the streaming starts then (the
+    bridges wait for it, ``ONLINE_WITHIN_S`` at most)."""
+    seen: set[int] = set()
+    while True:
+        seen |= {id(u) for u in uplinks if u.status.state == "online"}
+        if len(seen) >= expected:
+            return time.time()
+        await asyncio.sleep(0.2)
+
+
 def _sim(b: dict[str, Any]) -> SimBridge:
     return SimBridge(b["bridge_id"], b["patient_id"], b["token"])
 
 
 def merge(results: list[dict[str, Any]]) -> dict[str, Any]:
-    """One result of several generators: counts summed, samples pooled, the wall time from
-    the first generator's start to the last one's end."""
+    """One result of several generators: counts summed, samples pooled; the streaming from
+    the first generator's start to the last one's end, all bridges online at ``online_at``."""
     return {
         "produced": sum(r["produced"] for r in results),
+        "set_up_at": min(r["set_up_at"] for r in results),
         "started_at": min(r["started_at"] for r in results),
+        "online_at": max(r["started_at"] for r in results),
         "finished_at": max(r["finished_at"] for r in results),
         "ack_ms": [v for r in results for v in r["ack_ms"]],
         **{name: sum(r[name] for r in results) for name in COUNTERS},

@@ -76,8 +76,9 @@ async def test_the_bridges_start_only_once_the_monitor_socket_is_open(
 
     async def generators(specs: list[dict[str, Any]]) -> dict[str, Any]:
         screens_when_bridges_start.append(len(fanout._screens))
-        return merge([{"produced": 0, "started_at": 0.0, "finished_at": 1.0, "ack_ms": [],
-                       **dict.fromkeys(COUNTERS, 0)}])  # fmt: skip
+        nothing = {"produced": 0, "set_up_at": 0.0, "started_at": 0.0, "finished_at": 1.0,
+                   "ack_ms": [], **dict.fromkeys(COUNTERS, 0)}  # fmt: skip
+        return merge([nothing])
 
     monkeypatch.setattr(loadtest, "run_generators", generators)
     bridge = SimBridge("bridge-p1", "p1", tokens["bridge-p1"])

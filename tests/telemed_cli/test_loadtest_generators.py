@@ -57,8 +57,8 @@ def test_ten_thousand_bridges_get_several_generators_each_under_the_file_limit()
 
 
 def result(produced: int, ack_ms: list[float], at: float, **counts: int) -> dict[str, Any]:
-    return {"produced": produced, "started_at": at, "finished_at": at + 10, "ack_ms": ack_ms,
-            **dict.fromkeys(COUNTERS, 0), **counts}  # fmt: skip
+    return {"produced": produced, "set_up_at": at - 5, "started_at": at, "finished_at": at + 10,
+            "ack_ms": ack_ms, **dict.fromkeys(COUNTERS, 0), **counts}  # fmt: skip
 
 
 def test_counts_are_summed_and_percentiles_taken_over_all_samples() -> None:
@@ -68,6 +68,7 @@ def test_counts_are_summed_and_percentiles_taken_over_all_samples() -> None:
     assert merged["produced"] == 1000 and merged["reconnects"] == 2
     assert merged["resent_batches"] == 1 and merged["slow_acks"] == 3
     assert (merged["started_at"], merged["finished_at"]) == (100.0, 112.0)
+    assert (merged["set_up_at"], merged["online_at"]) == (95.0, 102.0)
     # Over the 150 samples: the median is 20 ms, where the mean of the medians is 510 ms.
     assert pcts(merged["ack_ms"]) == {"p50": 20.0, "p99": 1000.0}
 
