@@ -3,14 +3,24 @@
 One batch is in flight at a time (lock-step): the ack names the batch, and the bridge deletes
 exactly the items it sent in it. On any failure the connection is dropped and re-established
 with exponential backoff; unacked items are simply sent again (the hub dedupes by seq).
+
+A slow hub is not a dead one. When no frame has come for ``ack_timeout_s`` while a batch waits
+for its ack, the bridge probes the connection with a websocket ping: a pong (answered by the
+hub's websocket stack, not by its batch handler) means the hub is alive and merely busy, so the
+bridge goes on waiting instead of resending the whole batch onto a hub that has least to spare.
+Only a connection that does not answer its ping, or a batch unacked for ``max_ack_wait_s``
+although the hub answers, is dropped and its batch sent again. Any frame from the hub (an
+unsolicited ``heartbeat`` included) also counts as life. See docs/protocol.md, "Slow hubs".
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -51,6 +61,8 @@ class UplinkStatus:
     acked_items: int = 0
     duplicates: int = 0
     reconnects: int = 0
+    slow_acks: int = 0  # times a batch waited past ack_timeout_s on a live link (no resend)
+    resent_batches: int = 0  # batches whose link failed before their ack (sent again later)
     last_error: str = ""
     rejected: list[str] = field(default_factory=list)
 
@@ -68,8 +80,11 @@ class Uplink:
         batch_size: int = 500,
         newest_first: bool = False,
         ack_timeout_s: float = 30.0,
+        max_ack_wait_s: float = 600.0,
         heartbeat_s: float = 20.0,
         max_backoff_s: float = 30.0,
+        on_ack: Callable[[int, float], None] | None = None,
+        connect_slots: asyncio.Semaphore | None = None,
     ) -> None:
         self.url = url
         self.bridge_id = bridge_id
@@ -78,8 +93,16 @@ class Uplink:
         self.batch_size = batch_size
         self.newest_first = newest_first
         self.ack_timeout_s = ack_timeout_s
+        self.max_ack_wait_s = max_ack_wait_s
         self.heartbeat_s = heartbeat_s
         self.max_backoff_s = max_backoff_s
+        #: Told (items, seconds from send to ack) of every acked batch (the load generator's
+        #: ack latency).
+        self.on_ack = on_ack
+        #: Shared by the uplinks of one process that runs thousands (a load generator): at most
+        #: that many open their connection and say hello at once, instead of all timing out
+        #: together and retrying together. A real bridge has none.
+        self.connect_slots = connect_slots
         self.status = UplinkStatus()
         self._batch_id = 0
 
@@ -90,8 +113,12 @@ class Uplink:
         while not stop.is_set():
             self._set_state("connecting")
             try:
-                async with websockets.connect(self.url, max_size=2**24) as ws:
-                    await self._handshake(ws)
+                async with contextlib.AsyncExitStack() as stack:
+                    async with self.connect_slots or contextlib.nullcontext():
+                        ws = await stack.enter_async_context(
+                            websockets.connect(self.url, max_size=2**24)
+                        )
+                        await self._handshake(ws)
                     backoff = 0.5
                     self._set_state("online")
                     await self._drain(ws, stop)
@@ -182,9 +209,14 @@ class Uplink:
                 for kind, field in BATCH_FIELDS.items()
             },
         }
+        sent_at = asyncio.get_running_loop().time()
         await ws.send(_json(batch))
         self.status.sent_items += len(items)
-        frame = await self._expect(ws, Ack, Error)
+        try:
+            frame = await self._await_ack(ws)
+        except BaseException:
+            self.status.resent_batches += 1  # still in the outbox: the next link sends it again
+            raise
         if isinstance(frame, Error):
             self._reject(items, frame)
             return
@@ -195,6 +227,8 @@ class Uplink:
         self.status.acked_items += len(items)
         self.status.duplicates += frame.duplicates
         self.status.last_ack_at = utc_now()
+        if self.on_ack is not None:
+            self.on_ack(len(items), asyncio.get_running_loop().time() - sent_at)
 
     def _reject(self, items: list[OutboxItem], error: Error) -> None:
         """The hub refused the batch (invalid or forbidden): keep it, report it, back off.
@@ -211,6 +245,30 @@ class Uplink:
             outbox_depth=self.outbox.depth(),
         )  # fmt: skip
         raise ConnectionError(message)
+
+    async def _await_ack(self, ws: ClientConnection) -> object:
+        """The ack (or error) of the batch in flight. Silence longer than ``ack_timeout_s`` is
+        probed with a ping; a live link is waited on up to ``max_ack_wait_s`` in all."""
+        loop = asyncio.get_running_loop()
+        give_up_at = loop.time() + self.max_ack_wait_s
+        while True:
+            try:
+                return await self._expect(ws, Ack, Error)
+            except TimeoutError:
+                if loop.time() >= give_up_at:
+                    raise TimeoutError(f"no ack within {self.max_ack_wait_s:.0f} s") from None
+                await self._probe(ws)  # raises TimeoutError when the hub does not answer
+                self.status.slow_acks += 1
+                log.info("uplink %s: the hub is slow to ack, waiting on", self.bridge_id)
+
+    async def _probe(self, ws: ClientConnection) -> None:
+        """Ping the hub; TimeoutError if no pong within ``ack_timeout_s`` (a dead link)."""
+        pong = await ws.ping()
+        try:
+            async with asyncio.timeout(self.ack_timeout_s):
+                await pong
+        except TimeoutError:
+            raise TimeoutError(f"no pong within {self.ack_timeout_s:.0f} s") from None
 
     async def _recv(self, ws: ClientConnection) -> str | bytes:
         # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation that

@@ -35,18 +35,23 @@ from typing import Any
 import httpx
 import websockets
 
-from telemed_cli.loadtest_ecg import backlog_s, stream
+from telemed_cli.loadtest_ecg import backlog_s
+from telemed_cli.loadtest_generators import (
+    CRISIS,
+    generator_count,
+    plan,
+    raise_open_file_limit,
+    run_generators,
+)
 from telemed_cli.loadtest_platform import (
     Platform,
     rss_mib,
     start_cluster,
     start_embedded,
 )
-from telemed_cli.simulate import enrol, http_base, run_bridges
+from telemed_cli.simulate import enrol, http_base
 
-#: What one patient in twenty plays (it was "hypertensive_crisis", which no simulated patient
-#: knows: no crisis was ever played, and no run had an alert latency).
-CRISIS = "hypertensive-crisis"
+__all__ = ["CRISIS", "Watch", "measure", "note", "percentile", "run", "watch"]
 #: How long the monitor socket may take to open: the hub may be busy with the bridges' own
 #: handshakes (the websockets default of 10 s was too short at 1,000 patients).
 MONITOR_OPEN_S = 60.0
@@ -164,9 +169,12 @@ async def run(
     *,
     cluster: tuple[str, str, tuple[int, int, int]] | None = None,
     ecg_streams: int = 0,
+    generators: int | None = None,
 ) -> dict[str, Any]:
     """Start the platform (``cluster``: PostgreSQL server URL, Redis URL and the shape
-    ``(ingest, workers, api)``), measure it, stop it."""
+    ``(ingest, workers, api)``), measure it, stop it. ``generators``: processes running the
+    bridges (None: one per ``BRIDGES_PER_GENERATOR``)."""
+    raise_open_file_limit()
     folder = Path(tempfile.mkdtemp(prefix="telemed-loadtest-"))
     if hub:
         url = http_base(hub)
@@ -177,7 +185,7 @@ async def run(
     else:
         platform = await start_embedded(folder, patients, ecg_streams)
     try:
-        report = await measure(platform, patients, seconds, folder, ecg_streams)
+        report = await measure(platform, patients, seconds, folder, ecg_streams, generators)
         if cluster:
             report["nodes"] = platform.nodes
             report["database"] = platform.database
@@ -193,7 +201,12 @@ async def run(
 
 
 async def measure(
-    platform: Platform, patients: int, seconds: float, folder: Path, ecg_streams: int = 0
+    platform: Platform,
+    patients: int,
+    seconds: float,
+    folder: Path,
+    ecg_streams: int = 0,
+    generators: int | None = None,
 ) -> dict[str, Any]:
     bridges = platform.bridges or await enrol(platform.api, "admin", platform.password, patients)
     ecg = platform.ecg_bridges or await enrol(
@@ -210,10 +223,14 @@ async def measure(
         await monitor_open(seen, watcher)
         started = time.monotonic()
         reporter = asyncio.create_task(progress(seen, started, stop, platform, peak))
-        runs = [*bridge_runs(platform, bridges, seconds, folder),
-                *ecg_runs(platform, ecg, seconds, folder)]  # fmt: skip
-        produced = await asyncio.gather(*runs)
-        wall_s = time.monotonic() - started
+        n = generators or generator_count(len(bridges) + len(ecg))
+        try:
+            sent = await run_generators(plan(platform.ingest, bridges, ecg, seconds, folder, n))
+        except BaseException:
+            stop.set()
+            await asyncio.gather(watcher, reporter, return_exceptions=True)
+            raise
+        wall_s = sent["finished_at"] - sent["started_at"]
         backlog = await backlog_s(platform.workers) if platform.workers else None
         await asyncio.sleep(1.0)  # the last frames still on their way to the monitor
         if (rss := server_rss_mib(platform)) is not None:
@@ -226,7 +243,7 @@ async def measure(
         "patients": patients,
         "seconds": seconds,
         "ecg_streams": ecg_streams,
-        "readings_sent": sum(p if isinstance(p, int) else sum(p.values()) for p in produced),
+        "readings_sent": sent["produced"],
         "readings_stored": stored,
         "duplicates": int(after["duplicate"] - before["duplicate"]),
         "readings_per_s": round(stored / wall_s, 1),
@@ -243,15 +260,14 @@ async def measure(
         "worker_backlog_s": backlog,
         "wall_s": round(wall_s, 1),
         "hub": platform.api,
+        "generators": n,
+        # Bridges set up and connected (a few at a time) before they stream; not in wall_s.
+        "connect_s": round(sent["online_at"] - sent["set_up_at"], 1),
+        "ack_latency_ms": pcts(sent["ack_ms"]),  # bridge: batch sent → its ack
+        "bridge_reconnects": sent["reconnects"],
+        "batches_resent": sent["resent_batches"],  # their link failed before the ack
+        "slow_acks": sent["slow_acks"],  # waited on past the ack timeout, not resent
     }
-
-
-def ecg_runs(platform: Platform, ecg: list[Any], seconds: float, folder: Path) -> list[Any]:
-    """The 250 Hz ECG streams, spread over the ingest nodes."""
-    drain_s = max(60.0, 4 * seconds)
-    nodes = platform.ingest
-    return [stream(nodes[i % len(nodes)], b, seconds, folder / "outbox", drain_s)
-            for i, b in enumerate(ecg)]  # fmt: skip
 
 
 def pcts(values: list[float]) -> dict[str, float | None]:
@@ -274,20 +290,3 @@ async def monitor_open(seen: Watch, watcher: asyncio.Task[None]) -> None:
         raise RuntimeError(f"the monitor socket did not open: {seen.error}") from None
     finally:
         opened.cancel()
-
-
-def bridge_runs(platform: Platform, bridges: list[Any], seconds: float, folder: Path) -> list[Any]:
-    """The bridges, spread over the ingest nodes; one in ten streams ECG, one in twenty has a
-    hypertensive crisis."""
-    crisis = {b.patient_id: CRISIS for i, b in enumerate(bridges) if i % 20 == 1}
-    drain_s = max(60.0, 4 * seconds)
-    ecg_ids = {b.bridge_id for b in bridges[::10]}
-    runs = []
-    for n, url in enumerate(platform.ingest):
-        mine = bridges[n :: len(platform.ingest)]
-        for ecg in (True, False):
-            group = [b for b in mine if (b.bridge_id in ecg_ids) == ecg]
-            if group:
-                runs.append(run_bridges(url, group, seconds=seconds, outbox_dir=folder / "outbox",
-                                        ecg=ecg, scenarios=crisis, drain_timeout_s=drain_s))  # fmt: skip
-    return runs

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -37,11 +38,18 @@ def ecg_cohort(n: int) -> list[tuple[str, str]]:
 
 
 async def stream(
-    hub: str, bridge: SimBridge, seconds: float, folder: Path, drain_timeout_s: float
+    hub: str,
+    bridge: SimBridge,
+    seconds: float,
+    folder: Path,
+    drain_timeout_s: float,
+    on_uplink: Callable[[Uplink], None] | None = None,
 ) -> int:
     """One 250 Hz lead for ``seconds`` at real time; returns the chunks it produced."""
     box = Outbox(folder / f"{bridge.bridge_id}.db")
     uplink = Uplink(ws_url(hub), bridge.bridge_id, bridge.token, box)
+    if on_uplink is not None:
+        on_uplink(uplink)
     stop = asyncio.Event()
     link = asyncio.create_task(uplink.run(stop))
     loop = asyncio.get_running_loop()

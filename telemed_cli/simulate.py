@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -145,17 +146,23 @@ async def run_bridges(
     stop: asyncio.Event | None = None,
     scenarios: dict[str, str] | None = None,
     scenario_start_s: int | None = None,
+    on_uplink: Callable[[Uplink], None] | None = None,
+    online_within_s: float = 0.0,
 ) -> dict[str, int]:
     """Run simulated bridges; after ``seconds`` (or ``stop``), drain the outboxes. Returns
-    how many items each bridge produced."""
+    how many items each bridge produced; ``on_uplink`` is shown each bridge's uplink. With
+    ``online_within_s``, the bridges start producing once all are online (or that time has
+    passed): a load test measures the stream, not the connection storm before it."""
     stop = stop or asyncio.Event()
     folder = outbox_dir or Path(tempfile.mkdtemp(prefix="telemed-sim-"))
     link_stop = asyncio.Event()
-    uplinks, producers = [], []
+    uplinks, patients = [], []
     for i, b in enumerate(bridges):
         outbox = Outbox(folder / f"{b.bridge_id}.db")
         uplink = Uplink(ws_url(hub), b.bridge_id, b.token, outbox)
         uplinks.append(uplink)
+        if on_uplink is not None:
+            on_uplink(uplink)
         scenario = (scenarios or {}).get(b.patient_id)
         patient = SimulatedPatient(
             b.patient_id, seed=1000 + i, ecg=ecg, scenario=scenario,
@@ -163,9 +170,17 @@ async def run_bridges(
         )  # fmt: skip
         pipeline = BridgePipeline(outbox, {d.address: d for d in patient.bindings()})
         pipeline.recover()
-        producers.append(asyncio.create_task(produce(patient, pipeline, seconds, stop, speed)))
+        patients.append((patient, pipeline))
         await asyncio.sleep(0)  # thousands of bridges: the sockets already open stay served
+    # Every bridge produces from the moment its uplink runs: a bridge that produced while the
+    # others were still being set up (minutes, for 2,500 outboxes on a loaded machine) held
+    # its readings until then, and the load test counted that wait as the hub's latency.
     links = [asyncio.create_task(u.run(link_stop)) for u in uplinks]
+    await _online(uplinks, online_within_s)
+    producers = [
+        asyncio.create_task(produce(patient, pipeline, seconds, stop, speed))
+        for patient, pipeline in patients
+    ]
     produced = await asyncio.gather(*producers)
     deadline = asyncio.get_running_loop().time() + drain_timeout_s
     while any(u.outbox.depth() for u in uplinks) and asyncio.get_running_loop().time() < deadline:
@@ -177,6 +192,16 @@ async def run_bridges(
     for u in uplinks:
         u.outbox.close()
     return {b.bridge_id: n for b, n in zip(bridges, produced, strict=True)}
+
+
+async def _online(uplinks: list[Uplink], within_s: float) -> None:
+    """Until every uplink is online, for at most ``within_s``."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within_s
+    while loop.time() < deadline:
+        if all(u.status.state == "online" for u in uplinks):
+            return
+        await asyncio.sleep(0.2)
 
 
 def scenario_programme(scenario: str | None) -> str:

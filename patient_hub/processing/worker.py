@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -122,6 +123,28 @@ class SignalProcessor:
         return derived, findings
 
 
+def analyse(
+    processor: SignalProcessor, topic: str, name: str, batch: list[Delivery]
+) -> tuple[list[Finding], list[dict[str, Any]]]:
+    """Findings and derived readings of a batch of one partition's messages, in their order."""
+    findings: list[Finding] = []
+    derived: list[dict[str, Any]] = []
+    for delivery in batch:
+        try:
+            if topic == TOPIC_READINGS:
+                findings += processor.readings(delivery.payload)
+            else:
+                more, found = processor.samples(delivery.payload)
+                derived += more
+                findings += found
+        except Exception:
+            # A message the processing cannot handle would fail the same way on every
+            # retry: log it and go on (its readings are stored; only analysis is skipped).
+            # Storage and bus errors (in the worker) are transient and leave the batch pending.
+            log.exception("signal worker: message %s on %s skipped", delivery.id, name)
+    return findings, derived
+
+
 def warm_up() -> None:
     """Run the ECG detectors once over a few seconds of synthetic signal."""
     t = np.arange(1300) / 130.0
@@ -166,6 +189,12 @@ class SignalWorker:
         self.processed = 0
         self.balanced = False  # has joined its group and knows its partitions
         self._renew_at = 0.0
+        # The analysis is CPU work (numpy/scipy, which release the GIL, and Python around
+        # them): on the event loop it held up ingest, the screens and the lease renewals for
+        # a whole message (the embedded hub runs ingest and this worker in one process). It
+        # runs on one thread of its own, each batch awaited before the next is taken, so every
+        # patient's messages are still analysed one at a time and in their order.
+        self._analysis = ThreadPoolExecutor(max_workers=1, thread_name_prefix="signal-analysis")
 
     async def run(self, stop: asyncio.Event) -> None:
         # The R-peak detector's compiled kernel loads (or compiles, on a fresh install) on
@@ -186,6 +215,7 @@ class SignalWorker:
                     log.exception("signal worker: batch failed, will be retried")
                     await _wait(stop, 1.0)
         finally:
+            self._analysis.shutdown(wait=False)
             if stop.is_set():  # a clean stop hands the partitions over at once
                 await self.leases.leave(GROUP, self.consumer, self.partitions)
 
@@ -275,24 +305,10 @@ class SignalWorker:
         processor = self.held.get(partition)
         if processor is None:  # handed over meanwhile: leave the batch to the new owner
             return
-        findings: list[Finding] = []
-        derived: list[dict[str, Any]] = []
-        for delivery in batch:
-            try:
-                if topic == TOPIC_READINGS:
-                    findings += processor.readings(delivery.payload)
-                else:
-                    more, found = processor.samples(delivery.payload)
-                    derived += more
-                    findings += found
-            except Exception:
-                # A message the processing cannot handle would fail the same way on every
-                # retry: log it and go on (its readings are stored; only analysis is skipped).
-                # Storage and bus errors below are transient and do leave the batch pending.
-                log.exception("signal worker: message %s on %s skipped", delivery.id, name)
-            # Analysis is synchronous CPU work on the hub's event loop: give the loop back
-            # between messages, so ingest and the pages are not held up for a whole batch.
-            await asyncio.sleep(0)
+        loop = asyncio.get_running_loop()
+        findings, derived = await loop.run_in_executor(
+            self._analysis, analyse, processor, topic, name, batch
+        )
         if findings:
             async with unit_of_work(self.hub.sessions) as session:
                 await upsert_findings(session, findings, self.hub.clock())

@@ -33,6 +33,12 @@ def loadtest(
     ecg_streams: Annotated[
         int, typer.Option(min=0, max=10_000, help="continuous 250 Hz ECG streams besides")
     ] = 0,
+    generators: Annotated[
+        int | None,
+        typer.Option(
+            min=1, max=64, help="processes running the bridges (default: one per 2,500 bridges)"
+        ),
+    ] = None,
 ) -> None:
     """Simulated patients against a platform: throughput, latency, memory."""
     from telemed_cli.loadtest import run
@@ -44,7 +50,16 @@ def loadtest(
         _, db, bus = _cluster_engines(database_url, redis_url, "the cluster --cluster starts")
         shape = (db, bus, (ingest, workers, api))
     try:
-        report = asyncio.run(run(patients, seconds, hub, cluster=shape, ecg_streams=ecg_streams))
+        report = asyncio.run(
+            run(
+                patients,
+                seconds,
+                hub,
+                cluster=shape,
+                ecg_streams=ecg_streams,
+                generators=generators,
+            )
+        )
     except Exception as exc:  # show the reason, not a traceback, to the operator
         _fail(f"{type(exc).__name__}: {exc}")
     if as_json:

@@ -15,6 +15,7 @@ from device_bridge.outbox import Outbox
 from device_bridge.uplink import Uplink
 from telemed_cli import loadtest
 from telemed_cli.loadtest import Watch, note, percentile
+from telemed_cli.loadtest_generators import COUNTERS, merge
 from telemed_cli.loadtest_platform import Platform
 from telemed_cli.simulate import SimBridge
 from tests.conftest import POSTGRES_URL, token_for
@@ -45,7 +46,8 @@ def test_alert_latency_runs_from_the_patients_newest_reading_on_the_monitor() ->
 async def test_loadtest_json_reports_what_was_stored_and_how_fast() -> None:
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "telemed_cli.main", "loadtest", "--patients", "3", "--seconds", "3",
-        "--ecg-streams", "2", "--json", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        "--ecg-streams", "2", "--generators", "2", "--json", stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     out, err = await asyncio.wait_for(proc.communicate(), 180)
     assert proc.returncode == 0, err.decode()
@@ -57,6 +59,8 @@ async def test_loadtest_json_reports_what_was_stored_and_how_fast() -> None:
     assert set(report["alert_latency_ms"]) == {"p50", "p99"}
     assert report["server_rss_mib"] > 0
     assert report["ecg_streams"] == 2 and report["worker_backlog_s"] is not None
+    assert report["generators"] == 2 and report["batches_resent"] == 0
+    assert 0 < report["ack_latency_ms"]["p50"] <= report["ack_latency_ms"]["p99"]
     assert "readings and" in err.decode()  # progress on stderr
 
 
@@ -70,11 +74,13 @@ async def test_the_bridges_start_only_once_the_monitor_socket_is_open(
     fanout = hub._server.config.app.state.fanout
     screens_when_bridges_start: list[int] = []
 
-    async def bridges(url: str, group: list[SimBridge], **_: Any) -> dict[str, int]:
+    async def generators(specs: list[dict[str, Any]]) -> dict[str, Any]:
         screens_when_bridges_start.append(len(fanout._screens))
-        return {b.bridge_id: 0 for b in group}
+        nothing = {"produced": 0, "set_up_at": 0.0, "started_at": 0.0, "finished_at": 1.0,
+                   "ack_ms": [], **dict.fromkeys(COUNTERS, 0)}  # fmt: skip
+        return merge([nothing])
 
-    monkeypatch.setattr(loadtest, "run_bridges", bridges)
+    monkeypatch.setattr(loadtest, "run_generators", generators)
     bridge = SimBridge("bridge-p1", "p1", tokens["bridge-p1"])
     platform = Platform(hub.url, [hub.url], "pw-admin", [bridge])
     report = await loadtest.measure(platform, 1, 1, tmp_path)
