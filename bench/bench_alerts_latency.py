@@ -155,9 +155,10 @@ async def _run(
 ) -> dict[str, Any]:
     kiosks = await seed(url_db, patients, bridges)
     env = {**os.environ, "TELEMED_DATABASE_URL": url_db, **bus}
+    hub_log = _hub_log()
     proc = await asyncio.create_subprocess_exec(
         *_telemed_command(), "serve", "--port", "0", env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=_hub_log(),
+        stdout=asyncio.subprocess.PIPE, stderr=hub_log,
     )  # fmt: skip
     assert proc.stdout is not None
     while not (line := (await proc.stdout.readline()).decode()).startswith("TELEMED_READY"):
@@ -188,10 +189,12 @@ async def _run(
         for r in await asyncio.gather(*tasks, watcher, return_exceptions=True)
         if isinstance(r, BaseException) and not isinstance(r, asyncio.CancelledError)
     ]
-    if errors:  # a kiosk or the screen that died would otherwise read as "no alerts"
-        raise RuntimeError(f"{len(errors)} bench tasks failed; the first: {errors[0]!r}")
     proc.terminate()
     await proc.wait()
+    if hub_log is not asyncio.subprocess.DEVNULL:
+        hub_log.close()
+    if errors:  # a kiosk or the screen that died would otherwise read as "no alerts"
+        raise RuntimeError(f"{len(errors)} bench tasks failed; the first: {errors[0]!r}")
     lat = sorted(probe.latency_ms)
     lost = len(probe.sent)
     q = statistics.quantiles(lat, n=100) if len(lat) >= 2 else [float("nan")] * 99

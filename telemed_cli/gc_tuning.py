@@ -4,7 +4,7 @@ A full (generation 2) collection walks every tracked object while the event loop
 5,000 patients sending a reading a second the hub held about 600,000 tracked objects (the
 imported code, per-patient analysis state, readings in flight), and full collections came every
 4 s and took 250-600 ms: most of issue 13's p99 alert latency (docs/architecture.md, "Garbage
-collection"). Two standard remedies, applied by ``telemed serve`` and ``telemed demo`` only
+collection and memory bus retention"). Two standard remedies, applied by ``telemed serve`` and ``telemed demo`` only
 (tests and tools keep Python's defaults):
 
 * ``freeze_startup``: once the server is up, everything created so far (modules, functions,

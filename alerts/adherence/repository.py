@@ -34,7 +34,7 @@ HEARD_PAGE_ROWS = 1_000
 async def heard(session: AsyncSession, devices: Sequence[Heard]) -> None:
     """Upsert the devices' last-heard time (never moving it back), battery level (kept when a
     batch carries none), and whether they stream (once seen streaming, a device stays a
-    streaming device): one statement for all of them."""
+    streaming device): one statement per ``HEARD_PAGE_ROWS`` devices."""
     rows = [
         {"patient_id": d.patient_id, "device_id": d.device_id, "bridge_id": d.bridge_id,
          "last_seen_at": d.at, "battery_pct": d.battery_pct, "continuous": d.continuous}

@@ -61,15 +61,14 @@ async def dispatch(
     async with lock, unit_of_work(sessions) as session:
         rows = await repo.claim_queued(session, limit, now, STALE_CLAIM)
         claimed = [
-            (row.id, row.channel, Message(row.patient_id, row.channel, row.recipient,
-                                          row.subject, row.body))
+            (row.id, Message(row.patient_id, row.channel, row.recipient, row.subject, row.body))
             for row in rows
-        ]  # fmt: skip
+        ]
     outcomes: dict[int, tuple[str, str | None]] = {}
-    for row_id, channel, message in claimed:
-        notifier = notifiers.get(channel)
+    for row_id, message in claimed:
+        notifier = notifiers.get(message.channel)
         if notifier is None:
-            outcomes[row_id] = ("failed", f"no {channel} channel configured")
+            outcomes[row_id] = ("failed", f"no {message.channel} channel configured")
             continue
         try:
             await notifier.send(message)

@@ -17,7 +17,7 @@ from patient_hub.bus.base import Delivery, Payload
 #: one kiosk message carries up to 5,000 readings, so 10,000 messages of history were millions
 #: of retained readings, a heap that grew for the first hours of a busy hub and made each full
 #: garbage collection pause the event loop for longer (half a second after a minute at 5,000
-#: patients, growing on: docs/architecture.md, "Memory bus retention").
+#: patients, growing on: docs/architecture.md, "Garbage collection and memory bus retention").
 _RETAIN = 10_000
 _RETAIN_S = 10.0
 _LISTENER_QUEUE = 10_000
