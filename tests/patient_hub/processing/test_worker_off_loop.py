@@ -74,7 +74,9 @@ async def test_the_event_loop_keeps_running_while_a_batch_is_analysed() -> None:
     beat.cancel()
     assert took_s >= 0.8 and bus.acked == ["0", "1", "2", "3"]
     assert threading.get_ident() not in slow.threads  # off the loop's thread
-    assert ticks >= 20  # the loop ran throughout (on the loop: one tick per message at most)
+    # The loop ran throughout: about 80 ticks on a quiet machine, 19 seen with two test runs
+    # on two cores; on the loop's own thread, one tick per message at most (4).
+    assert ticks >= 10
 
 
 def pause_stream() -> list[dict[str, Any]]:
